@@ -1,0 +1,65 @@
+/*
+ * Drop reasons: the one list every dropped packet is counted under.
+ *
+ * The X-macro expands into both the enum and the name table, so a counter and
+ * its printed name can never drift apart. ZTG_DROP_NONE (0) means "not
+ * dropped"; every other value is a reason a packet was discarded. Names are
+ * stable: they appear in stats output, JSON reports and tests.
+ */
+#ifndef ZTG_DROP_REASON_H
+#define ZTG_DROP_REASON_H
+
+#define ZTG_DROP_REASONS(X)                                                    \
+	X(NONE,                    "none")                                     \
+	/* layer 2 */                                                          \
+	X(ETH_TRUNCATED,           "eth_truncated")                            \
+	X(VLAN_TRUNCATED,          "vlan_truncated")                           \
+	X(VLAN_TOO_MANY_TAGS,      "vlan_too_many_tags")                       \
+	X(ARP_TRUNCATED,           "arp_truncated")                            \
+	X(NON_IP,                  "non_ip_denied")                            \
+	/* IPv4 */                                                             \
+	X(IPV4_TRUNCATED,          "ipv4_truncated")                           \
+	X(IPV4_BAD_VERSION,        "ipv4_bad_version")                         \
+	X(IPV4_BAD_IHL,            "ipv4_bad_ihl")                             \
+	X(IPV4_BAD_TOTAL_LENGTH,   "ipv4_bad_total_length")                    \
+	X(IPV4_BAD_CHECKSUM,       "ipv4_bad_checksum")                        \
+	X(IPV4_BAD_OPTIONS,        "ipv4_bad_options")                         \
+	X(IPV4_BAD_ADDRESS,        "ipv4_bad_address")                         \
+	/* IPv6 */                                                             \
+	X(IPV6_TRUNCATED,          "ipv6_truncated")                           \
+	X(IPV6_BAD_VERSION,        "ipv6_bad_version")                         \
+	X(IPV6_BAD_PAYLOAD_LENGTH, "ipv6_bad_payload_length")                  \
+	X(IPV6_BAD_EXT_HEADER,     "ipv6_bad_ext_header")                      \
+	X(IPV6_TOO_MANY_EXT_HEADERS, "ipv6_too_many_ext_headers")              \
+	/* fragments (reassembly comes with the stream layer) */               \
+	X(IP_FRAGMENT,             "ip_fragment_denied")                       \
+	X(IP_BAD_FRAGMENT,         "ip_bad_fragment")                          \
+	/* layer 4 */                                                          \
+	X(TCP_TRUNCATED,           "tcp_truncated")                            \
+	X(TCP_BAD_DATA_OFFSET,     "tcp_bad_data_offset")                      \
+	X(TCP_BAD_FLAGS,           "tcp_bad_flags")                            \
+	X(TCP_BAD_PORT,            "tcp_bad_port")                             \
+	X(UDP_TRUNCATED,           "udp_truncated")                            \
+	X(UDP_BAD_LENGTH,          "udp_bad_length")                           \
+	X(UDP_BAD_PORT,            "udp_bad_port")                             \
+	X(ICMP_TRUNCATED,          "icmp_truncated")                           \
+	X(ICMPV6_TRUNCATED,        "icmpv6_truncated")                         \
+	/* flow tracking */                                                    \
+	X(FLOW_TABLE_FULL,         "flow_table_full")                          \
+	X(TCP_NO_FLOW,             "tcp_no_flow")                              \
+	X(TCP_INVALID_STATE,       "tcp_invalid_state")                        \
+	/* mbufs and output */                                                 \
+	X(MBUF_CHAINED,            "mbuf_chained")                             \
+	X(TX_FULL,                 "tx_full")
+
+enum ztg_drop_reason {
+#define ZTG_DROP_ENUM(sym, name) ZTG_DROP_##sym,
+	ZTG_DROP_REASONS(ZTG_DROP_ENUM)
+#undef ZTG_DROP_ENUM
+	ZTG_DROP_REASON_COUNT
+};
+
+/* Stable lower-case name of a reason; "unknown" for an out-of-range value. */
+const char *ztg_drop_reason_name(enum ztg_drop_reason reason);
+
+#endif

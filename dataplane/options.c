@@ -1,0 +1,617 @@
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+/* Bounds on what a config file may hold, so a bad file cannot make us loop or
+ * allocate without limit. */
+#define CONFIG_MAX_ERRORS   8
+#define CONFIG_VALUE_MAX    1024
+
+typedef int (*option_setter)(struct ztg_options *opts, const char *value, char *err, size_t err_len);
+
+struct option_spec {
+	const char *name;        /* long option; with '-' read as '_' also the config key */
+	int short_name;          /* 0 when there is none */
+	bool takes_value;        /* false: a flag (config files write it as a boolean) */
+	option_setter set;
+	const char *value_name;
+	const char *default_text;
+	const char *help;
+};
+
+static int fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Whole-string unsigned parse with an inclusive range check. */
+static int parse_u64(const char *value, uint64_t min, uint64_t max, uint64_t *out, char *err, size_t err_len)
+{
+	char *end;
+	unsigned long long v;
+
+	if (value == NULL || *value == '\0')
+		return fail(err, err_len, "a number is required");
+	if (*value == '-' || *value == '+')
+		return fail(err, err_len, "'%s' is not an unsigned number", value);
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return fail(err, err_len, "'%s' is not a number", value);
+	if (v < min || v > max)
+		return fail(err, err_len, "%llu is out of range %" PRIu64 "..%" PRIu64, v, min, max);
+	*out = v;
+	return 0;
+}
+
+static int parse_choice(const char *value, const char *if_true, const char *if_false, bool *out,
+			char *err, size_t err_len)
+{
+	if (value != NULL && strcmp(value, if_true) == 0)
+		*out = true;
+	else if (value != NULL && strcmp(value, if_false) == 0)
+		*out = false;
+	else
+		return fail(err, err_len, "'%s' is not one of %s, %s", value ? value : "", if_true, if_false);
+	return 0;
+}
+
+/* A flag: absent value (command line) means on; files say true/false. */
+static int parse_flag(const char *value, bool *out, char *err, size_t err_len)
+{
+	if (value == NULL) {
+		*out = true;
+		return 0;
+	}
+	return parse_choice(value, "true", "false", out, err, err_len);
+}
+
+static int parse_action(const char *value, enum ztg_action *out, char *err, size_t err_len)
+{
+	bool drop = false;
+
+	if (parse_choice(value, "drop", "pass", &drop, err, err_len) < 0)
+		return -1;
+	*out = drop ? ZTG_ACTION_DROP : ZTG_ACTION_PASS;
+	return 0;
+}
+
+static int set_config(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	if (strlen(value) >= sizeof(opts->config_file))
+		return fail(err, err_len, "path is too long");
+	strcpy(opts->config_file, value);
+	return 0;
+}
+
+static int set_path(char *dst, size_t dst_len, const char *value, char *err, size_t err_len)
+{
+	if (*value == '\0')
+		return fail(err, err_len, "an empty path");
+	if (strlen(value) >= dst_len)
+		return fail(err, err_len, "path is too long");
+	strcpy(dst, value);
+	return 0;
+}
+
+/* "0:1,2:3": each port in at most one pair, a port never paired with itself. */
+static int set_pairs(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	struct ztg_port_pair pairs[ZTG_MAX_PAIRS];
+	uint16_t count = 0;
+	const char *p = value;
+
+	while (*p != '\0') {
+		unsigned long a, b;
+		char *end;
+
+		if (count == ZTG_MAX_PAIRS)
+			return fail(err, err_len, "more than %d pairs", ZTG_MAX_PAIRS);
+		errno = 0;
+		a = strtoul(p, &end, 10);
+		if (end == p || *end != ':' || errno != 0 || a >= UINT16_MAX)
+			return fail(err, err_len, "'%s': expected PORT:PORT[,PORT:PORT...]", value);
+		p = end + 1;
+		b = strtoul(p, &end, 10);
+		if (end == p || (*end != ',' && *end != '\0') || errno != 0 || b >= UINT16_MAX)
+			return fail(err, err_len, "'%s': expected PORT:PORT[,PORT:PORT...]", value);
+		if (a == b)
+			return fail(err, err_len, "port %lu paired with itself", a);
+		for (uint16_t i = 0; i < count; i++) {
+			for (int side = 0; side < 2; side++) {
+				if (pairs[i].port[side] == a || pairs[i].port[side] == b)
+					return fail(err, err_len, "port %u is in more than one pair",
+						    pairs[i].port[side]);
+			}
+		}
+		pairs[count].port[0] = (uint16_t)a;
+		pairs[count].port[1] = (uint16_t)b;
+		count++;
+		p = *end == ',' ? end + 1 : end;
+	}
+	if (count == 0)
+		return fail(err, err_len, "no pair given");
+	memcpy(opts->pairs, pairs, sizeof(pairs[0]) * count);
+	opts->pair_count = count;
+	return 0;
+}
+
+/* "1-3,5": lcore ids in ranges, no repeats. */
+static int set_workers(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	uint16_t lcores[ZTG_MAX_WORKERS];
+	uint16_t count = 0;
+	const char *p = value;
+
+	while (*p != '\0') {
+		unsigned long first, last;
+		char *end;
+
+		errno = 0;
+		first = strtoul(p, &end, 10);
+		if (end == p || errno != 0 || first > 1023)
+			return fail(err, err_len, "'%s': expected LCORE[-LCORE][,...] with lcores 0..1023", value);
+		last = first;
+		if (*end == '-') {
+			p = end + 1;
+			last = strtoul(p, &end, 10);
+			if (end == p || errno != 0 || last > 1023 || last < first)
+				return fail(err, err_len, "'%s': bad lcore range", value);
+		}
+		if (*end != ',' && *end != '\0')
+			return fail(err, err_len, "'%s': expected LCORE[-LCORE][,...]", value);
+		for (unsigned long l = first; l <= last; l++) {
+			for (uint16_t i = 0; i < count; i++) {
+				if (lcores[i] == l)
+					return fail(err, err_len, "lcore %lu listed twice", l);
+			}
+			if (count == ZTG_MAX_WORKERS)
+				return fail(err, err_len, "more than %d workers", ZTG_MAX_WORKERS);
+			lcores[count++] = (uint16_t)l;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	if (count == 0)
+		return fail(err, err_len, "no lcore given");
+	memcpy(opts->worker_lcores, lcores, sizeof(lcores[0]) * count);
+	opts->worker_count = count;
+	return 0;
+}
+
+#define NUMBER_SETTER(fn, field, type, min, max)                                                  \
+	static int fn(struct ztg_options *opts, const char *value, char *err, size_t err_len)    \
+	{                                                                                         \
+		uint64_t v;                                                                       \
+		if (parse_u64(value, (min), (max), &v, err, err_len) < 0)                         \
+			return -1;                                                                \
+		opts->field = (type)v;                                                            \
+		return 0;                                                                         \
+	}
+
+NUMBER_SETTER(set_burst, burst, uint16_t, 1, ZTG_MAX_BURST)
+NUMBER_SETTER(set_rx_descriptors, rx_descriptors, uint16_t, 64, 32768)
+NUMBER_SETTER(set_tx_descriptors, tx_descriptors, uint16_t, 64, 32768)
+NUMBER_SETTER(set_mbufs, mbufs, uint32_t, 1024, 1u << 26)
+NUMBER_SETTER(set_flows, flows_per_worker, uint32_t, 8, 1u << 26)
+NUMBER_SETTER(set_stats_interval, stats_interval, uint32_t, 0, 86400)
+NUMBER_SETTER(set_duration, duration, uint32_t, 0, 365u * 86400)
+NUMBER_SETTER(set_exit_on_idle, exit_on_idle_ms, uint32_t, 0, 3600u * 1000)
+
+static int set_flow_full(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return parse_choice(value, "open", "closed", &opts->flow_full_open, err, err_len);
+}
+
+static int set_tcp_midstream(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return parse_choice(value, "allow", "drop", &opts->tcp_midstream_allow, err, err_len);
+}
+
+static int set_non_ip(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return parse_action(value, &opts->non_ip, err, err_len);
+}
+
+static int set_fragments(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return parse_action(value, &opts->fragments, err, err_len);
+}
+
+static int set_forward_only(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return parse_flag(value, &opts->forward_only, err, err_len);
+}
+
+static int set_promiscuous(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return parse_choice(value, "on", "off", &opts->promiscuous, err, err_len);
+}
+
+static int set_stats_json(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_path(opts->stats_json, sizeof(opts->stats_json), value, err, err_len);
+}
+
+static int set_ready_file(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_path(opts->ready_file, sizeof(opts->ready_file), value, err, err_len);
+}
+
+static const struct {
+	const char *name;
+	size_t offset;
+} timeout_names[] = {
+	{"tcp-embryonic",   offsetof(struct ztg_flow_timeouts, tcp_embryonic)},
+	{"tcp-established", offsetof(struct ztg_flow_timeouts, tcp_established)},
+	{"tcp-closing",     offsetof(struct ztg_flow_timeouts, tcp_closing)},
+	{"tcp-closed",      offsetof(struct ztg_flow_timeouts, tcp_closed)},
+	{"udp",             offsetof(struct ztg_flow_timeouts, udp)},
+	{"other",           offsetof(struct ztg_flow_timeouts, other)},
+};
+
+/* "NAME=SECONDS"; config files may spell NAME with '_' like every key. */
+static int set_timeout(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	const char *eq = strchr(value, '=');
+	char name[32];
+	uint64_t seconds;
+	size_t len;
+
+	if (eq == NULL || eq == value || (size_t)(eq - value) >= sizeof(name))
+		return fail(err, err_len, "'%s': expected NAME=SECONDS", value);
+	len = (size_t)(eq - value);
+	for (size_t i = 0; i < len; i++)
+		name[i] = value[i] == '_' ? '-' : value[i];
+	name[len] = '\0';
+	for (size_t i = 0; i < sizeof(timeout_names) / sizeof(timeout_names[0]); i++) {
+		if (strcmp(name, timeout_names[i].name) != 0)
+			continue;
+		if (parse_u64(eq + 1, 1, 7u * 86400, &seconds, err, err_len) < 0)
+			return -1;
+		*(uint32_t *)((char *)&opts->timeouts + timeout_names[i].offset) = (uint32_t)seconds;
+		return 0;
+	}
+	return fail(err, err_len, "unknown timeout '%s' (tcp-embryonic, tcp-established, tcp-closing, "
+		    "tcp-closed, udp, other)", name);
+}
+
+static const struct option_spec option_specs[] = {
+	{"config", 'f', true, set_config, "FILE", "none",
+	 "libconfig file holding any option below; the command line wins"},
+	{"pairs", 'p', true, set_pairs, "LIST", "0:1",
+	 "port pairs bridged inline, by DPDK port id: 0:1,2:3"},
+	{"workers", 'w', true, set_workers, "LCORES", "every EAL lcore but the main one",
+	 "worker lcores, e.g. 1-3,5"},
+	{"burst", 0, true, set_burst, "N", "32", "packets per rx burst (1..256)"},
+	{"rx-descriptors", 0, true, set_rx_descriptors, "N", "1024", "rx ring size per queue"},
+	{"tx-descriptors", 0, true, set_tx_descriptors, "N", "1024", "tx ring size per queue"},
+	{"mbufs", 0, true, set_mbufs, "N", "sized from rings",
+	 "mbufs in the pool (a replayed net_pcap with infinite_rx=1 needs one per packet)"},
+	{"flows", 0, true, set_flows, "N", "65536", "maximum flows per worker"},
+	{"flow-full", 0, true, set_flow_full, "open|closed", "closed",
+	 "a new flow when the table is full: closed drops it, open passes it untracked"},
+	{"tcp-midstream", 0, true, set_tcp_midstream, "drop|allow", "drop",
+	 "TCP segments of a connection whose handshake was not seen"},
+	{"non-ip", 0, true, set_non_ip, "pass|drop", "pass",
+	 "ARP, LLDP, IPv6 neighbour discovery and other link-local control"},
+	{"fragments", 0, true, set_fragments, "drop|pass", "drop",
+	 "IP fragments (passed untracked: no reassembly yet)"},
+	{"timeout", 0, true, set_timeout, "NAME=SEC", "tcp-embryonic=30 tcp-established=600 "
+	 "tcp-closing=120 tcp-closed=10 udp=60 other=30", "idle timeout of a flow class; repeatable"},
+	{"forward-only", 0, false, set_forward_only, NULL, "off",
+	 "no decode, no flow tracking: plain forwarding, the benchmark baseline"},
+	{"promiscuous", 0, true, set_promiscuous, "on|off", "on",
+	 "promiscuous mode on every port (an inline bridge needs it)"},
+	{"stats-interval", 0, true, set_stats_interval, "SEC", "0", "print counters every SEC seconds (0: never)"},
+	{"stats-json", 0, true, set_stats_json, "FILE", "none", "write the final counters as JSON at exit"},
+	{"ready-file", 0, true, set_ready_file, "FILE", "none", "created once every port has started"},
+	{"duration", 0, true, set_duration, "SEC", "0", "stop after SEC seconds of forwarding (0: never)"},
+	{"exit-on-idle", 0, true, set_exit_on_idle, "MS", "0",
+	 "stop once no port has received for MS ms after the first packet (offline pcap runs)"},
+};
+
+#define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
+
+void ztg_options_default(struct ztg_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->pairs[0].port[0] = 0;
+	opts->pairs[0].port[1] = 1;
+	opts->pair_count = 1;
+	opts->burst = 32;
+	opts->rx_descriptors = 1024;
+	opts->tx_descriptors = 1024;
+	opts->flows_per_worker = 65536;
+	opts->flow_full_open = false;
+	opts->tcp_midstream_allow = false;
+	opts->non_ip = ZTG_ACTION_PASS;
+	opts->fragments = ZTG_ACTION_DROP;
+	opts->promiscuous = true;
+	ztg_flow_timeouts_default(&opts->timeouts);
+}
+
+const char *ztg_action_name(enum ztg_action action)
+{
+	return action == ZTG_ACTION_DROP ? "drop" : "pass";
+}
+
+static const struct option_spec *find_by_key(const char *key)
+{
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const char *a = option_specs[i].name;
+		const char *b = key;
+
+		while (*a != '\0' && (*a == *b || (*a == '-' && *b == '_'))) {
+			a++;
+			b++;
+		}
+		if (*a == '\0' && *b == '\0')
+			return &option_specs[i];
+	}
+	return NULL;
+}
+
+/* Render a scalar setting as the text the command line would carry. */
+static int setting_scalar_text(const config_setting_t *s, char *buf, size_t len)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		snprintf(buf, len, "%lld", config_setting_get_int64(s));
+		return 0;
+	case CONFIG_TYPE_BOOL:
+		snprintf(buf, len, "%s", config_setting_get_bool(s) ? "true" : "false");
+		return 0;
+	case CONFIG_TYPE_STRING:
+		if (strlen(config_setting_get_string(s)) >= len)
+			return -1;
+		snprintf(buf, len, "%s", config_setting_get_string(s));
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* pairs = ( [0, 1], [2, 3] ) as well as pairs = "0:1,2:3". */
+static int pairs_list_text(const config_setting_t *s, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *pair = config_setting_get_elem(s, (unsigned int)i);
+		int n;
+
+		if (!config_setting_is_aggregate(pair) || config_setting_length(pair) != 2)
+			return -1;
+		n = snprintf(buf + used, len - used, "%s%d:%d", i ? "," : "",
+			     config_setting_get_int_elem(pair, 0), config_setting_get_int_elem(pair, 1));
+		if (n < 0 || (size_t)n >= len - used)
+			return -1;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+static int apply_setting(struct ztg_options *opts, const config_setting_t *s, const char *path,
+			 char *msg, size_t msg_len)
+{
+	const struct option_spec *spec = find_by_key(config_setting_name(s));
+	char value[CONFIG_VALUE_MAX];
+	char why[256];
+	int line = config_setting_source_line(s);
+
+	if (spec == NULL)
+		return fail(msg, msg_len, "%s:%d: unknown option '%s'", path, line, config_setting_name(s));
+	if (spec->set == set_config)
+		return fail(msg, msg_len, "%s:%d: 'config' cannot be set from a config file", path, line);
+	if (spec->set == set_timeout) {
+		if (!config_setting_is_group(s))
+			return fail(msg, msg_len, "%s:%d: 'timeout' must be a group: timeout = { udp = 60; }",
+				    path, line);
+		for (int i = 0; i < config_setting_length(s); i++) {
+			const config_setting_t *t = config_setting_get_elem(s, (unsigned int)i);
+			char seconds[32];
+
+			if (setting_scalar_text(t, seconds, sizeof(seconds)) < 0)
+				return fail(msg, msg_len, "%s:%d: timeout '%s' must be a number", path,
+					    config_setting_source_line(t), config_setting_name(t));
+			snprintf(value, sizeof(value), "%s=%s", config_setting_name(t), seconds);
+			if (set_timeout(opts, value, why, sizeof(why)) < 0)
+				return fail(msg, msg_len, "%s:%d: timeout: %s", path,
+					    config_setting_source_line(t), why);
+		}
+		return 0;
+	}
+	if (spec->set == set_pairs && config_setting_is_list(s)) {
+		if (pairs_list_text(s, value, sizeof(value)) < 0)
+			return fail(msg, msg_len, "%s:%d: 'pairs' must be a list of [port, port] arrays",
+				    path, line);
+	} else if (setting_scalar_text(s, value, sizeof(value)) < 0) {
+		return fail(msg, msg_len, "%s:%d: '%s' must be a %s", path, line, config_setting_name(s),
+			    spec->takes_value ? "number or string" : "boolean");
+	}
+	if (spec->set(opts, value, why, sizeof(why)) < 0)
+		return fail(msg, msg_len, "%s:%d: %s: %s", path, line, config_setting_name(s), why);
+	return 0;
+}
+
+int ztg_options_load_file(const char *path, struct ztg_options *opts, char *err, size_t err_len)
+{
+	config_t cfg;
+	config_setting_t *root;
+	size_t used = 0;
+	int errors = 0;
+
+	config_init(&cfg);
+	if (!config_read_file(&cfg, path)) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+			fail(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+		else
+			fail(err, err_len, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
+			     config_error_line(&cfg), config_error_text(&cfg));
+		config_destroy(&cfg);
+		return -1;
+	}
+	root = config_root_setting(&cfg);
+	/* Report every bad setting (up to a bound), not just the first. */
+	for (int i = 0; i < config_setting_length(root) && errors < CONFIG_MAX_ERRORS; i++) {
+		char msg[512];
+
+		if (apply_setting(opts, config_setting_get_elem(root, (unsigned int)i), path, msg, sizeof(msg)) == 0)
+			continue;
+		errors++;
+		if (used < err_len) {
+			int n = snprintf(err + used, err_len - used, "%s%s", used ? "\n" : "", msg);
+			used += n > 0 ? (size_t)n : 0;
+		}
+	}
+	config_destroy(&cfg);
+	return errors ? -1 : 0;
+}
+
+static void build_long_options(struct option *longopts, char *shortopts)
+{
+	size_t s = 0;
+
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		longopts[i].name = option_specs[i].name;
+		longopts[i].has_arg = option_specs[i].takes_value ? required_argument : no_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = 256 + (int)i;
+		if (option_specs[i].short_name) {
+			shortopts[s++] = (char)option_specs[i].short_name;
+			if (option_specs[i].takes_value)
+				shortopts[s++] = ':';
+		}
+	}
+	longopts[OPTION_COUNT] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[OPTION_COUNT + 1] = (struct option){NULL, 0, NULL, 0};
+	shortopts[s++] = 'h';
+	shortopts[s] = '\0';
+}
+
+static const struct option_spec *spec_for(int c)
+{
+	if (c >= 256 && c < 256 + (int)OPTION_COUNT)
+		return &option_specs[c - 256];
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		if (option_specs[i].short_name == c)
+			return &option_specs[i];
+	}
+	return NULL;
+}
+
+/* One getopt pass; with only_config set, applies --config alone. */
+static int parse_pass(int argc, char **argv, struct ztg_options *opts, bool only_config,
+		      char *err, size_t err_len)
+{
+	struct option longopts[OPTION_COUNT + 2];
+	char shortopts[2 * OPTION_COUNT + 2];
+	int c;
+
+	build_long_options(longopts, shortopts);
+	optind = 0; /* glibc: full re-initialisation, EAL ran getopt before us */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		const struct option_spec *spec;
+		char why[256];
+
+		if (c == 'h') {
+			if (!only_config) {
+				ztg_options_usage(stdout, argv[0]);
+				return 1;
+			}
+			continue;
+		}
+		if (c == '?' || c == ':') {
+			if (optopt >= 256 && optopt < 256 + (int)OPTION_COUNT)
+				return fail(err, err_len, "--%s needs a value", option_specs[optopt - 256].name);
+			if (optopt)
+				return fail(err, err_len, "unknown or incomplete option '-%c'", optopt);
+			return fail(err, err_len, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+		spec = spec_for(c);
+		if (spec == NULL)
+			return fail(err, err_len, "unhandled option");
+		if ((spec->set == set_config) != only_config)
+			continue;
+		if (spec->set(opts, optarg, why, sizeof(why)) < 0)
+			return fail(err, err_len, "--%s: %s", spec->name, why);
+	}
+	if (optind < argc)
+		return fail(err, err_len, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int ztg_options_parse(int argc, char **argv, struct ztg_options *opts, char *err, size_t err_len)
+{
+	int rc;
+
+	rc = parse_pass(argc, argv, opts, true, err, err_len);
+	if (rc != 0)
+		return rc;
+	if (opts->config_file[0] != '\0' && ztg_options_load_file(opts->config_file, opts, err, err_len) < 0)
+		return -1;
+	return parse_pass(argc, argv, opts, false, err, err_len);
+}
+
+void ztg_options_usage(FILE *out, const char *program)
+{
+	fprintf(out,
+		"Usage: %s [EAL options] -- [ztgate options]\n\n"
+		"ztgate bridges each pair of DPDK ports inline and inspects what crosses.\n"
+		"EAL options are DPDK's (-l, --vdev, --no-huge, -m, --in-memory, ...).\n\n"
+		"ztgate options (config file keys are the long names with '_' for '-'):\n",
+		program);
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct option_spec *s = &option_specs[i];
+		char flag[64];
+
+		snprintf(flag, sizeof(flag), "%c%c%s--%s%s%s", s->short_name ? '-' : ' ',
+			 s->short_name ? s->short_name : ' ', s->short_name ? ", " : "  ", s->name,
+			 s->value_name ? " " : "", s->value_name ? s->value_name : "");
+		fprintf(out, "  %-32s %s\n  %-32s   (default: %s)\n", flag, s->help, "", s->default_text);
+	}
+	fprintf(out, "  %-32s %s\n", "-h, --help", "this text");
+}
+
+void ztg_options_print(FILE *out, const struct ztg_options *opts)
+{
+	const struct ztg_flow_timeouts *t = &opts->timeouts;
+
+	fprintf(out, "  config          = %s\n", opts->config_file[0] ? opts->config_file : "(none)");
+	fprintf(out, "  pairs           =");
+	for (uint16_t i = 0; i < opts->pair_count; i++)
+		fprintf(out, " %u:%u", opts->pairs[i].port[0], opts->pairs[i].port[1]);
+	fprintf(out, "\n  workers         =");
+	if (opts->worker_count == 0)
+		fprintf(out, " (every EAL worker lcore)");
+	for (uint16_t i = 0; i < opts->worker_count; i++)
+		fprintf(out, " %u", opts->worker_lcores[i]);
+	fprintf(out, "\n  mode            = %s\n", opts->forward_only ? "forward-only" : "inspect");
+	fprintf(out, "  burst           = %u\n", opts->burst);
+	fprintf(out, "  rx/tx rings     = %u/%u\n", opts->rx_descriptors, opts->tx_descriptors);
+	fprintf(out, "  flows           = %u per worker, when full: %s\n", opts->flows_per_worker,
+		opts->flow_full_open ? "open (pass untracked)" : "closed (drop)");
+	fprintf(out, "  tcp-midstream   = %s\n", opts->tcp_midstream_allow ? "allow" : "drop");
+	fprintf(out, "  non-ip          = %s\n", ztg_action_name(opts->non_ip));
+	fprintf(out, "  fragments       = %s\n", ztg_action_name(opts->fragments));
+	fprintf(out, "  timeouts (s)    = tcp-embryonic=%u tcp-established=%u tcp-closing=%u tcp-closed=%u "
+		"udp=%u other=%u\n", t->tcp_embryonic, t->tcp_established, t->tcp_closing, t->tcp_closed,
+		t->udp, t->other);
+}

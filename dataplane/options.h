@@ -1,0 +1,81 @@
+/*
+ * ztgate's own options: their defaults, the command line after EAL's "--",
+ * the libconfig file (--config), validation and the usage text.
+ *
+ * One table describes every option; the command line and the file go through
+ * the same setters, so an option means the same thing wherever it is written
+ * and the command line always wins over the file. Everything is range-checked
+ * here: the rest of the program trusts struct ztg_options. Knows nothing of
+ * EAL: whether lcores and ports exist is checked by main against the EAL.
+ */
+#ifndef ZTG_OPTIONS_H
+#define ZTG_OPTIONS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "flow/flow_table.h"
+
+#define ZTG_MAX_PAIRS   32
+#define ZTG_MAX_WORKERS 128
+#define ZTG_MAX_BURST   256
+
+enum ztg_action {
+	ZTG_ACTION_PASS = 0,
+	ZTG_ACTION_DROP = 1,
+};
+
+struct ztg_port_pair {
+	uint16_t port[2];
+};
+
+struct ztg_options {
+	char config_file[PATH_MAX];
+	struct ztg_port_pair pairs[ZTG_MAX_PAIRS];
+	uint16_t pair_count;
+	uint16_t worker_lcores[ZTG_MAX_WORKERS];
+	uint16_t worker_count;           /* 0: every EAL worker lcore */
+	uint16_t burst;
+	uint16_t rx_descriptors;
+	uint16_t tx_descriptors;
+	uint32_t mbufs;                  /* 0: sized from ports, queues and descriptors */
+	uint32_t flows_per_worker;
+	bool flow_full_open;             /* pass untracked when the table is full */
+	bool tcp_midstream_allow;
+	enum ztg_action non_ip;
+	enum ztg_action fragments;
+	struct ztg_flow_timeouts timeouts;
+	bool forward_only;
+	bool promiscuous;
+	uint32_t stats_interval;         /* seconds, 0 = never */
+	uint32_t duration;               /* seconds, 0 = until signalled */
+	uint32_t exit_on_idle_ms;        /* 0 = never */
+	char stats_json[PATH_MAX];
+	char ready_file[PATH_MAX];
+};
+
+/* Fill *opts with the defaults. */
+void ztg_options_default(struct ztg_options *opts);
+
+/*
+ * Parse ztgate's arguments (argv[0] is the program name). Loads --config
+ * first, then applies the command line over it.
+ * Returns 0 on success, 1 when --help was asked (usage already printed to
+ * stdout), -1 with a message in err ("--burst: 0 is out of range 1..256",
+ * "ztgate.cfg:12: unknown option 'brust'").
+ */
+int ztg_options_parse(int argc, char **argv, struct ztg_options *opts, char *err, size_t err_len);
+
+/* Load a libconfig file over *opts. Same return convention as above (0 / -1). */
+int ztg_options_load_file(const char *path, struct ztg_options *opts, char *err, size_t err_len);
+
+void ztg_options_usage(FILE *out, const char *program);
+
+/* Print the effective configuration, one "key = value" per line. */
+void ztg_options_print(FILE *out, const struct ztg_options *opts);
+
+const char *ztg_action_name(enum ztg_action action);
+
+#endif

@@ -1,0 +1,140 @@
+#include "stats.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_ethdev.h>
+
+void ztg_stats_sum(const struct ztg_stats_source *src, struct ztg_counters *total)
+{
+	memset(total, 0, sizeof(*total));
+	for (unsigned int w = 0; w < src->worker_count; w++) {
+		const struct ztg_counters *c = src->workers[w];
+
+#define ZTG_COUNTER_ADD(name) total->name += c->name;
+		ZTG_COUNTERS(ZTG_COUNTER_ADD)
+#undef ZTG_COUNTER_ADD
+		for (int r = 0; r < ZTG_DROP_REASON_COUNT; r++)
+			total->drops[r] += c->drops[r];
+	}
+}
+
+void ztg_stats_print_interval(FILE *out, const struct ztg_stats_source *src, struct ztg_counters *previous,
+			      double interval_seconds)
+{
+	struct ztg_counters now;
+	double s = interval_seconds > 0 ? interval_seconds : 1;
+
+	ztg_stats_sum(src, &now);
+	fprintf(out, "stats: rx %.0f pps %.1f Mbps, tx %.0f pps, dropped %" PRIu64 " (+%" PRIu64 "), "
+		"flows %" PRIu64 " active %" PRIu64 " created\n",
+		(double)(now.rx_packets - previous->rx_packets) / s,
+		(double)(now.rx_bytes - previous->rx_bytes) * 8 / s / 1e6,
+		(double)(now.tx_packets - previous->tx_packets) / s, now.dropped, now.dropped - previous->dropped,
+		now.flows_active, now.flows_created);
+	fflush(out);
+	*previous = now;
+}
+
+void ztg_stats_print_final(FILE *out, const struct ztg_stats_source *src)
+{
+	struct ztg_counters t;
+	double secs = src->duration_seconds > 0 ? src->duration_seconds : 1;
+
+	ztg_stats_sum(src, &t);
+	fprintf(out, "\n=== ztgate counters (%s, %.2f s, %u worker%s) ===\n", src->mode, src->duration_seconds,
+		src->worker_count, src->worker_count == 1 ? "" : "s");
+#define ZTG_COUNTER_PRINT(name) fprintf(out, "  %-18s %" PRIu64 "\n", #name, t.name);
+	ZTG_COUNTERS(ZTG_COUNTER_PRINT)
+#undef ZTG_COUNTER_PRINT
+	fprintf(out, "  %-18s %.3f Mpps, %.3f Gbps\n", "rx rate", (double)t.rx_packets / secs / 1e6,
+		(double)t.rx_bytes * 8 / secs / 1e9);
+	if (t.rx_packets)
+		fprintf(out, "  %-18s %.1f\n", "cycles/packet", (double)t.busy_cycles / (double)t.rx_packets);
+	fprintf(out, "drops by reason:%s\n", t.dropped ? "" : " none");
+	for (int r = 1; r < ZTG_DROP_REASON_COUNT; r++) {
+		if (t.drops[r])
+			fprintf(out, "  %-26s %" PRIu64 "\n", ztg_drop_reason_name(r), t.drops[r]);
+	}
+	fprintf(out, "ports:\n");
+	for (unsigned int i = 0; i < src->port_count; i++) {
+		struct rte_eth_stats ps;
+		char name[RTE_ETH_NAME_MAX_LEN] = "?";
+
+		rte_eth_dev_get_name_by_port(src->ports[i], name);
+		if (rte_eth_stats_get(src->ports[i], &ps) != 0)
+			memset(&ps, 0, sizeof(ps));
+		fprintf(out, "  port %u (%s): rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64 " pkts %" PRIu64
+			" bytes, missed %" PRIu64 ", rx errors %" PRIu64 ", tx errors %" PRIu64 "\n",
+			src->ports[i], name, ps.ipackets, ps.ibytes, ps.opackets, ps.obytes, ps.imissed,
+			ps.ierrors, ps.oerrors);
+	}
+	fflush(out);
+}
+
+static void json_counters(FILE *f, const struct ztg_counters *c, const char *indent)
+{
+	bool first = true;
+
+#define ZTG_COUNTER_JSON(name)                                                              \
+	fprintf(f, "%s%s\"%s\": %" PRIu64, first ? "" : ",\n", indent, #name, c->name); \
+	first = false;
+	ZTG_COUNTERS(ZTG_COUNTER_JSON)
+#undef ZTG_COUNTER_JSON
+	fprintf(f, ",\n%s\"drops\": {", indent);
+	for (int r = 1; r < ZTG_DROP_REASON_COUNT; r++)
+		fprintf(f, "%s\"%s\": %" PRIu64, r > 1 ? ", " : "", ztg_drop_reason_name(r), c->drops[r]);
+	fprintf(f, "}");
+}
+
+int ztg_stats_write_json(const char *path, const struct ztg_stats_source *src, char *err, size_t err_len)
+{
+	char tmp[PATH_MAX];
+	struct ztg_counters total;
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		snprintf(err, err_len, "%s: path too long", path);
+		return -1;
+	}
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	ztg_stats_sum(src, &total);
+	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"duration_seconds\": %.6f,\n  \"tsc_hz\": %" PRIu64
+		",\n  \"workers\": %u,\n  \"totals\": {\n", src->mode, src->duration_seconds, src->tsc_hz,
+		src->worker_count);
+	json_counters(f, &total, "    ");
+	fprintf(f, "\n  },\n  \"ports\": [");
+	for (unsigned int i = 0; i < src->port_count; i++) {
+		struct rte_eth_stats ps;
+		char name[RTE_ETH_NAME_MAX_LEN] = "?";
+
+		rte_eth_dev_get_name_by_port(src->ports[i], name);
+		if (rte_eth_stats_get(src->ports[i], &ps) != 0)
+			memset(&ps, 0, sizeof(ps));
+		fprintf(f, "%s\n    {\"port\": %u, \"name\": \"%s\", \"ipackets\": %" PRIu64 ", \"opackets\": %" PRIu64
+			", \"ibytes\": %" PRIu64 ", \"obytes\": %" PRIu64 ", \"imissed\": %" PRIu64
+			", \"ierrors\": %" PRIu64 ", \"oerrors\": %" PRIu64 "}",
+			i ? "," : "", src->ports[i], name, ps.ipackets, ps.opackets, ps.ibytes, ps.obytes,
+			ps.imissed, ps.ierrors, ps.oerrors);
+	}
+	fprintf(f, "\n  ],\n  \"per_worker\": [");
+	for (unsigned int w = 0; w < src->worker_count; w++) {
+		fprintf(f, "%s\n    {\n      \"lcore\": %u,\n", w ? "," : "", src->worker_lcores[w]);
+		json_counters(f, src->workers[w], "      ");
+		fprintf(f, "\n    }");
+	}
+	fprintf(f, "\n  ]\n}\n");
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

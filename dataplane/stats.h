@@ -1,0 +1,61 @@
+/*
+ * Per-worker counters and their reports: the periodic line, the final table
+ * and the JSON file (--stats-json).
+ *
+ * Each worker owns one struct ztg_counters on its own cache lines and is the
+ * only writer; the main lcore only reads and sums them. Reads race with
+ * writes on purpose: 64-bit aligned loads are atomic on the platforms DPDK
+ * supports, and a report a burst out of date is fine. The JSON schema is
+ * consumed by scripts/bench.sh and the tests: names are stable.
+ */
+#ifndef ZTG_STATS_H
+#define ZTG_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <rte_common.h>
+
+#include "drop_reason.h"
+
+/* Scalar counters: X(name). Every one is summed across workers and reported. */
+#define ZTG_COUNTERS(X)                                                          \
+	X(rx_packets) X(rx_bytes) X(tx_packets) X(tx_bytes) X(dropped)           \
+	X(busy_cycles)                                                           \
+	X(non_ip) X(ipv4) X(ipv6) X(tcp) X(udp) X(icmp) X(fragments)            \
+	X(flows_created) X(flows_expired) X(flows_active) X(flows_reopened)      \
+	X(flows_untracked)
+
+struct ztg_counters {
+#define ZTG_COUNTER_FIELD(name) uint64_t name;
+	ZTG_COUNTERS(ZTG_COUNTER_FIELD)
+#undef ZTG_COUNTER_FIELD
+	uint64_t drops[ZTG_DROP_REASON_COUNT];
+} __rte_cache_aligned;
+
+/* What the reports need beyond counters. */
+struct ztg_stats_source {
+	const char *mode;                 /* "inspect" or "forward-only" */
+	uint64_t tsc_hz;
+	double duration_seconds;
+	unsigned int worker_count;
+	const unsigned int *worker_lcores;
+	const struct ztg_counters *const *workers;
+	unsigned int port_count;
+	const uint16_t *ports;
+};
+
+/* Sum every worker's counters into *total. */
+void ztg_stats_sum(const struct ztg_stats_source *src, struct ztg_counters *total);
+
+/* One line: rates since the previous call, for --stats-interval. */
+void ztg_stats_print_interval(FILE *out, const struct ztg_stats_source *src, struct ztg_counters *previous,
+			      double interval_seconds);
+
+/* The final table: totals, non-zero drops by reason, each port's NIC counters. */
+void ztg_stats_print_final(FILE *out, const struct ztg_stats_source *src);
+
+/* Write the JSON report to path (atomically, through a temporary file). */
+int ztg_stats_write_json(const char *path, const struct ztg_stats_source *src, char *err, size_t err_len);
+
+#endif

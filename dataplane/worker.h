@@ -1,0 +1,57 @@
+/*
+ * Worker lcore: the run-to-completion poll loop of one dedicated core.
+ *
+ * A worker owns its queues, its flow table and its counters; it writes
+ * nothing shared, takes no lock and allocates nothing per packet. Every
+ * packet it receives leaves on the peer port of the pair, in the order it
+ * arrived, or is freed and counted under exactly one drop reason. It stops
+ * when *stop becomes true, after draining what its rx queues still hold.
+ */
+#ifndef ZTG_WORKER_H
+#define ZTG_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#include "flow/flow_table.h"
+#include "options.h"
+#include "stats.h"
+
+#define ZTG_WORKER_MAX_QUEUES 64
+
+/* One rx queue the worker polls and the tx queue its packets leave on. */
+struct ztg_worker_queue {
+	uint16_t rx_port;
+	uint16_t rx_queue;
+	uint16_t tx_port;
+	uint16_t tx_queue;
+};
+
+/* Read-only settings every worker shares. */
+struct ztg_worker_config {
+	uint16_t burst;
+	bool forward_only;
+	bool flow_full_open;
+	bool tcp_midstream_allow;
+	enum ztg_action non_ip;
+	enum ztg_action fragments;
+	uint64_t tsc_hz;
+};
+
+struct ztg_worker {
+	unsigned int lcore_id;
+	uint16_t queue_count;
+	struct ztg_worker_queue queues[ZTG_WORKER_MAX_QUEUES];
+	const struct ztg_worker_config *config;
+	const atomic_bool *stop;
+	struct ztg_flow_table *flows;    /* NULL in forward-only mode */
+	struct ztg_counters counters;    /* written by this worker only */
+} __rte_cache_aligned;
+
+/* lcore entry point for rte_eal_remote_launch; arg is a struct ztg_worker. */
+int ztg_worker_run(void *arg);
+
+#endif
