@@ -341,6 +341,8 @@ int main(int argc, char **argv)
 	argc -= rc;
 	argv += rc;
 
+	/* Line-buffered so a log file interleaves our lines with EAL's in order. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	ztg_options_default(&app.opts);
 	rc = ztg_options_parse(argc, argv, &app.opts, err, sizeof(err));
 	if (rc != 0) {

@@ -432,8 +432,8 @@ static int apply_setting(struct ztg_options *opts, const config_setting_t *s, co
 					    config_setting_source_line(t), config_setting_name(t));
 			snprintf(value, sizeof(value), "%s=%s", config_setting_name(t), seconds);
 			if (set_timeout(opts, value, why, sizeof(why)) < 0)
-				return fail(msg, msg_len, "%s:%d: timeout: %s", path,
-					    config_setting_source_line(t), why);
+				return fail(msg, msg_len, "%s:%d: timeout %s: %s", path,
+					    config_setting_source_line(t), config_setting_name(t), why);
 		}
 		return 0;
 	}

@@ -59,22 +59,12 @@ packets=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]
 # net_pcap with infinite_rx copies the whole file into mbufs at start.
 mbufs=$((packets + 16384))
 mem_mb=$(( (mbufs * 2304 / 1048576) + 512 ))
-eal_mem=()
 if [ "$use_hugepages" = 1 ]; then
-	pages=$(( mem_mb / 2 + 64 ))
-	mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages
-	current=$(cat /proc/sys/vm/nr_hugepages)
-	[ "$current" -ge "$pages" ] || echo "$pages" > /proc/sys/vm/nr_hugepages
-	if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt "$pages" ]; then
-		echo "bench: could not reserve $pages hugepages; falling back to --no-huge" >&2
-		use_hugepages=0
-	fi
-fi
-if [ "$use_hugepages" = 1 ]; then
-	eal_mem=(--socket-mem "$mem_mb" --huge-unlink)
+	read -r -a eal_mem <<< "$("$root/platform/hugepages.sh" "$mem_mb")"
 else
 	eal_mem=(--no-huge -m "$mem_mb")
 fi
+[ "${eal_mem[0]}" = "--no-huge" ] && use_hugepages=0
 
 run() { # run MODE-NAME [ztgate options...]
 	local name=$1; shift
