@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct ztg_app {
 	uint16_t ports[MAX_PORTS];
 	uint16_t port_count;
 	uint16_t ports_started;
+	bool ports_stopped;
 	struct rte_mempool *pool;
 	atomic_bool stop;
 };
@@ -263,10 +265,20 @@ static void manage(struct ztg_app *app, uint64_t start_tsc)
 	}
 }
 
+static void stop_ports(struct ztg_app *app)
+{
+	if (app->ports_stopped)
+		return;
+	for (uint16_t i = 0; i < app->ports_started; i++)
+		ztg_port_stop(app->ports[i]);
+	app->ports_stopped = true;
+}
+
 static void cleanup(struct ztg_app *app)
 {
+	stop_ports(app);
 	for (uint16_t i = 0; i < app->ports_started; i++)
-		ztg_port_shutdown(app->ports[i]);
+		ztg_port_close(app->ports[i]);
 	for (uint16_t i = 0; i < app->worker_count; i++) {
 		ztg_flow_table_free(app->workers[i]->flows);
 		rte_free(app->workers[i]);
@@ -310,7 +322,8 @@ static int run(struct ztg_app *app)
 	atomic_store(&app->stop, true);
 	rte_eal_mp_wait_lcore();
 	stop = rte_rdtsc();
-	printf("ztgate: stopping: workers drained\n");
+	stop_ports(app);
+	printf("ztgate: stopped: workers drained, ports stopped\n");
 
 	fill_stats_source(app, &src, (double)(stop - start) / (double)rte_get_tsc_hz());
 	ztg_stats_print_final(stdout, &src);

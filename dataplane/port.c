@@ -147,11 +147,18 @@ bool ztg_port_wait_link(uint16_t port_id, unsigned int timeout_ms)
 	}
 }
 
-void ztg_port_shutdown(uint16_t port_id)
+void ztg_port_stop(uint16_t port_id)
 {
 	int rc = rte_eth_dev_stop(port_id);
 
 	if (rc != 0)
 		fprintf(stderr, "ztgate: port %u: stop failed: %s\n", port_id, rte_strerror(-rc));
-	rte_eth_dev_close(port_id);
+}
+
+void ztg_port_close(uint16_t port_id)
+{
+	int rc = rte_eth_dev_close(port_id);
+
+	if (rc != 0)
+		fprintf(stderr, "ztgate: port %u: close failed: %s\n", port_id, rte_strerror(-rc));
 }

@@ -54,7 +54,10 @@ int ztg_port_start(const struct ztg_port_setup *setup, struct rte_mempool *pool,
 /* Wait up to timeout_ms for link up; returns true when up. */
 bool ztg_port_wait_link(uint16_t port_id, unsigned int timeout_ms);
 
-/* Stop and close (net_pcap flushes its output file on close). */
-void ztg_port_shutdown(uint16_t port_id);
+/* Stop rx and tx; the port's counters stay readable until it is closed. */
+void ztg_port_stop(uint16_t port_id);
+
+/* Release the port (net_pcap flushes its output file here). */
+void ztg_port_close(uint16_t port_id);
 
 #endif
