@@ -82,6 +82,8 @@ void ztg_flow_table_lookup_bulk(struct ztg_flow_table *table, const struct ztg_f
  * the table is full an expiry sweep of the whole table runs first; if that
  * frees nothing, returns ZTG_DROP_FLOW_TABLE_FULL and counts it. On success
  * returns ZTG_DROP_NONE with *flow zeroed but for key and timestamps.
+ * Should the key be present and live after all (two packets of a new flow
+ * in one burst), *flow is that flow, unchanged.
  */
 enum ztg_drop_reason ztg_flow_table_add(struct ztg_flow_table *table, const struct ztg_flow_key *key,
 					uint64_t now_tsc, struct ztg_flow **flow);

@@ -38,7 +38,9 @@ struct ztg_tcp_tracker {
  * endpoint `sender`. On ZTG_TCP_INVALID the tracker is unchanged.
  * A flow starts in ZTG_TCP_STATE_NONE: only a SYN without ACK opens it, unless
  * allow_midstream is set, in which case any valid segment opens it as
- * ESTABLISHED with the sender as initiator.
+ * ESTABLISHED with the sender as initiator and then applies (a FIN leaves it
+ * in FIN_WAIT, a RST in CLOSED); a SYN-ACK instead opens it as SYN_RECEIVED
+ * with the receiver as initiator, since it names the client for certain.
  */
 enum ztg_tcp_verdict ztg_tcp_track(struct ztg_tcp_tracker *t, unsigned int sender,
 				   uint8_t tcp_flags, int allow_midstream);
