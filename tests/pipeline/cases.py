@@ -1,0 +1,446 @@
+#!/usr/bin/python3
+"""ztgate pipeline cases: each builds a pcap, runs ztgate on net_pcap and checks
+the output pcap packet by packet and the counters.
+
+Usage: cases.py ZTGATE CASE [--trafgen ZTG_TRAFGEN]   (meson registers one test per case)
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+from scapy.all import (ARP, ICMP, TCP, UDP, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
+                       IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, ICMPv6EchoReply,
+                       ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr,
+                       Ether, Raw, RawPcapReader)
+
+from pipeline import MAC_CLIENT, MAC_SERVER, TcpSession, Ztgate, ip, link
+
+V4 = ('192.0.2.10', '198.51.100.20')
+V6 = ('2001:db8::10', '2001:db8:1::20')
+ETH = 14  # untagged L3 offset
+
+CASES = {}
+
+
+def case(name):
+    def register(fn):
+        CASES[name] = fn
+        return fn
+    return register
+
+
+def udp(src, dst, sport=5000, dport=53, data=b'query', vlans=()):
+    return bytes(link(vlans) / ip(src, dst) / UDP(sport=sport, dport=dport) / Raw(data))
+
+
+def patch(frame, offset, data):
+    """frame with data written at offset."""
+    return frame[:offset] + data + frame[offset + len(data):]
+
+
+def ipv4_checksum_fixed(frame, l3=ETH):
+    """frame with its IPv4 header checksum recomputed, so only the intended fault remains."""
+    ihl = (frame[l3] & 0x0f) * 4
+    header = bytearray(frame[l3:l3 + ihl])
+    header[10:12] = b'\0\0'
+    total = sum(struct.unpack('!%dH' % (ihl // 2), bytes(header)))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return patch(frame, l3 + 10, struct.pack('!H', ~total & 0xffff))
+
+
+def with_ipv4_options(frame, options):
+    """Untagged IPv4 frame with option bytes (a multiple of 4) inserted after the fixed header."""
+    ihl = 5 + len(options) // 4
+    total = struct.unpack('!H', frame[ETH + 2:ETH + 4])[0] + len(options)
+    frame = frame[:ETH + 20] + options + frame[ETH + 20:]
+    frame = patch(frame, ETH, bytes([0x40 | ihl]))
+    return ipv4_checksum_fixed(patch(frame, ETH + 2, struct.pack('!H', total)))
+
+
+# ---- 1. complete sessions ------------------------------------------------------------------
+
+def complete_sessions(zt, addrs, v4):
+    for vlans in ((), (100,), (10, 100)):
+        packets = TcpSession(*addrs, vlans=vlans).complete()
+        r = zt.run(packets)
+        r.expect_clean_pass(packets)
+        n = len(packets)
+        r.expect_totals(flows_created=1, tcp=n, udp=0, icmp=0, non_ip=0,
+                        ipv4=n if v4 else 0, ipv6=0 if v4 else n)
+
+
+@case('tcp-session-ipv4')
+def tcp_session_ipv4(zt, args):
+    complete_sessions(zt, V4, True)
+
+
+@case('tcp-session-ipv6')
+def tcp_session_ipv6(zt, args):
+    complete_sessions(zt, V6, False)
+
+
+# ---- 2. malformed packets ------------------------------------------------------------------
+
+def malformed_packets():
+    """(drop reason, frame) for every malformation decode.h lists."""
+    good4 = udp(*V4)
+    good6 = udp(*V6)
+    tcp4 = lambda **f: bytes(link() / ip(*V4) / TCP(sport=40000, dport=80, **f))
+    tcp6 = lambda **f: bytes(link() / ip(*V6) / TCP(sport=40000, dport=80, **f))
+    ip4 = lambda payload=b'', **f: bytes(link() / ip(*V4, **f) / Raw(payload))
+    ip6 = lambda payload=b'', **f: bytes(link() / ip(*V6, **f) / Raw(payload))
+    arp = bytes(link(dst='ff:ff:ff:ff:ff:ff') / ARP(psrc=V4[0], pdst=V4[1]))
+    ext6 = lambda *ext: bytes(link() / ip(*V6) / chain(ext) / UDP(sport=5000, dport=53))
+    return [
+        ('eth_truncated', good4[:10]),
+        ('vlan_truncated', bytes(Ether(src=MAC_CLIENT, dst=MAC_SERVER, type=0x8100)) + b'\x00\x64'),
+        ('vlan_truncated', udp(*V4, vlans=(10, 20))[:ETH + 5]),   # inner tag cut
+        ('vlan_too_many_tags', udp(*V4, vlans=(10, 20, 30))),
+        ('arp_truncated', arp[:ETH + 20]),
+        ('arp_truncated', patch(arp, ETH + 5, b'\x64')),            # protocol address length 100
+        ('ipv4_truncated', good4[:ETH + 15]),
+        ('ipv4_truncated', patch(good4, ETH, b'\x4f')[:ETH + 40]),  # IHL 15 past the frame
+        ('ipv4_bad_version', patch(good4, ETH, b'\x65')),
+        ('ipv4_bad_ihl', patch(good4, ETH, b'\x44')),
+        ('ipv4_bad_total_length', ip4(b'x' * 20, len=1000)),         # longer than the frame
+        ('ipv4_bad_total_length', ip4(b'x' * 20, len=12)),           # shorter than the header
+        ('ipv4_bad_checksum', ip4(b'x' * 20, chksum=0x1234)),
+        ('ipv4_bad_options', with_ipv4_options(good4, b'\x07\x10\x00\x00')),  # record route overruns
+        ('ipv4_bad_options', with_ipv4_options(good4, b'\x01\x01\x01\x83')),  # option without length
+        ('ipv4_bad_options', with_ipv4_options(good4, b'\x44\x01\x00\x00')),  # length 1 < 2
+        ('ipv4_bad_address', udp('127.0.0.1', V4[1])),
+        ('ipv4_bad_address', udp(V4[0], '127.1.2.3')),
+        ('ipv4_bad_address', udp('224.0.0.5', V4[1])),
+        ('ipv4_bad_address', udp('255.255.255.255', V4[1])),
+        ('ipv6_truncated', good6[:ETH + 30]),
+        ('ipv6_bad_version', patch(good6, ETH, b'\x40')),
+        ('ipv6_bad_payload_length', ip6(b'x' * 16, plen=500, nh=17)),
+        ('ipv6_bad_payload_length', ip6(b'x' * 16, plen=0, nh=17)),       # jumbogram
+        ('ipv6_bad_ext_header', ext6(IPv6ExtHdrDestOpt(), IPv6ExtHdrHopByHop())),  # hop-by-hop not first
+        ('ipv6_bad_ext_header', ext6(IPv6ExtHdrRouting(type=0))),
+        ('ipv6_bad_ext_header', patch(ext6(IPv6ExtHdrDestOpt()), ETH + 41, b'\x0a')),  # overruns
+        ('ipv6_bad_ext_header', ext6(IPv6ExtHdrFragment(m=1), IPv6ExtHdrFragment())),
+        ('ipv6_too_many_ext_headers', ext6(*[IPv6ExtHdrDestOpt() for _ in range(9)])),
+        ('ip_bad_fragment', ip4(bytes(TCP(sport=1, dport=2))[:8], flags='MF', proto=6)),  # no room for TCP
+        ('ip_bad_fragment', ip4(b'x' * 16, frag=8191, proto=17)),   # past 65535
+        ('ip_bad_fragment', ip4(b'x' * 12, flags='MF', frag=4, proto=17)),  # not a multiple of 8
+        ('tcp_truncated', ip4(b'x' * 10, proto=6)),
+        ('tcp_truncated', ip6(b'x' * 10, nh=6)),
+        ('tcp_bad_data_offset', tcp4(flags='S', dataofs=4)),
+        ('tcp_bad_data_offset', tcp4(flags='S', dataofs=15)),     # past the segment
+        ('tcp_bad_flags', tcp4(flags='SF')),
+        ('tcp_bad_flags', tcp4(flags='')),
+        ('tcp_bad_flags', tcp6(flags='SR')),
+        ('tcp_bad_flags', tcp4(flags='F')),
+        ('tcp_bad_flags', tcp4(flags='P')),
+        ('tcp_bad_port', bytes(link() / ip(*V4) / TCP(sport=0, dport=80, flags='S'))),
+        ('tcp_bad_port', bytes(link() / ip(*V6) / TCP(sport=40000, dport=0, flags='S'))),
+        ('udp_truncated', ip4(b'x' * 4, proto=17)),
+        ('udp_bad_length', bytes(link() / ip(*V4) / UDP(sport=5000, dport=53, len=4) / Raw(b'x' * 8))),
+        ('udp_bad_length', bytes(link() / ip(*V6) / UDP(sport=5000, dport=53, len=100) / Raw(b'x' * 8))),
+        ('udp_bad_port', udp(*V4, dport=0)),
+        ('icmp_truncated', ip4(b'\x08\x00\x00\x00', proto=1)),
+        ('icmpv6_truncated', ip6(b'\x80\x00\x00\x00', nh=58)),
+        ('ipv4_bad_checksum', bytes(link((10, 100)) / ip(*V4, chksum=0x1234) / UDP(sport=5000, dport=53))),
+        ('tcp_bad_flags', bytes(link((100,)) / ip(*V6) / TCP(sport=40000, dport=80, flags='SF'))),
+    ]
+
+
+def legal_edge_packets():
+    """Frames at the edge of the decoder's checks that must still pass."""
+    good4 = udp(*V4, sport=7000)
+    ext6 = lambda *ext: bytes(link() / ip(*V6) / chain(ext) / UDP(sport=7000, dport=53) / Raw(b'edge'))
+    return [
+        udp(*V4, sport=0),                                          # UDP source port 0 (RFC 768)
+        good4 + b'\0' * 10,                                         # Ethernet padding after the datagram
+        with_ipv4_options(good4, b'\x01\x01\x01\x00'),             # NOPs and End of Option List
+        ext6(*[IPv6ExtHdrDestOpt() for _ in range(8)]),             # as many extension headers as allowed
+        ext6(IPv6ExtHdrHopByHop(), IPv6ExtHdrFragment(offset=0, m=0)),  # atomic fragment (RFC 6946)
+        bytes(link() / ip(*V6, nh=59)) + b'\0' * 6,                 # No Next Header, padded
+    ]
+
+
+def chain(layers):
+    out = layers[0]
+    for layer in layers[1:]:
+        out = out / layer
+    return out
+
+
+@case('malformed')
+def malformed(zt, args):
+    bad = malformed_packets()
+    session = TcpSession(*V4)
+    good = session.complete() + legal_edge_packets() + [udp(*V6, sport=6000 + i) for i in range(len(bad))]
+    packets, expected = [], {}
+    for i, g in enumerate(good):
+        packets.append(g)
+        if i < len(bad):
+            packets.append(bad[i][1])
+            expected[bad[i][0]] = expected.get(bad[i][0], 0) + 1
+    r = zt.run(packets)
+    r.expect_forwarded(good)
+    r.expect_drops(expected)
+    r.expect_totals(rx_packets=len(packets), tx_packets=len(good))
+
+
+# ---- 3. mid-stream TCP ---------------------------------------------------------------------
+
+def midstream_packets():
+    session = TcpSession(*V4)
+    session.handshake()  # seen by nobody: the capture starts after it
+    return session.exchange() + session.close()
+
+
+@case('tcp-midstream')
+def tcp_midstream(zt, args):
+    packets = midstream_packets()
+    r = zt.run(packets)
+    r.expect_forwarded([])
+    r.expect_drops({'tcp_no_flow': len(packets)})
+    r.expect_totals(flows_created=0)
+
+    r = zt.run(packets, '--tcp-midstream', 'allow')
+    r.expect_clean_pass(packets)
+    r.expect_totals(flows_created=1)
+
+
+# ---- 4. invalid TCP state ------------------------------------------------------------------
+
+@case('tcp-invalid-state')
+def tcp_invalid_state(zt, args):
+    s = TcpSession(*V6)
+    stray = lambda sender, flags, data=b'': s.segment(sender, flags, data, advance=False)
+    valid, invalid, packets = [], [], []
+
+    def add(frames, ok):
+        (valid if ok else invalid).extend(frames)
+        packets.extend(frames)
+
+    add([s.c('S')], True)
+    add([stray(0, 'SA'), stray(1, 'A'), stray(0, 'A')], False)  # SYN-ACK from initiator, ACKs before SYN-ACK
+    add([s.s('SA')], True)
+    add([stray(1, 'PA', b'early')], False)                     # responder data before the handshake ends
+    add([s.c('A')], True)
+    add([stray(0, 'S')], False)                                # SYN inside an established connection
+    add(s.exchange(), True)
+    add([s.c('FA')], True)
+    add([stray(1, 'S')], False)                                # SYN while closing
+    add([s.s('A'), s.s('FA'), s.c('A')], True)
+    for burst in ('32', '1'):  # one burst holds the whole flow, then one packet per burst
+        r = zt.run(packets, '--burst', burst)
+        r.expect_forwarded(valid)
+        r.expect_drops({'tcp_invalid_state': len(invalid)})
+        r.expect_totals(flows_created=1, tcp=len(packets))
+
+
+# ---- 5. non-IP -----------------------------------------------------------------------------
+
+def non_ip_packets():
+    lldp_tlvs = bytes.fromhex('020704020000000001' '030201' '0402' '0078' '0000')
+    ns_dst = 'ff02::1:ff00:20'
+    return [
+        bytes(link(dst='ff:ff:ff:ff:ff:ff') / ARP(op=1, hwsrc=MAC_CLIENT, psrc=V4[0], pdst=V4[1])),
+        bytes(link(src=MAC_SERVER, dst=MAC_CLIENT) /
+              ARP(op=2, hwsrc=MAC_SERVER, psrc=V4[1], hwdst=MAC_CLIENT, pdst=V4[0])),
+        bytes(Ether(src=MAC_CLIENT, dst='01:80:c2:00:00:0e', type=0x88cc) / Raw(lldp_tlvs)),
+        bytes(link(dst='33:33:ff:00:00:20') / ip(V6[0], ns_dst, hlim=255) /
+              ICMPv6ND_NS(tgt=V6[1]) / ICMPv6NDOptSrcLLAddr(lladdr=MAC_CLIENT)),
+        bytes(link(src=MAC_SERVER, dst=MAC_CLIENT) / ip(V6[1], V6[0], hlim=255) /
+              ICMPv6ND_NA(tgt=V6[1], R=0, S=1, O=1)),
+        bytes(link((100,), dst='ff:ff:ff:ff:ff:ff') / ARP(psrc=V4[0], pdst=V4[1])),
+    ]
+
+
+@case('non-ip')
+def non_ip(zt, args):
+    control = non_ip_packets()
+    ip_traffic = [udp(*V4)]
+    packets = control[:3] + ip_traffic + control[3:]
+    r = zt.run(packets)
+    r.expect_clean_pass(packets)
+    r.expect_totals(non_ip=len(control), ipv4=1, ipv6=0, flows_created=1)
+
+    r = zt.run(packets, '--non-ip', 'drop')
+    r.expect_forwarded(ip_traffic)
+    r.expect_drops({'non_ip_denied': len(control)})
+    r.expect_totals(non_ip=len(control))
+
+
+# ---- 6. fragments --------------------------------------------------------------------------
+
+def fragment_packets():
+    # UDP checksums cover the whole datagram: compute them over the real pseudo-header.
+    datagram4 = bytes(ip(*V4) / UDP(sport=5000, dport=53) / Raw(b'a' * 40))[20:]
+    datagram6 = bytes(ip(*V6) / UDP(sport=5000, dport=53) / Raw(b'b' * 40))[40:]
+    frag6 = lambda offset, m, data: bytes(link() / ip(*V6) / IPv6ExtHdrFragment(nh=17, id=77, offset=offset, m=m) /
+                                          Raw(data))
+    return [
+        bytes(link() / ip(*V4, id=99, flags='MF', frag=0, proto=17) / Raw(datagram4[:24])),
+        bytes(link() / ip(*V4, id=99, frag=3, proto=17) / Raw(datagram4[24:])),
+        frag6(0, 1, datagram6[:24]),
+        frag6(3, 0, datagram6[24:]),
+    ]
+
+
+@case('fragments')
+def fragments(zt, args):
+    frags = fragment_packets()
+    r = zt.run(frags)
+    r.expect_forwarded([])
+    r.expect_drops({'ip_fragment_denied': len(frags)})
+    r.expect_totals(fragments=len(frags), ipv4=2, ipv6=2, flows_created=0)
+
+    r = zt.run(frags, '--fragments', 'pass')
+    r.expect_clean_pass(frags)
+    r.expect_totals(fragments=len(frags), flows_created=0)
+
+
+# ---- 7. flow table full --------------------------------------------------------------------
+
+@case('flow-table-full')
+def flow_table_full(zt, args):
+    syns = [TcpSession(*V4, sport=41000 + i).c('S') for i in range(20)]
+    r = zt.run(syns, '--flows', '8')
+    r.expect_forwarded(syns[:8])
+    r.expect_drops({'flow_table_full': 12})
+    r.expect_totals(flows_created=8, flows_untracked=0)
+
+    r = zt.run(syns, '--flows', '8', '--flow-full', 'open')
+    r.expect_clean_pass(syns)
+    r.expect_totals(flows_created=8, flows_untracked=12)
+
+
+# ---- 8. connection reuse -------------------------------------------------------------------
+
+@case('tcp-reuse')
+def tcp_reuse(zt, args):
+    s = TcpSession(*V4)
+    packets = s.complete() + s.complete()  # same 5-tuple once the first connection closed
+    r = zt.run(packets)
+    r.expect_clean_pass(packets)
+    r.expect_totals(flows_created=1, flows_reopened=1)
+
+    # Refused (RST in answer to the SYN), retried with a retransmitted SYN, then reset mid-way.
+    s = TcpSession(*V6)
+    refused = [s.c('S'), s.s('RA')]
+    syn = s.c('S')
+    packets = refused + [syn, syn, s.s('SA'), s.c('A')] + s.exchange() + [s.c('RA')] + s.complete()
+    r = zt.run(packets)
+    r.expect_clean_pass(packets)
+    r.expect_totals(flows_created=1, flows_reopened=2)
+
+
+# ---- 9. UDP and ICMP -----------------------------------------------------------------------
+
+@case('udp-icmp')
+def udp_icmp(zt, args):
+    c4, s4 = V4
+    c6, s6 = V6
+    packets = [
+        udp(c4, s4, 5353, 53), udp(s4, c4, 53, 5353, b'answer'),
+        udp(c6, s6, 5353, 53), udp(s6, c6, 53, 5353, b'answer'),
+        bytes(link() / ip(c4, s4) / ICMP(type=8, id=0x1234, seq=1) / Raw(b'ping')),
+        bytes(link(src=MAC_SERVER, dst=MAC_CLIENT) / ip(s4, c4) / ICMP(type=0, id=0x1234, seq=1) / Raw(b'ping')),
+        bytes(link() / ip(c6, s6) / ICMPv6EchoRequest(id=0x4321, seq=1, data=b'ping')),
+        bytes(link(src=MAC_SERVER, dst=MAC_CLIENT) / ip(s6, c6) / ICMPv6EchoReply(id=0x4321, seq=1, data=b'ping')),
+        udp(c4, s4, 5353, 53, b'again'),
+    ]
+    r = zt.run(packets)
+    r.expect_clean_pass(packets)
+    r.expect_totals(flows_created=4, udp=5, icmp=4, tcp=0, ipv4=5, ipv6=4)
+
+
+# ---- 10. generated traffic -----------------------------------------------------------------
+
+@case('generated-traffic')
+def generated_traffic(zt, args):
+    if not args.trafgen:
+        raise AssertionError('generated-traffic needs --trafgen')
+    with tempfile.TemporaryDirectory(prefix='ztg-trafgen-') as tmp:
+        pcap, describe = os.path.join(tmp, 'gen.pcap'), os.path.join(tmp, 'gen.json')
+        subprocess.run([args.trafgen, '--output', pcap, '--sessions', '50', '--seed', '7', '--ipv6', '0.3',
+                        '--describe', describe], check=True, timeout=60, stdout=subprocess.DEVNULL)
+        with open(describe) as f:
+            description = json.load(f)
+        packets = [bytes(data) for data, _ in RawPcapReader(pcap)]
+    if description['packets'] != len(packets):
+        raise AssertionError('describe says %s packets, pcap holds %d' % (description['packets'], len(packets)))
+    r = zt.run(packets)
+    r.expect_clean_pass(packets)
+    r.expect_totals(flows_created=description['sessions'], tcp=len(packets), non_ip=0)
+
+
+# ---- 11. options ---------------------------------------------------------------------------
+
+CONTRACT_OPTIONS = ['-f', '--config', '-p', '--pairs', '-w', '--workers', '--burst', '--flows',
+                    '--flow-full', '--tcp-midstream', '--non-ip', '--fragments', '--timeout',
+                    '--forward-only', '--stats-interval', '--stats-json', '--ready-file',
+                    '--duration', '--exit-on-idle', '--mbufs', '-h', '--help']
+
+
+def expect_rejected(zt, options, needle):
+    rc, out = zt.command(options)
+    if rc == 0 or needle not in out:
+        raise AssertionError('%s: expected a non-zero exit and a message with %r; exit %d, output:\n%s' %
+                             (' '.join(options), needle, rc, out))
+
+
+@case('options')
+def options(zt, args):
+    rc, out = zt.command(['--help'])
+    missing = [o for o in CONTRACT_OPTIONS if o + ' ' not in out and o + ',' not in out]
+    if rc != 0 or missing:
+        raise AssertionError('--help: exit %d, options missing from the text: %s\n%s' % (rc, missing, out))
+
+    for bad in (['--burst', '0'], ['--burst', '12x'], ['--pairs', '0:0'], ['--pairs', '0-1'],
+                ['--flows', '-5'], ['--timeout', 'foo=1'], ['--timeout', 'udp=soon'],
+                ['--flow-full', 'maybe'], ['--tcp-midstream', 'yes'], ['--non-ip', 'allow'],
+                ['--fragments', 'reassemble'], ['--exit-on-idle', '']):
+        expect_rejected(zt, bad, bad[0])
+
+
+@case('config-file')
+def config_file(zt, args):
+    with tempfile.TemporaryDirectory(prefix='ztg-config-') as tmp:
+        broken = os.path.join(tmp, 'broken.cfg')
+        with open(broken, 'w') as f:
+            f.write('# a setting ztgate does not know\nburst = 16;\nflow_size = 3;\n')
+        expect_rejected(zt, ['--config', broken], '%s:3: unknown option' % broken)
+        with open(broken, 'w') as f:
+            f.write('burst = 0;\n')
+        expect_rejected(zt, ['--config', broken], '%s:1: burst' % broken)
+
+        config = os.path.join(tmp, 'ztgate.cfg')
+        with open(config, 'w') as f:
+            f.write('tcp_midstream = "allow";\nflows = 1024;\ntimeout = { udp = 30; tcp_closed = 5; };\n')
+        packets = midstream_packets()
+        r = zt.run(packets, '--config', config)
+        r.expect_clean_pass(packets)
+        r = zt.run(packets, '-f', config, '--tcp-midstream', 'drop')  # the command line wins
+        r.expect_forwarded([])
+        r.expect_drops({'tcp_no_flow': len(packets)})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('ztgate')
+    parser.add_argument('case', choices=sorted(CASES))
+    parser.add_argument('--trafgen')
+    args = parser.parse_args()
+    try:
+        CASES[args.case](Ztgate(args.ztgate), args)
+    except AssertionError as e:
+        print('FAIL %s: %s' % (args.case, e))
+        return 1
+    print('ok %s' % args.case)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
