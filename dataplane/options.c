@@ -575,7 +575,7 @@ void ztg_options_usage(FILE *out, const char *program)
 	fprintf(out,
 		"Usage: %s [EAL options] -- [ztgate options]\n\n"
 		"ztgate bridges each pair of DPDK ports inline and inspects what crosses.\n"
-		"EAL options are DPDK's (-l, --vdev, --no-huge, -m, --in-memory, ...).\n\n"
+		"EAL options are DPDK's (-l, --vdev, -a, --no-huge, -m, --file-prefix, ...).\n\n"
 		"ztgate options (config file keys are the long names with '_' for '-'):\n",
 		program);
 	for (size_t i = 0; i < OPTION_COUNT; i++) {

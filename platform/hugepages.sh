@@ -28,6 +28,7 @@ page_kb=$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)
 [ "$page_kb" = 2048 ] || fallback "default hugepage size is ${page_kb} kB, not 2048"
 # 64 pages of headroom for EAL's own tables.
 wanted=$(( megabytes / 2 + 64 ))
+mkdir -p "$mount_point"
 mountpoint -q "$mount_point" || mount -t hugetlbfs nodev "$mount_point" || fallback "cannot mount hugetlbfs on $mount_point"
 [ "$(cat "$nr")" -ge "$wanted" ] || echo "$wanted" > "$nr" || true
 have=$(cat "$nr")

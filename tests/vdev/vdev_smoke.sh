@@ -8,7 +8,7 @@ set -euo pipefail
 
 ztgate=$1
 work=$(mktemp -d)
-trap 'pkill -f "file-prefix ztg-smoke-tp-$$" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'pkill -f "file-prefix ztg-smoke-tp-$$" 2>/dev/null || true; rm -rf "$work" /var/run/dpdk/ztg-smoke-*-$$' EXIT
 eal=(-l 0-1 --no-huge -m 512 --no-pci --no-shconf --log-level=lib.eal:warning)
 
 check() { # check NAME STATS-JSON PYTHON-EXPRESSION-OVER-totals

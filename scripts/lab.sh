@@ -1,0 +1,672 @@
+#!/usr/bin/env bash
+# ztgate lab: real clients and a real server talking through ztgate, all on
+# one machine, inside network namespaces (no NIC, no hugepages, no traffic
+# outside the namespaces).
+#
+#   ztg-client              ztg-dut (ztgate)               ztg-server
+#   eth0 198.18.0.1 --- ztg-c [port 0]   [port 1] ztg-s --- eth0 198.18.0.2
+#        2001:db8::1                                            2001:db8::2  nginx :80
+#
+# usage: scripts/lab.sh COMMAND [options]
+#
+#   up                      create the namespaces and veths, start nginx in
+#                           ztg-server (tears down an earlier lab first)
+#   start-ztgate [opts] [--] [ztgate options]
+#                           start ztgate in ztg-dut bridging ztg-c <-> ztg-s,
+#                           wait until its ports are up; opts:
+#       --driver af_packet|af_xdp   DPDK vdev on the veths (default af_packet)
+#       --testpmd                   run dpdk-testpmd (io forwarding) instead of
+#                                   ztgate: tells a lab problem from a ztgate one
+#   stop-ztgate             SIGINT, wait for a clean exit, print its counters
+#   status                  what is up
+#   demo                    setup, build, up, start ztgate, send traffic
+#                           through it, print the counters, tear down
+#   down                    stop everything the lab started, delete the
+#                           namespaces and the run directory (safe when nothing is up)
+#
+# environment:
+#   ZTG_BUILD          meson build directory (default: <repo>/build)
+#   ZTG_BIN            ztgate binary (default: $ZTG_BUILD/dataplane/ztgate)
+#   ZTG_LAB_RUN        run directory: logs, pid files, stats (default /run/ztg-lab)
+#   ZTG_LAB_LCORES     EAL -l for the DUT (default 0-1)
+#   ZTG_LAB_EAL_MEM    EAL memory options
+#                      (default "--no-huge -m 512 --no-shconf --file-prefix=ztg-lab")
+#   ZTG_READY_TIMEOUT  seconds to wait for the ready file (default 30)
+#   ZTG_STOP_TIMEOUT   seconds to wait for a clean exit after SIGINT (default 20)
+#   ZTG_LAB_KEEP=1     `down` keeps the run directory (logs) for inspection
+#   NO_COLOR=1         plain output
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB_DIR=$ROOT/scripts/lab
+LAB_PROG=lab.sh
+# shellcheck source=scripts/lab/lib.sh
+source "$LAB_DIR/lib.sh"
+
+BUILD=${ZTG_BUILD:-$ROOT/build}
+ZTG_BIN=${ZTG_BIN:-$BUILD/dataplane/ztgate}
+RUN=${ZTG_LAB_RUN:-/run/ztg-lab}
+LCORES=${ZTG_LAB_LCORES:-0-1}
+# --no-huge with --in-memory is refused by DPDK 22.11 ("--legacy-mem is not
+# compatible with --in-memory"); --no-shconf gives the same "no files left
+# behind", and the file prefix names the telemetry socket
+# (dpdk-telemetry.py -f ztg-lab).
+EAL_MEM=${ZTG_LAB_EAL_MEM:---no-huge -m 512 --no-shconf --file-prefix=ztg-lab}
+READY_TIMEOUT=${ZTG_READY_TIMEOUT:-30}
+STOP_TIMEOUT=${ZTG_STOP_TIMEOUT:-20}
+
+# Files in the run directory.
+RUN_MARK=$RUN/.ztg-lab
+NGINX_DIR=$RUN/nginx
+NGINX_CONF=$NGINX_DIR/nginx.conf
+NGINX_PID=$NGINX_DIR/nginx.pid
+ACCESS_LOG=$NGINX_DIR/access.log
+DUT_LOG=$RUN/ztgate.log       # stdout+stderr of ztgate (or testpmd)
+DUT_PID=$RUN/ztgate.pid
+DUT_RC=$RUN/ztgate.rc         # its exit status, written when it exits
+DUT_INFO=$RUN/ztgate.info     # "kind driver" of the running bridge
+DUT_CMD=$RUN/ztgate.cmd       # the command line, for the log reader
+READY_FILE=$RUN/ready
+STATS_JSON=$RUN/stats.json
+
+usage() {
+	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+}
+
+# --- small helpers ------------------------------------------------------------
+
+nsx() { # nsx NS CMD...: run CMD inside namespace NS
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+pid_alive() {
+	[[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null
+}
+
+read_pid() {
+	[[ -s $1 ]] && tr -dc '0-9' <"$1"
+}
+
+# shell_words ARG...: one line a shell could run, quoting only what needs it.
+shell_words() {
+	local a out=()
+	for a in "$@"; do
+		if [[ $a =~ ^[A-Za-z0-9_./=:,@%+-]+$ ]]; then
+			out+=("$a")
+		else
+			out+=("$(printf '%q' "$a")")
+		fi
+	done
+	echo "${out[*]}"
+}
+
+# The run directory is removed with rm -rf only when it carries our marker.
+safe_rm_run() {
+	[[ -d $RUN ]] || return 0
+	if [[ $RUN == / || ! -e $RUN_MARK ]]; then
+		warn "not removing $RUN: it has no $RUN_MARK marker, so it was not created by lab.sh"
+		return 0
+	fi
+	rm -rf -- "$RUN"
+}
+
+# Turn off checksum offload, TSO/GSO and GRO: net_af_packet and net_af_xdp
+# hand frames over as they are, so a partial checksum or a 64 KB
+# "super-packet" would reach the far kernel, which drops it.
+veth_offloads_off() {
+	local ns=$1 ifname=$2 out
+	if ! out=$(nsx "$ns" ethtool -K "$ifname" tx off rx off tso off gso off gro off 2>&1); then
+		# ethtool exits non-zero when a feature cannot change; fine only if
+		# every one we asked for is off now.
+		local feats
+		feats=$(nsx "$ns" ethtool -k "$ifname")
+		if grep -Eq '^(tx-checksumming|rx-checksumming|tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload): on' <<<"$feats"; then
+			die "ethtool -K $ifname (in $ns) failed: $out"
+		fi
+	fi
+}
+
+# --- up / down ------------------------------------------------------------------
+
+lab_up() {
+	need_root
+	need_tools ip ethtool nginx ss sysctl
+	# `down` removes the run directory, so never adopt one that holds
+	# anything not made by the lab.
+	if [[ -d $RUN && ! -e $RUN_MARK ]] && [[ -n $(ls -A -- "$RUN") ]]; then
+		die "run directory $RUN exists, is not empty and was not made by lab.sh: set ZTG_LAB_RUN to a new directory"
+	fi
+	info "tearing down any earlier lab first"
+	lab_down quiet
+
+	mkdir -p "$RUN" "$NGINX_DIR/tmp" "$RUN/html"
+	chmod 755 "$RUN" "$RUN/html"
+	: >"$RUN_MARK"
+
+	info "creating namespaces ${LAB_NAMESPACES[*]}"
+	local ns
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		ip netns add "$ns"
+		nsx "$ns" ip link set lo up
+	done
+	# The DUT is a bump in the wire: no address, no IPv6, so its own kernel
+	# never puts a packet (router solicitation, MLD) on the lab segment.
+	nsx "$NS_DUT" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+	for ns in "$NS_CLIENT" "$NS_SERVER"; do
+		nsx "$ns" sysctl -qw net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0
+	done
+
+	info "creating veths: $NS_CLIENT/$HOST_IF <-> $NS_DUT/$DUT_IF_CLIENT, $NS_SERVER/$HOST_IF <-> $NS_DUT/$DUT_IF_SERVER"
+	# One queue per veth: net_af_xdp binds queue 0 only, and a frame landing
+	# on another queue would bypass the bridge.
+	local q=(numtxqueues 1 numrxqueues 1)
+	ip link add "$HOST_IF" netns "$NS_CLIENT" address "$CLIENT_MAC" mtu "$LAB_MTU" "${q[@]}" type veth \
+		peer name "$DUT_IF_CLIENT" netns "$NS_DUT" address "$DUT_MAC_CLIENT" mtu "$LAB_MTU" "${q[@]}"
+	ip link add "$HOST_IF" netns "$NS_SERVER" address "$SERVER_MAC" mtu "$LAB_MTU" "${q[@]}" type veth \
+		peer name "$DUT_IF_SERVER" netns "$NS_DUT" address "$DUT_MAC_SERVER" mtu "$LAB_MTU" "${q[@]}"
+
+	veth_offloads_off "$NS_CLIENT" "$HOST_IF"
+	veth_offloads_off "$NS_SERVER" "$HOST_IF"
+	veth_offloads_off "$NS_DUT" "$DUT_IF_CLIENT"
+	veth_offloads_off "$NS_DUT" "$DUT_IF_SERVER"
+
+	nsx "$NS_CLIENT" ip addr add "$CLIENT_IP4/$PREFIX4" dev "$HOST_IF"
+	nsx "$NS_CLIENT" ip -6 addr add "$CLIENT_IP6/$PREFIX6" dev "$HOST_IF" nodad
+	nsx "$NS_SERVER" ip addr add "$SERVER_IP4/$PREFIX4" dev "$HOST_IF"
+	nsx "$NS_SERVER" ip -6 addr add "$SERVER_IP6/$PREFIX6" dev "$HOST_IF" nodad
+	nsx "$NS_DUT" ip link set "$DUT_IF_CLIENT" promisc on up
+	nsx "$NS_DUT" ip link set "$DUT_IF_SERVER" promisc on up
+	nsx "$NS_CLIENT" ip link set "$HOST_IF" up
+	nsx "$NS_SERVER" ip link set "$HOST_IF" up
+
+	nginx_start
+	info "lab is up; next: $0 start-ztgate"
+}
+
+nginx_start() {
+	info "starting nginx in $NS_SERVER on $SERVER_IP4:80 and [$SERVER_IP6]:80"
+	cp -- "$LAB_DIR"/html/* "$RUN/html/"
+	# 1 MiB of random bytes for multi-segment transfers; its checksum lets a
+	# client prove the bytes crossed the bridge unchanged.
+	head -c 1048576 /dev/urandom >"$RUN/html/blob.bin"
+	(cd "$RUN/html" && sha256sum blob.bin >blob.sha256)
+	chmod 644 "$RUN"/html/*
+	sed "s|@RUN@|$RUN|g" "$LAB_DIR/nginx.conf.in" >"$NGINX_CONF"
+	chown -R www-data:www-data "$NGINX_DIR/tmp"
+
+	local out
+	if ! out=$(nsx "$NS_SERVER" nginx -t -q -c "$NGINX_CONF" -e "$NGINX_DIR/error.log" 2>&1); then
+		die "nginx rejects $NGINX_CONF: $out"
+	fi
+	nsx "$NS_SERVER" nginx -c "$NGINX_CONF" -e "$NGINX_DIR/error.log" ||
+		die "nginx did not start: $(log_tail "$NGINX_DIR/error.log" 10)"
+
+	local i
+	for ((i = 0; i < 50; i++)); do
+		if nsx "$NS_SERVER" ss -Hltn "sport = :80" | grep -q .; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "nginx is not listening on port 80 after 5 s: $(log_tail "$NGINX_DIR/error.log" 10)"
+}
+
+# lab_down [quiet]: stop what the lab started and delete it. Never fails on
+# things that are already gone.
+lab_down() {
+	need_root
+	local quiet=${1:-} ns pid pids
+
+	if [[ -s $DUT_PID ]] && pid_alive "$(read_pid "$DUT_PID")"; then
+		[[ -n $quiet ]] || info "stopping the bridge in $NS_DUT"
+		ztgate_stop quiet || true
+	fi
+	if [[ -s $NGINX_PID ]] && pid_alive "$(read_pid "$NGINX_PID")"; then
+		[[ -n $quiet ]] || info "stopping nginx"
+		kill -TERM "$(read_pid "$NGINX_PID")" 2>/dev/null || true
+	fi
+
+	# Whatever still runs inside our namespaces is ours: end it by pid.
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		ns_exists "$ns" || continue
+		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		[[ -n $pids ]] || continue
+		# shellcheck disable=SC2086
+		kill -TERM $pids 2>/dev/null || true
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			pids=$(ip netns pids "$ns" 2>/dev/null || true)
+			[[ -n $pids ]] || break
+			sleep 0.2
+		done
+		if [[ -n $pids ]]; then
+			warn "killing leftover process(es) in $ns: $pids"
+			# shellcheck disable=SC2086
+			kill -KILL $pids 2>/dev/null || true
+		fi
+	done
+
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		if ns_exists "$ns"; then
+			[[ -n $quiet ]] || info "deleting namespace $ns"
+			ip netns del "$ns" || warn "could not delete namespace $ns"
+		fi
+	done
+
+	# DPDK's runtime directory for our --file-prefix (telemetry socket).
+	if [[ $EAL_MEM == *--file-prefix=ztg-lab* ]]; then
+		rm -rf -- /var/run/dpdk/ztg-lab
+	fi
+
+	if [[ ${ZTG_LAB_KEEP:-0} == 1 && -d $RUN ]]; then
+		[[ -n $quiet ]] || info "keeping $RUN (ZTG_LAB_KEEP=1)"
+	else
+		safe_rm_run
+	fi
+	[[ -n $quiet ]] || info "lab is down"
+	return 0
+}
+
+lab_is_up() {
+	local ns
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		ns_exists "$ns" || return 1
+	done
+	[[ -s $NGINX_PID ]] && pid_alive "$(read_pid "$NGINX_PID")"
+}
+
+# --- the bridge: ztgate (or testpmd) in ztg-dut -------------------------------------
+
+ztgate_running() {
+	[[ -s $DUT_PID ]] && pid_alive "$(read_pid "$DUT_PID")"
+}
+
+# ztgate_start [--driver af_packet|af_xdp] [--testpmd] [--] [ztgate options...]
+ztgate_start() {
+	need_root
+	local driver=af_packet kind=ztgate
+	local -a extra=()
+	while (($#)); do
+		case "$1" in
+		--driver)
+			[[ $# -ge 2 ]] || die "--driver needs a value: af_packet or af_xdp"
+			driver=$2
+			shift
+			;;
+		--driver=*) driver=${1#--driver=} ;;
+		--testpmd) kind=testpmd ;;
+		--)
+			shift
+			extra+=("$@")
+			break
+			;;
+		*) extra+=("$1") ;;
+		esac
+		shift
+	done
+
+	lab_is_up || die "the lab is not up (namespaces or nginx missing): run '$0 up' first"
+	if ztgate_running; then
+		die "a bridge is already running in $NS_DUT (pid $(read_pid "$DUT_PID")): run '$0 stop-ztgate' first"
+	fi
+
+	local pmd
+	case "$driver" in
+	af_packet) pmd=net_af_packet ;;
+	af_xdp) pmd=net_af_xdp ;;
+	*) die "unknown --driver '$driver': af_packet or af_xdp" ;;
+	esac
+
+	local -a eal cmd
+	# shellcheck disable=SC2206
+	eal=(-l "$LCORES" $EAL_MEM --no-pci
+		"--vdev=${pmd}0,iface=$DUT_IF_CLIENT" "--vdev=${pmd}1,iface=$DUT_IF_SERVER")
+	if [[ $kind == ztgate ]]; then
+		[[ -x $ZTG_BIN ]] || die "no ztgate binary at $ZTG_BIN: build it (meson setup build && ninja -C build) or set ZTG_BIN / ZTG_BUILD"
+		cmd=("$ZTG_BIN" "${eal[@]}" -- -p 0:1 --ready-file "$READY_FILE" --stats-json "$STATS_JSON" "${extra[@]}")
+	else
+		need_tools dpdk-testpmd
+		# Stand-in bridge: io forwarding port 0 <-> port 1, no inspection. A
+		# long --stats-period keeps it running without a terminal; SIGINT ends it.
+		cmd=(dpdk-testpmd "${eal[@]}" -- --forward-mode=io --auto-start
+			--stats-period=86400 --total-num-mbufs=8192 "${extra[@]}")
+	fi
+
+	rm -f -- "$READY_FILE" "$STATS_JSON" "$DUT_PID" "$DUT_RC" "$DUT_LOG"
+	shell_words ip netns exec "$NS_DUT" "${cmd[@]}" >"$DUT_CMD"
+	echo "$kind $driver" >"$DUT_INFO"
+	info "starting $kind in $NS_DUT on $pmd: $DUT_IF_CLIENT = port 0, $DUT_IF_SERVER = port 1"
+	info "  $(cat "$DUT_CMD")"
+	info "  output: $DUT_LOG"
+
+	# A wrapper shell inside the namespace runs the bridge, records its pid,
+	# and writes its exit status when it ends. Job control (set -m) on both
+	# levels keeps SIGINT deliverable: without it, background jobs of a
+	# script start with SIGINT ignored.
+	set -m
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	ip netns exec "$NS_DUT" bash -c '
+		set -m
+		log=$1 pidf=$2 rcf=$3
+		shift 3
+		"$@" >"$log" 2>&1 </dev/null &
+		echo $! >"$pidf"
+		wait $!
+		echo $? >"$rcf"
+	' ztgate-wrapper "$DUT_LOG" "$DUT_PID" "$DUT_RC" "${cmd[@]}" >/dev/null 2>&1 &
+	set +m
+
+	ztgate_wait_ready "$kind" "$driver"
+}
+
+# ztgate creates its --ready-file once every port has started; testpmd has
+# none, so its log line announcing forwarding stands in.
+bridge_ready() {
+	if [[ $1 == ztgate ]]; then
+		[[ -e $READY_FILE ]]
+	else
+		grep -q 'packet forwarding - ports=' "$DUT_LOG" 2>/dev/null
+	fi
+}
+
+# Traffic may flow only once the ports are started: an ARP sent before is
+# lost and leaves the client's neighbour entry FAILED for seconds.
+ztgate_wait_ready() {
+	local kind=$1 driver=$2 deadline=$((SECONDS + READY_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		if [[ -s $DUT_RC ]]; then
+			local hint=""
+			if [[ $driver == af_xdp ]]; then
+				hint=" (net_af_xdp needs XDP support on the veths and an AF_XDP socket; see the log for the libbpf/libxdp error; --driver af_packet is the fallback)"
+			fi
+			die "$kind exited with status $(cat "$DUT_RC") before its ports were ready$hint
+$(log_tail "$DUT_LOG" 30)"
+		fi
+		if bridge_ready "$kind"; then
+			local pid
+			pid=$(read_pid "$DUT_PID")
+			info "$kind is forwarding (pid $pid, $driver)"
+			grep -m1 -E '^ztgate: [0-9]+ ports started' "$DUT_LOG" 2>/dev/null | sed "s/^/$LAB_PROG:   /" || true
+			return 0
+		fi
+		sleep 0.1
+	done
+	local pid
+	pid=$(read_pid "$DUT_PID" || true)
+	if [[ -n $pid ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
+	die "$kind did not report ready within ${READY_TIMEOUT}s (no $READY_FILE); killed it
+$(log_tail "$DUT_LOG" 30)"
+}
+
+# ztgate_stop [quiet]: SIGINT, wait for the exit, report status and counters.
+# Returns non-zero when the bridge did not exit cleanly (or had crashed).
+ztgate_stop() {
+	need_root
+	local quiet=${1:-} pid kind=ztgate driver=af_packet
+	[[ -s $DUT_INFO ]] && read -r kind driver <"$DUT_INFO"
+
+	if [[ ! -s $DUT_PID ]]; then
+		[[ -n $quiet ]] || info "no bridge was started in $NS_DUT"
+		return 0
+	fi
+	pid=$(read_pid "$DUT_PID")
+	if ! pid_alive "$pid"; then
+		local rc=unknown
+		[[ -s $DUT_RC ]] && rc=$(cat "$DUT_RC")
+		rm -f -- "$DUT_PID"
+		echo "$LAB_PROG: error: $kind (pid $pid) had already exited, status $rc, before it was asked to stop" >&2
+		log_tail "$DUT_LOG" 30 >&2
+		return 1
+	fi
+
+	[[ -n $quiet ]] || info "stopping $kind (pid $pid) with SIGINT"
+	kill -INT "$pid"
+	local deadline=$((SECONDS + STOP_TIMEOUT))
+	while pid_alive "$pid" && ((SECONDS < deadline)); do
+		sleep 0.1
+	done
+	if pid_alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		rm -f -- "$DUT_PID"
+		echo "$LAB_PROG: error: $kind did not exit within ${STOP_TIMEOUT}s of SIGINT; killed it (SIGKILL)" >&2
+		log_tail "$DUT_LOG" 30 >&2
+		return 1
+	fi
+	# The wrapper writes the exit status right after the process is reaped.
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[[ -s $DUT_RC ]] && break
+		sleep 0.1
+	done
+	local rc
+	rc=$(cat "$DUT_RC" 2>/dev/null || echo unknown)
+	rm -f -- "$DUT_PID"
+	if [[ $rc != 0 ]]; then
+		echo "$LAB_PROG: error: $kind exited with status $rc after SIGINT" >&2
+		log_tail "$DUT_LOG" 30 >&2
+		return 1
+	fi
+	[[ -n $quiet ]] && return 0
+
+	info "$kind exited cleanly (status 0)"
+	if [[ $kind == ztgate ]]; then
+		if [[ ! -s $STATS_JSON ]]; then
+			echo "$LAB_PROG: error: ztgate exited but wrote no $STATS_JSON" >&2
+			return 1
+		fi
+		echo
+		print_ztgate_stats "$STATS_JSON"
+		echo
+		info "full counters: $STATS_JSON (removed by '$0 down'; ZTG_LAB_KEEP=1 keeps it)"
+	else
+		echo
+		sed -n '/Forward statistics for port/,/^ *+\{20,\} *$/p' "$DUT_LOG" || log_tail "$DUT_LOG" 40
+	fi
+}
+
+# --- status -------------------------------------------------------------------------
+
+lab_status() {
+	need_root
+	local ns any=0
+	heading "namespaces"
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		if ns_exists "$ns"; then
+			any=1
+			echo "$ns:"
+			nsx "$ns" ip -br addr show | grep -v '^lo ' | sed 's/^/  /' || true
+		else
+			echo "$ns: absent"
+		fi
+	done
+
+	heading "processes"
+	if [[ -s $NGINX_PID ]] && pid_alive "$(read_pid "$NGINX_PID")"; then
+		echo "nginx: running in $NS_SERVER (master pid $(read_pid "$NGINX_PID")), access log $ACCESS_LOG"
+	else
+		echo "nginx: not running"
+	fi
+	if ztgate_running; then
+		local kind driver
+		read -r kind driver <"$DUT_INFO"
+		echo "$kind: running in $NS_DUT (pid $(read_pid "$DUT_PID"), $driver), log $DUT_LOG"
+		[[ $kind != ztgate || -e $READY_FILE ]] || echo "  (not ready yet: no $READY_FILE)"
+	elif [[ -s $DUT_RC ]]; then
+		echo "bridge: exited with status $(cat "$DUT_RC"), log $DUT_LOG"
+	else
+		echo "bridge: not running"
+	fi
+	if ns_exists "$NS_CLIENT"; then
+		heading "client neighbour table"
+		nsx "$NS_CLIENT" ip neigh show dev "$HOST_IF" | sed 's/^/  /'
+	fi
+	((any)) || echo -e "\nnothing is up: $0 up"
+	[[ -d $RUN ]] && echo -e "\nrun directory: $RUN"
+	return 0
+}
+
+# --- demo -----------------------------------------------------------------------------
+
+# lab_http EXPECTED_STATUS METHOD URL [JSON_BODY]: one request from the
+# client, shown as request line, status line and body.
+lab_http() {
+	local want=$1 method=$2 url=$3 body=${4:-} hdr out rc=0
+	hdr=$(mktemp) out=$(mktemp)
+	local -a args=(-sS --max-time 5 -X "$method" -D "$hdr" -o "$out"
+		-w '%{http_code} %{time_total}' -A "ztg-lab-demo/1")
+	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	printf '%s> %s %s%s\n' "$_c_bold" "$method" "$url" "$_c_off"
+	[[ -n $body ]] && printf '> %s\n' "$body"
+	local res
+	res=$(nsx "$NS_CLIENT" curl "${args[@]}" -g "$url") || rc=$?
+	if ((rc != 0)); then
+		rm -f -- "$hdr" "$out"
+		die "curl $method $url failed (curl exit $rc): no answer through the bridge"
+	fi
+	local code=${res%% *} secs=${res#* }
+	printf '< %s   (%s ms)\n' "$(head -n1 "$hdr" | tr -d '\r')" "$(awk -v s="$secs" 'BEGIN {printf "%.1f", s * 1000}')"
+	sed 's/^/< /' "$out"
+	[[ -z $(tail -c1 "$out") ]] || echo
+	rm -f -- "$hdr" "$out"
+	[[ $code == "$want" ]] || die "$method $url: expected HTTP $want, got $code"
+}
+
+demo_requests() {
+	heading "HTTP requests from the client ($CLIENT_IP4) to nginx ($SERVER_IP4) through ztgate"
+	lab_http 200 GET "$SERVER_URL/healthz"
+	lab_http 200 GET "$SERVER_URL/api/v1/orders/42"
+	lab_http 200 GET "$SERVER_URL/api/v1/users/alice"
+	lab_http 201 POST "$SERVER_URL/api/v1/orders" '{"sku":"ZTG-1","qty":2,"customer":"alice"}'
+}
+
+demo_ipv6() {
+	heading "The same over IPv6 ($CLIENT_IP6 -> $SERVER_IP6)"
+	lab_http 200 GET "$SERVER_URL6/api/v1/orders/7"
+}
+
+demo_ping() {
+	heading "ICMP echo through the bridge"
+	nsx "$NS_CLIENT" ping -n -c 3 -i 0.2 -W 2 "$SERVER_IP4" || die "ping $SERVER_IP4 through the bridge failed"
+}
+
+demo_bulk() {
+	heading "A 1 MiB download (multi-segment TCP), checked by SHA-256"
+	local got want
+	want=$(awk '{print $1}' "$RUN/html/blob.sha256")
+	echo "> GET $SERVER_URL/blob.bin"
+	got=$(nsx "$NS_CLIENT" curl -sS --max-time 10 -A "ztg-lab-demo/1" \
+		-w '%{stderr}< HTTP %{http_code}, %{size_download} bytes in %{time_total} s\n' "$SERVER_URL/blob.bin" |
+		sha256sum | awk '{print $1}') || die "download of blob.bin failed"
+	echo "< sha256 $got"
+	[[ $got == "$want" ]] || die "blob.bin arrived changed: sha256 $got, server has $want"
+	echo "  matches the server's copy"
+}
+
+demo_load() {
+	heading "Load: wrk, 1 thread, 8 connections, 5 s, GET /api/v1/orders/1"
+	local out
+	out=$(mktemp)
+	echo "> wrk -t1 -c8 -d5s --latency $SERVER_URL/api/v1/orders/1"
+	if ! nsx "$NS_CLIENT" wrk -t1 -c8 -d5s --latency -H 'User-Agent: ztg-lab-demo/wrk' \
+		"$SERVER_URL/api/v1/orders/1" >"$out" 2>&1; then
+		cat "$out"
+		rm -f -- "$out"
+		die "wrk failed"
+	fi
+	cat "$out"
+	parse_wrk "$out" || { rm -f -- "$out"; die "could not read wrk's output"; }
+	rm -f -- "$out"
+	((WRK_SOCKET_ERRORS == 0)) || die "wrk saw $WRK_SOCKET_ERRORS socket errors"
+	((WRK_NON2XX == 0)) || die "wrk saw $WRK_NON2XX non-2xx/3xx responses"
+	echo "  $WRK_REQUESTS requests, $WRK_RPS requests/s, no socket errors, no error responses"
+}
+
+demo_server_view() {
+	heading "What the server saw (nginx access log, by method, path and status)"
+	jq -rs 'group_by([.method, (.uri | sub("/[0-9]+$"; "/{id}")), .status])
+	        | map("  \(length | tostring | (" " * (8 - length)) + .)  \(.[0].method) \(.[0].uri | sub("/[0-9]+$"; "/{id}")) -> \(.[0].status)")
+	        | .[]' "$ACCESS_LOG"
+	echo "  from client(s): $(jq -rs 'map(.client) | unique | join(", ")' "$ACCESS_LOG")"
+}
+
+# Demo steps after ztgate is up, in order. To add one (e.g. allowed and
+# denied requests once a policy is loaded), write a demo_* function and add
+# its name here.
+DEMO_SECTIONS=(demo_requests demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
+
+demo_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if ((rc == 130)); then
+		echo
+		warn "demo interrupted; tearing the lab down"
+	elif ((rc != 0)); then
+		echo
+		warn "demo failed (exit $rc); tearing the lab down"
+		[[ -s $DUT_LOG ]] && log_tail "$DUT_LOG" 20 >&2
+	fi
+	heading "Teardown"
+	lab_down || true
+	exit "$rc"
+}
+
+lab_demo() {
+	need_root
+	trap demo_cleanup EXIT
+	trap 'exit 130' INT TERM
+
+	heading "Dependencies (scripts/setup.sh)"
+	"$ROOT/scripts/setup.sh" || die "scripts/setup.sh failed"
+
+	heading "Build ($BUILD)"
+	if [[ ! -f $BUILD/build.ninja ]]; then
+		meson setup "$BUILD" "$ROOT" || die "meson setup $BUILD failed"
+	fi
+	ninja -C "$BUILD" || die "ninja -C $BUILD failed"
+	need_tools curl wrk jq ping
+
+	heading "Lab topology"
+	lab_up
+	cat <<EOF
+
+  $NS_CLIENT              $NS_DUT (ztgate)               $NS_SERVER
+  $HOST_IF $CLIENT_IP4 --- $DUT_IF_CLIENT [port 0]   [port 1] $DUT_IF_SERVER --- $HOST_IF $SERVER_IP4
+       $CLIENT_IP6                                            $SERVER_IP6  nginx :80
+
+  one L2 segment; the DUT has no address on it: ztgate bridges port 0 <-> port 1
+EOF
+
+	heading "Start ztgate in $NS_DUT"
+	ztgate_start
+
+	local section
+	for section in "${DEMO_SECTIONS[@]}"; do
+		"$section"
+	done
+
+	heading "Stop ztgate and read its counters"
+	ztgate_stop || die "ztgate did not stop cleanly"
+	echo
+	info "demo finished: traffic crossed ztgate in both directions"
+}
+
+# --- main -------------------------------------------------------------------------
+
+main() {
+	local sub=${1:-}
+	[[ -n $sub ]] || { usage >&2; exit 2; }
+	shift
+	case "$sub" in
+	up) lab_up "$@" ;;
+	down) lab_down "$@" ;;
+	start-ztgate) ztgate_start "$@" ;;
+	stop-ztgate) ztgate_stop "$@" ;;
+	status) lab_status ;;
+	demo) lab_demo ;;
+	-h | --help | help) usage ;;
+	*) usage >&2; die "unknown command '$sub'" ;;
+	esac
+}
+
+main "$@"

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# End-to-end test: real curl, wrk and nginx talking through ztgate.
+#
+#   lab_test.sh ZTGATE_BINARY SOURCE_ROOT
+#
+# Builds the lab of scripts/lab.sh (namespaces ztg-client, ztg-dut,
+# ztg-server; ztgate bridges ztg-c <-> ztg-s on net_af_packet), sends
+# traffic from the client to nginx, stops ztgate and checks its counters.
+# Replaces any lab already running (the namespace names are fixed).
+#
+# Exit 0 pass, 1 fail, 77 skip (meson's code): skips only without root or
+# when network namespaces cannot be created. Each check prints "ok N - ..."
+# as it passes, so the first failing one is obvious.
+#
+# Environment: ZTG_LAB_RUN (run directory, see scripts/lab.sh),
+# ZTG_E2E_DRIVER (af_packet, default, or af_xdp).
+set -euo pipefail
+
+if (($# != 2)); then
+	echo "usage: $0 ZTGATE_BINARY SOURCE_ROOT" >&2
+	exit 2
+fi
+ZTGATE=$(realpath -- "$1")
+SRC=$(realpath -- "$2")
+LAB=$SRC/scripts/lab.sh
+LAB_PROG=lab_test
+# shellcheck source=scripts/lab/lib.sh
+source "$SRC/scripts/lab/lib.sh"
+
+DRIVER=${ZTG_E2E_DRIVER:-af_packet}
+export ZTG_BIN=$ZTGATE
+export ZTG_LAB_RUN=${ZTG_LAB_RUN:-/run/ztg-lab}
+RUN=$ZTG_LAB_RUN
+ACCESS_LOG=$RUN/nginx/access.log
+STATS=$RUN/stats.json
+
+# Drop reasons this scenario may legitimately show. None: every packet of
+# well-behaved TCP, ICMP, ARP and IPv6 neighbour discovery must pass. Add a
+# reason here only together with the traffic that earns it.
+EXPECTED_DROPS=()
+
+UA=ztg-e2e # user agent prefix: lets the access-log checks count our requests
+
+# --- skip / fail ------------------------------------------------------------------
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+((EUID == 0)) || skip "needs root to create network namespaces and veths (sudo meson test -C BUILD --suite e2e)"
+probe=ztg-probe-$$
+if ! err=$(ip netns add "$probe" 2>&1); then
+	skip "cannot create a network namespace here: $err"
+fi
+ip netns del "$probe"
+
+need_tools curl wrk jq nginx ethtool ping ss sha256sum
+[[ -x $ZTGATE ]] || die "no executable ztgate at $ZTGATE"
+[[ -x $LAB ]] || die "no executable $LAB"
+
+checks=0
+pass() {
+	checks=$((checks + 1))
+	echo "ok $checks - $*"
+}
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT
+	if ((rc != 0)); then
+		echo "--- diagnostics (test failed, exit $rc) ---" >&2
+		log_tail "$RUN/ztgate.log" 40 >&2 || true
+		log_tail "$RUN/nginx/error.log" 10 >&2 || true
+		ZTG_LAB_KEEP=1 "$LAB" down >&2 || true
+		echo "run directory kept for inspection: $RUN" >&2
+	else
+		"$LAB" down >/dev/null || echo "warning: lab teardown failed" >&2
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+
+client() { ip netns exec "$NS_CLIENT" "$@"; }
+
+# http METHOD URL [BODY] -> sets CODE and BODY (response body)
+http() {
+	local method=$1 url=$2 data=${3:-} tmp rc=0
+	tmp=$(mktemp)
+	local -a args=(-sS --max-time 10 -g -X "$method" -A "$UA/curl" -o "$tmp" -w '%{http_code}')
+	[[ -n $data ]] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
+	CODE=$(client curl "${args[@]}" "$url") || rc=$?
+	BODY=$(cat "$tmp")
+	rm -f -- "$tmp"
+	((rc == 0)) || fail "curl $method $url: curl exit $rc (no answer through ztgate)"
+}
+
+# expect_json JQ_FILTER WHAT: the last BODY must satisfy the filter.
+expect_json() {
+	jq -e "$1" <<<"$BODY" >/dev/null 2>&1 || fail "$2: unexpected body: $BODY"
+}
+
+# --- the lab --------------------------------------------------------------------------
+
+echo "# ztgate $ZTGATE, driver $DRIVER, run directory $RUN"
+"$LAB" up || fail "scripts/lab.sh up"
+pass "lab up: namespaces, veths, nginx on $SERVER_IP4:80"
+"$LAB" start-ztgate --driver "$DRIVER" || fail "scripts/lab.sh start-ztgate"
+pass "ztgate started in $NS_DUT and reported its ports ready"
+
+# --- single requests --------------------------------------------------------------------
+
+http GET "$SERVER_URL/healthz"
+[[ $CODE == 200 ]] || fail "GET /healthz: HTTP $CODE, expected 200"
+expect_json '.status == "ok"' "GET /healthz"
+pass "GET /healthz through ztgate: 200 $BODY"
+
+http GET "$SERVER_URL/api/v1/orders/42"
+[[ $CODE == 200 ]] || fail "GET /api/v1/orders/42: HTTP $CODE, expected 200"
+expect_json '.order_id == 42 and .status == "shipped"' "GET /api/v1/orders/42"
+pass "GET /api/v1/orders/42: 200 with the order's JSON"
+
+post='{"sku":"ZTG-1","qty":2,"customer":"e2e"}'
+http POST "$SERVER_URL/api/v1/orders" "$post"
+[[ $CODE == 201 ]] || fail "POST /api/v1/orders: HTTP $CODE, expected 201"
+expect_json ".status == \"created\" and .received_bytes == ${#post}" "POST /api/v1/orders"
+pass "POST /api/v1/orders: 201, server received all ${#post} body bytes"
+
+http GET "$SERVER_URL6/api/v1/orders/6"
+[[ $CODE == 200 ]] || fail "GET over IPv6: HTTP $CODE, expected 200"
+expect_json '.order_id == 6' "GET over IPv6"
+pass "IPv6: GET http://[$SERVER_IP6]/api/v1/orders/6: 200"
+
+# --- keep-alive: several requests on one connection -----------------------------------------
+
+paths=(/healthz /api/v1/orders/1 /api/v1/users/alice /api/v1/orders/2 /healthz)
+args=(-sS --max-time 10 -A "$UA/keepalive" -w '%{http_code} %{num_connects}\n')
+for p in "${paths[@]}"; do
+	args+=(-o /dev/null "$SERVER_URL$p")
+done
+ka=$(client curl "${args[@]}") || fail "keep-alive curl failed: $ka"
+codes=$(awk '{print $1}' <<<"$ka" | sort -u | tr '\n' ' ')
+connects=$(awk '{s += $2} END {print s + 0}' <<<"$ka")
+[[ $(wc -l <<<"$ka") -eq ${#paths[@]} && $codes == "200 " ]] ||
+	fail "keep-alive: expected ${#paths[@]} x 200, got: $(tr '\n' ';' <<<"$ka")"
+((connects == 1)) || fail "keep-alive: curl opened $connects connections for ${#paths[@]} requests, expected 1"
+pass "keep-alive: ${#paths[@]} requests, all 200, over 1 TCP connection"
+
+# --- a bulk transfer, byte for byte ------------------------------------------------------
+
+want=$(awk '{print $1}' "$RUN/html/blob.sha256")
+got=$(client curl -sS --max-time 20 -A "$UA/bulk" "$SERVER_URL/blob.bin" | sha256sum | awk '{print $1}')
+[[ $got == "$want" ]] || fail "1 MiB download: sha256 $got, server's file has $want"
+pass "1 MiB download (about 730 TCP segments): sha256 matches the server's file"
+
+# --- ICMP ---------------------------------------------------------------------------------
+
+out=$(client ping -n -c 3 -i 0.2 -W 2 "$SERVER_IP4" 2>&1) || fail "ping $SERVER_IP4 through ztgate: $out"
+pass "ping: $(grep -o '[0-9]* received, [0-9.]*% packet loss' <<<"$out")"
+
+# --- load ---------------------------------------------------------------------------------
+
+wrk_out=$(mktemp)
+if ! client wrk -t1 -c8 -d3s -H "User-Agent: $UA/wrk" "$SERVER_URL/api/v1/orders/1" >"$wrk_out" 2>&1; then
+	cat "$wrk_out" >&2
+	fail "wrk failed"
+fi
+sed 's/^/  # /' "$wrk_out"
+parse_wrk "$wrk_out" || fail "could not read wrk's output"
+rm -f -- "$wrk_out"
+((WRK_REQUESTS > 0)) || fail "wrk completed no request"
+((WRK_SOCKET_ERRORS == 0)) || fail "wrk: $WRK_SOCKET_ERRORS socket errors (connect/read/write/timeout)"
+((WRK_NON2XX == 0)) || fail "wrk: $WRK_NON2XX responses were not 2xx/3xx"
+pass "wrk 3 s, 8 connections: $WRK_REQUESTS requests ($WRK_RPS/s), 0 socket errors, 0 non-2xx"
+
+# --- what the server saw ------------------------------------------------------------------
+
+[[ -s $ACCESS_LOG ]] || fail "nginx access log $ACCESS_LOG is empty"
+log_count() { # log_count JQ_CONDITION
+	jq -s "map(select($1)) | length" "$ACCESS_LOG"
+}
+n=$(log_count ".ua == \"$UA/curl\" and .status < 300")
+((n == 4)) || fail "access log: $n successful requests from $UA/curl, expected 4"
+n=$(log_count ".ua == \"$UA/curl\" and .client == \"$CLIENT_IP6\"")
+((n == 1)) || fail "access log: $n requests from $CLIENT_IP6, expected 1"
+n=$(log_count ".ua == \"$UA/curl\" and .client == \"$CLIENT_IP4\"")
+((n == 3)) || fail "access log: $n curl requests from $CLIENT_IP4, expected 3"
+pass "access log: the 4 single requests, from $CLIENT_IP4 and $CLIENT_IP6"
+
+ka_conns=$(jq -rs "map(select(.ua == \"$UA/keepalive\")) | [length, (map(.conn) | unique | length), (map(.conn_reqs) | max)] | @tsv" "$ACCESS_LOG")
+read -r ka_n ka_c ka_max <<<"$ka_conns"
+((ka_n == ${#paths[@]} && ka_c == 1 && ka_max == ${#paths[@]})) ||
+	fail "access log: keep-alive requests=$ka_n connections=$ka_c max requests/connection=$ka_max, expected ${#paths[@]}/1/${#paths[@]}"
+pass "access log: the keep-alive requests arrived on one server-side connection"
+
+n=$(log_count ".ua == \"$UA/wrk\"")
+bad=$(log_count ".ua == \"$UA/wrk\" and .status != 200")
+((n >= WRK_REQUESTS)) || fail "access log: $n wrk requests, wrk completed $WRK_REQUESTS"
+((bad == 0)) || fail "access log: $bad wrk requests answered with a status other than 200"
+pass "access log: $n wrk requests (wrk counted $WRK_REQUESTS complete), all 200"
+
+# --- stop ztgate and read its counters --------------------------------------------------------
+
+"$LAB" stop-ztgate || fail "ztgate did not stop cleanly on SIGINT"
+[[ -s $STATS ]] || fail "ztgate wrote no $STATS"
+jq -e . "$STATS" >/dev/null || fail "$STATS is not valid JSON"
+pass "ztgate stopped on SIGINT with status 0 and wrote $STATS"
+
+for port in 0 1; do
+	read -r ip op ie oe <<<"$(jq -r ".ports[] | select(.port == $port) | [.ipackets, .opackets, .ierrors, .oerrors] | @tsv" "$STATS")"
+	[[ -n ${ip:-} ]] || fail "stats: no port $port in .ports"
+	((ip > 0 && op > 0)) || fail "stats: port $port rx $ip / tx $op packets, expected both > 0"
+	((ie == 0 && oe == 0)) || fail "stats: port $port rx errors $ie, tx errors $oe"
+	pass "port $port: rx $ip, tx $op packets, no errors"
+done
+missed=$(jq '[.ports[].imissed] | add' "$STATS")
+((missed == 0)) || warn "ports missed $missed packets on receive (ring full: the host was too busy)"
+
+read -r rx tx dropped flows v6 icmp tcp <<<"$(jq -r '.totals | [.rx_packets, .tx_packets, .dropped, .flows_created, .ipv6, .icmp, .tcp] | @tsv' "$STATS")"
+((flows > 0)) || fail "stats: flows_created = $flows"
+pass "flows created: $flows"
+((tcp > 0 && v6 > 0 && icmp > 0)) || fail "stats: tcp $tcp, ipv6 $v6, icmp $icmp packets; expected each > 0"
+pass "decoded: tcp $tcp, ipv6 $v6, icmp $icmp packets"
+((rx == tx + dropped)) || fail "stats: rx $rx != tx $tx + dropped $dropped: packets unaccounted for"
+port_rx=$(jq '[.ports[].ipackets] | add' "$STATS")
+port_tx=$(jq '[.ports[].opackets] | add' "$STATS")
+((port_rx == rx && port_tx == tx)) ||
+	fail "stats: ports received $port_rx / sent $port_tx, workers counted rx $rx / tx $tx"
+pass "every packet accounted for: rx $rx = tx $tx + dropped $dropped, matching the port counters"
+
+unexpected=()
+while IFS='=' read -r reason count; do
+	[[ -n $reason ]] || continue
+	ok=0
+	for e in "${EXPECTED_DROPS[@]}"; do
+		[[ $reason == "$e" ]] && ok=1
+	done
+	((ok)) || unexpected+=("$reason=$count")
+done <<<"$(ztgate_nonzero_drops "$STATS")"
+((${#unexpected[@]} == 0)) || fail "stats: unexpected drops: ${unexpected[*]}"
+pass "no unexpected drops (expected: ${EXPECTED_DROPS[*]:-none}; dropped total $dropped)"
+
+echo "PASS: $checks checks"
