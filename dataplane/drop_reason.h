@@ -31,6 +31,7 @@
 	X(IPV6_BAD_PAYLOAD_LENGTH, "ipv6_bad_payload_length")                  \
 	X(IPV6_BAD_EXT_HEADER,     "ipv6_bad_ext_header")                      \
 	X(IPV6_TOO_MANY_EXT_HEADERS, "ipv6_too_many_ext_headers")              \
+	X(IPV6_BAD_ADDRESS,        "ipv6_bad_address")                         \
 	/* fragments (reassembly comes with the stream layer) */               \
 	X(IP_FRAGMENT,             "ip_fragment_denied")                       \
 	X(IP_BAD_FRAGMENT,         "ip_bad_fragment")                          \

@@ -403,6 +403,26 @@ static inline bool ipv4_addresses_ok(const uint8_t *src, const uint8_t *dst)
 	return true;
 }
 
+/*
+ * Sources no host may use (multicast, loopback, IPv4-mapped) and loopback as
+ * a destination: never legitimate on a wire, and mapped addresses are a
+ * known way to make a filter and a dual-stack server disagree on who talks.
+ * The unspecified source (::) stays legal: duplicate address detection uses it.
+ */
+static inline bool ipv6_addresses_ok(const uint8_t *src, const uint8_t *dst)
+{
+	static const uint8_t loopback[16] = {[15] = 1};
+	static const uint8_t mapped_prefix[12] = {[10] = 0xff, [11] = 0xff};
+
+	if (unlikely(src[0] == 0xff))
+		return false;
+	if (unlikely(memcmp(src, loopback, 16) == 0 || memcmp(dst, loopback, 16) == 0))
+		return false;
+	if (unlikely(memcmp(src, mapped_prefix, 12) == 0))
+		return false;
+	return true;
+}
+
 static enum ztg_drop_reason decode_ipv4(const uint8_t *frame, uint32_t len,
 					unsigned int decode_flags, struct ztg_packet *pkt)
 {
@@ -562,6 +582,9 @@ static enum ztg_drop_reason decode_ipv6(const uint8_t *frame, uint32_t len, stru
 	 */
 	if (unlikely(plen > avail - IPV6_HDR_LEN || (plen == 0 && nh != IPPROTO_NONE_)))
 		return ZTG_DROP_IPV6_BAD_PAYLOAD_LENGTH;
+
+	if (unlikely(!ipv6_addresses_ok(ip + 8, ip + 24)))
+		return ZTG_DROP_IPV6_BAD_ADDRESS;
 
 	pkt->ip_version = 6;
 	pkt->ttl = ip[7];

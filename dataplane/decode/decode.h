@@ -98,6 +98,8 @@ struct ztg_packet {
  * option TLVs that overrun the header, martian addresses (source multicast
  * or broadcast, source or destination in 127.0.0.0/8); IPv6 version, payload
  * length beyond the frame (or zero with data: jumbograms are not accepted),
+ * martian addresses (source multicast, loopback or IPv4-mapped, destination
+ * loopback),
  * extension headers that overrun, hop-by-hop not first, routing type 0,
  * more than ZTG_DECODE_MAX_IPV6_EXT_HEADERS; fragments whose offset plus
  * length passes 65535 or whose first piece cannot hold the L4 header; TCP

@@ -1287,6 +1287,39 @@ static void test_ipv4_bad_addresses(void **state)
 	}
 }
 
+static void test_ipv6_bad_addresses(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "ff02::1", "2001:db8::2" },
+		{ "::1", "2001:db8::2" },
+		{ "2001:db8::1", "::1" },
+		{ "::ffff:10.0.0.1", "2001:db8::2" },
+	};
+	struct frame f;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		eth(&f, 0x86dd);
+		ipv6(&f, 17, bad[i][0], bad[i][1]);
+		udp(&f, 1, 2);
+		finish(&f);
+		assert_reason(&f, ZTG_DROP_IPV6_BAD_ADDRESS);
+	}
+}
+
+static void test_ipv6_unspecified_source_is_legal(void **state)
+{
+	struct frame f;
+	struct ztg_packet pkt;
+
+	(void)state;
+	eth(&f, 0x86dd);
+	ipv6(&f, 17, "::", "ff02::1:ff00:2");
+	udp(&f, 1, 2);
+	finish(&f);
+	assert_int_equal(decode(&f, &pkt), ZTG_DROP_NONE);
+}
+
 /* ---------------------------------------------------------- bad: fragments */
 
 static void test_ipv4_fragment_past_65535(void **state)
@@ -1924,6 +1957,8 @@ int main(void)
 		cmocka_unit_test(test_ipv4_bad_checksum),
 		cmocka_unit_test(test_ipv4_bad_options),
 		cmocka_unit_test(test_ipv4_bad_addresses),
+		cmocka_unit_test(test_ipv6_bad_addresses),
+		cmocka_unit_test(test_ipv6_unspecified_source_is_legal),
 		/* malformed: fragments */
 		cmocka_unit_test(test_ipv4_fragment_past_65535),
 		cmocka_unit_test(test_ipv4_first_fragment_too_short),
