@@ -195,7 +195,7 @@ static int set_workers(struct ztg_options *opts, const char *value, char *err, s
 #define NUMBER_SETTER(fn, field, type, min, max)                                                  \
 	static int fn(struct ztg_options *opts, const char *value, char *err, size_t err_len)    \
 	{                                                                                         \
-		uint64_t v;                                                                       \
+		uint64_t v = 0;                                                                   \
 		if (parse_u64(value, (min), (max), &v, err, err_len) < 0)                         \
 			return -1;                                                                \
 		opts->field = (type)v;                                                            \
@@ -268,7 +268,7 @@ static int set_timeout(struct ztg_options *opts, const char *value, char *err, s
 {
 	const char *eq = strchr(value, '=');
 	char name[32];
-	uint64_t seconds;
+	uint64_t seconds = 0;
 	size_t len;
 
 	if (eq == NULL || eq == value || (size_t)(eq - value) >= sizeof(name))

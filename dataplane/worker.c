@@ -140,6 +140,8 @@ static uint16_t inspect_burst(struct ztg_worker *w, struct burst_state *b, struc
 
 	b->tracked_count = 0;
 	b->flow_created = false;
+	for (uint16_t i = 0; i < PREFETCH_AHEAD && i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
 		struct ztg_packet *pkt = &b->packets[i];
 

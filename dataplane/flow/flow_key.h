@@ -20,7 +20,8 @@ struct ztg_flow_key {
 	uint16_t vlan_ids[ZTG_DECODE_MAX_VLANS];
 	uint8_t ip_version;
 	uint8_t l4_proto;
-	uint8_t pad[2];
+	/* To 48 bytes: rte_hash compares keys of 16/32/48/64 bytes with SIMD, others with memcmp. */
+	uint8_t pad[6];
 };
 
 /*
