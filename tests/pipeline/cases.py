@@ -15,9 +15,9 @@ import tempfile
 from scapy.all import (ARP, ICMP, TCP, UDP, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
                        IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, ICMPv6EchoReply,
                        ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr,
-                       Ether, Raw, RawPcapReader)
+                       DLT_EN10MB, Ether, Raw, RawPcapReader, RawPcapWriter)
 
-from pipeline import MAC_CLIENT, MAC_SERVER, TcpSession, Ztgate, ip, link
+from pipeline import MAC_CLIENT, MAC_SERVER, TcpSession, Ztgate, ip, link, read_pcap
 
 V4 = ('192.0.2.10', '198.51.100.20')
 V6 = ('2001:db8::10', '2001:db8:1::20')
@@ -428,6 +428,45 @@ def config_file(zt, args):
         r = zt.run(packets, '-f', config, '--tcp-midstream', 'drop')  # the command line wins
         r.expect_forwarded([])
         r.expect_drops({'tcp_no_flow': len(packets)})
+
+
+# ---- 12. several pairs and workers -------------------------------------------------------
+
+@case('two-pairs-two-workers')
+def two_pairs_two_workers(zt, args):
+    """Two pairs of single-queue ports on two workers: each worker owns one whole pair,
+    each pair forwards only its own traffic, and each worker counts only its own."""
+    sessions = {0: TcpSession(*V4).complete(), 2: TcpSession(*V6, sport=41000).complete()}
+    with tempfile.TemporaryDirectory(prefix='ztg-pipeline-') as tmp:
+        path = lambda name: os.path.join(tmp, name)
+        vdevs = []
+        for port, packets in sessions.items():
+            with RawPcapWriter(path('in%d.pcap' % port), linktype=DLT_EN10MB) as pcap:
+                for frame in packets:
+                    pcap.write(bytes(frame))
+            vdevs += ['net_pcap%d,rx_pcap=%s,tx_pcap=%s' % (port, path('in%d.pcap' % port),
+                                                              path('out%d.pcap' % port)),
+                      'net_pcap%d,tx_pcap=%s' % (port + 1, path('out%d.pcap' % (port + 1)))]
+        # Three lcores on the machine's two CPUs: the main one and two workers.
+        rc, log = zt.execute(['-p', '0:1,2:3', '--exit-on-idle', '300', '--stats-json', path('stats.json')],
+                             vdevs, lcores=('--lcores', '0@0,1@1,2@1'))
+        if rc != 0:
+            raise AssertionError('ztgate exited %d\n%s' % (rc, log))
+        stats = json.load(open(path('stats.json')))
+        for port, packets in sessions.items():
+            if read_pcap(path('out%d.pcap' % (port + 1))) != [bytes(p) for p in packets]:
+                raise AssertionError('pair %d:%d did not forward its session intact\n%s' % (port, port + 1, log))
+            if read_pcap(path('out%d.pcap' % port)):
+                raise AssertionError('port %d reflected packets\n%s' % (port, log))
+    workers = stats['per_worker']
+    if stats['workers'] != 2 or sorted(w['rx_packets'] for w in workers) != \
+            sorted(len(p) for p in sessions.values()):
+        raise AssertionError('expected each of 2 workers to carry one session: %s\n%s' %
+                             ([(w['lcore'], w['rx_packets']) for w in workers], log))
+    if any(w['flows_created'] != 1 or w['dropped'] for w in workers):
+        raise AssertionError('each worker should own exactly one flow and drop nothing\n%s' % log)
+    if 'worker lcore 1  = 0/0->1 1/0->0' not in log or 'worker lcore 2  = 2/0->3 3/0->2' not in log:
+        raise AssertionError('queue plan not as expected\n%s' % log)
 
 
 def main():

@@ -31,11 +31,11 @@ class Ztgate:
         self.exe = exe
         self.runs = 0
 
-    def execute(self, options, vdevs=(), memory_mb=256):
+    def execute(self, options, vdevs=(), memory_mb=256, lcores=('-l', '0-1')):
         """Run ztgate to its end. Returns (exit code, command line and output)."""
         self.runs += 1
         prefix = 'ztgpipe%d_%d' % (os.getpid(), self.runs)
-        args = [self.exe, '-l', '0-1', '--no-huge', '-m', str(memory_mb), '--no-pci', '--no-shconf',
+        args = [self.exe] + list(lcores) + ['-m', str(memory_mb), '--no-pci', '--no-shconf',
                 '--no-telemetry', '--file-prefix', prefix, '--log-level=lib.eal:warning']
         for vdev in vdevs:
             args += ['--vdev', vdev]
