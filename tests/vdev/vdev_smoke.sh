@@ -8,7 +8,13 @@ set -euo pipefail
 
 ztgate=$1
 work=$(mktemp -d)
-trap 'pkill -f "file-prefix ztg-smoke-tp-$$" 2>/dev/null || true; rm -rf "$work" /var/run/dpdk/ztg-smoke-*-$$' EXIT
+testpmd_pid=
+cleanup() {
+	exec 3>&- 2>/dev/null || true
+	[ -z "$testpmd_pid" ] || kill "$testpmd_pid" 2>/dev/null || true
+	rm -rf "$work" /var/run/dpdk/ztg-smoke-*-$$
+}
+trap cleanup EXIT
 eal=(-l 0-1 --no-huge -m 512 --no-pci --no-shconf --log-level=lib.eal:warning)
 
 check() { # check NAME STATS-JSON PYTHON-EXPRESSION-OVER-totals
@@ -37,10 +43,14 @@ if ! command -v dpdk-testpmd >/dev/null; then
 	echo "dpdk-testpmd not installed (package dpdk): cannot test net_memif" >&2
 	exit 1
 fi
+# testpmd quits when its stdin ends: it reads a FIFO whose write end this script holds.
+mkfifo "$work/testpmd.stdin"
 dpdk-testpmd -l 0-1 --no-huge -m 512 --no-pci --no-shconf --file-prefix "ztg-smoke-tp-$$" \
 	--vdev="net_memif0,role=server,socket=$work/m0.sock" --vdev="net_memif1,role=server,socket=$work/m1.sock" \
 	-- --forward-mode=txonly --txpkts=64 --auto-start --total-num-mbufs=16384 \
-	< <(sleep 60) > "$work/testpmd.log" 2>&1 &  # testpmd quits when its stdin ends
+	< "$work/testpmd.stdin" > "$work/testpmd.log" 2>&1 &
+testpmd_pid=$!
+exec 3> "$work/testpmd.stdin"
 # The sockets exist before testpmd listens on them: wait for it to start forwarding.
 for _ in $(seq 100); do grep -q "Start automatic packet forwarding" "$work/testpmd.log" && break; sleep 0.1; done
 "$ztgate" "${eal[@]}" --file-prefix "ztg-smoke-memif-$$" \
