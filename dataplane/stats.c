@@ -8,6 +8,15 @@
 
 #include <rte_ethdev.h>
 
+/* A port's name and NIC counters; zeros when the device cannot say. */
+static void read_port(uint16_t port, char name[RTE_ETH_NAME_MAX_LEN], struct rte_eth_stats *ps)
+{
+	if (rte_eth_dev_get_name_by_port(port, name) != 0)
+		strcpy(name, "?");
+	if (rte_eth_stats_get(port, ps) != 0)
+		memset(ps, 0, sizeof(*ps));
+}
+
 void ztg_stats_sum(const struct ztg_stats_source *src, struct ztg_counters *total)
 {
 	memset(total, 0, sizeof(*total));
@@ -62,11 +71,9 @@ void ztg_stats_print_final(FILE *out, const struct ztg_stats_source *src)
 	fprintf(out, "ports:\n");
 	for (unsigned int i = 0; i < src->port_count; i++) {
 		struct rte_eth_stats ps;
-		char name[RTE_ETH_NAME_MAX_LEN] = "?";
+		char name[RTE_ETH_NAME_MAX_LEN];
 
-		rte_eth_dev_get_name_by_port(src->ports[i], name);
-		if (rte_eth_stats_get(src->ports[i], &ps) != 0)
-			memset(&ps, 0, sizeof(ps));
+		read_port(src->ports[i], name, &ps);
 		fprintf(out, "  port %u (%s): rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64 " pkts %" PRIu64
 			" bytes, missed %" PRIu64 ", rx errors %" PRIu64 ", tx errors %" PRIu64 "\n",
 			src->ports[i], name, ps.ipackets, ps.ibytes, ps.opackets, ps.obytes, ps.imissed,
@@ -113,11 +120,9 @@ int ztg_stats_write_json(const char *path, const struct ztg_stats_source *src, c
 	fprintf(f, "\n  },\n  \"ports\": [");
 	for (unsigned int i = 0; i < src->port_count; i++) {
 		struct rte_eth_stats ps;
-		char name[RTE_ETH_NAME_MAX_LEN] = "?";
+		char name[RTE_ETH_NAME_MAX_LEN];
 
-		rte_eth_dev_get_name_by_port(src->ports[i], name);
-		if (rte_eth_stats_get(src->ports[i], &ps) != 0)
-			memset(&ps, 0, sizeof(ps));
+		read_port(src->ports[i], name, &ps);
 		fprintf(f, "%s\n    {\"port\": %u, \"name\": \"%s\", \"ipackets\": %" PRIu64 ", \"opackets\": %" PRIu64
 			", \"ibytes\": %" PRIu64 ", \"obytes\": %" PRIu64 ", \"imissed\": %" PRIu64
 			", \"ierrors\": %" PRIu64 ", \"oerrors\": %" PRIu64 "}",

@@ -1,17 +1,19 @@
 #!/bin/bash
 # Throughput benchmark: ztgate on net_pcap (infinite_rx=1, the generated API
-# traffic replayed from memory) into net_null, for a fixed time, twice in one
-# run on the same harness: plain forwarding (--forward-only, the baseline) and
-# full inspection. Writes a JSON report with both figures and their ratio.
+# traffic replayed from memory) into net_null, for a fixed time, in one run on
+# the same harness: plain forwarding (--forward-only, the baseline) and full
+# inspection, interleaved over several rounds so that a noisy neighbour slows
+# both alike. Writes a JSON report: every run, the medians, and the ratio.
 #
-#   scripts/bench.sh [--seconds N] [--sessions N] [--body-size N] [--malicious F]
-#                    [--seed N] [--output FILE] [--no-hugepages]
+#   scripts/bench.sh [--seconds N] [--rounds N] [--sessions N] [--body-size N]
+#                    [--malicious F] [--seed N] [--output FILE] [--no-hugepages]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${ZTG_BENCH_BUILD:-$root/build-bench}
 out_dir=$root/bench-out
-seconds=10
+seconds=5
+rounds=3
 sessions=4000
 body_size=256
 malicious=0.02
@@ -19,11 +21,12 @@ seed=1
 report=""
 use_hugepages=1
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 number() { [[ $2 =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench: $1 needs a number, got '$2'" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) number "$1" "${2-}"; seconds=$2; shift 2 ;;
+	--rounds) number "$1" "${2-}"; rounds=$2; shift 2 ;;
 	--sessions) number "$1" "${2-}"; sessions=$2; shift 2 ;;
 	--body-size) number "$1" "${2-}"; body_size=$2; shift 2 ;;
 	--malicious) number "$1" "${2-}"; malicious=$2; shift 2 ;;
@@ -75,15 +78,18 @@ run() { # run MODE-NAME [ztgate options...]
 		--stats-json "$out_dir/$name.stats.json" "$@" > "$out_dir/$name.log" 2>&1 ||
 		{ echo "bench: ztgate ($name) failed:" >&2; tail -20 "$out_dir/$name.log" >&2; exit 1; }
 }
-run forward-only --forward-only
-run inspect
+for round in $(seq "$rounds"); do
+	run "forward-only-$round" --forward-only
+	run "inspect-$round"
+done
 
 [ -n "$report" ] || report=$out_dir/bench-$(date +%Y%m%d-%H%M%S).json
-/usr/bin/python3 - "$out_dir" "$describe" "$report" "$seconds" "$use_hugepages" \
+/usr/bin/python3 - "$out_dir" "$describe" "$report" "$seconds" "$rounds" "$use_hugepages" \
 	"$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'PY'
-import json, os, platform, sys
+import json, os, platform, statistics, sys
 
-out_dir, describe, report, seconds, huge, commit = sys.argv[1:]
+out_dir, describe, report, seconds, rounds, huge, commit = sys.argv[1:]
+rounds = int(rounds)
 
 def figures(name):
     s = json.load(open(os.path.join(out_dir, name + ".stats.json")))
@@ -99,7 +105,14 @@ def figures(name):
         "flows_created": t["flows_created"], "flows_reopened": t["flows_reopened"],
     }
 
-base, full = figures("forward-only"), figures("inspect")
+def median_of(runs):
+    keys = ("mpps", "gbps", "cycles_per_packet")
+    return {k: round(statistics.median(r[k] for r in runs), 3) for k in keys}
+
+base_runs = [figures("forward-only-%d" % i) for i in range(1, rounds + 1)]
+full_runs = [figures("inspect-%d" % i) for i in range(1, rounds + 1)]
+base, full = median_of(base_runs), median_of(full_runs)
+per_round = [round(f["mpps"] / b["mpps"], 3) for b, f in zip(base_runs, full_runs)]
 result = {
     "benchmark": "ztgate inline throughput, net_pcap infinite_rx -> net_null, 1 worker",
     "commit": commit,
@@ -107,14 +120,18 @@ result = {
                               if l.startswith("model name")), platform.processor()),
                 "cores": os.cpu_count(), "kernel": platform.release(),
                 "hugepages": huge == "1"},
-    "seconds_per_run": int(seconds),
+    "seconds_per_run": float(seconds),
+    "rounds": rounds,
     "pcap": json.load(open(describe)),
-    "baseline_forward_only": base,
-    "inspect": full,
+    "baseline_forward_only": {"median": base, "runs": base_runs},
+    "inspect": {"median": full, "runs": full_runs},
     "ratio": {
         "mpps_inspect_over_forward": round(full["mpps"] / base["mpps"], 3),
+        "mpps_inspect_over_forward_per_round": per_round,
         "cycles_per_packet_inspect_over_forward":
             round(full["cycles_per_packet"] / base["cycles_per_packet"], 3),
+        "inspect_extra_cycles_per_packet":
+            round(full["cycles_per_packet"] - base["cycles_per_packet"], 1),
     },
 }
 with open(report, "w") as f:
