@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 #include <rte_version.h>
 #include <unistd.h>
 
@@ -139,6 +140,7 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 				.capacity = o->flows_per_worker,
 				.socket_id = socket,
 				.tsc_hz = rte_get_tsc_hz(),
+				.hash_seed = (uint32_t)rte_rand(),
 				.timeouts = o->timeouts,
 			};
 			char name[32];

@@ -3,11 +3,10 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
-#include <rte_hash_crc.h>
+#include <rte_jhash.h>
 
 /* The raw-byte compare and hash below rely on there being no hidden padding. */
 _Static_assert(sizeof(struct ztg_flow_key) == 48, "struct ztg_flow_key has hidden padding");
-_Static_assert(sizeof(struct ztg_flow_key) % sizeof(uint64_t) == 0, "the hash reads whole words");
 
 static inline uint64_t load_be64(const uint8_t *p)
 {
@@ -73,20 +72,7 @@ unsigned int ztg_flow_key_from_packet(const struct ztg_packet *pkt, struct ztg_f
 	return sender;
 }
 
-uint32_t ztg_flow_key_hash(const struct ztg_flow_key *key)
+uint32_t ztg_flow_key_hash(const struct ztg_flow_key *key, uint32_t seed)
 {
-	/*
-	 * Keys are only 2-byte aligned and rte_hash_crc() reads through
-	 * uint64_t pointers, so the words are copied out; the compiler turns
-	 * each memcpy into one unaligned load.
-	 */
-	const uint8_t *bytes = (const uint8_t *)key;
-	uint32_t h = 0;
-	uint64_t word;
-
-	for (size_t off = 0; off < sizeof(*key); off += sizeof(word)) {
-		memcpy(&word, bytes + off, sizeof(word));
-		h = rte_hash_crc_8byte(word, h);
-	}
-	return h;
+	return rte_jhash(key, sizeof(*key), seed);
 }

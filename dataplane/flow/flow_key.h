@@ -30,7 +30,13 @@ struct ztg_flow_key {
  */
 unsigned int ztg_flow_key_from_packet(const struct ztg_packet *pkt, struct ztg_flow_key *key);
 
-/* Symmetric 32-bit hash of the key (the same for both directions by construction). */
-uint32_t ztg_flow_key_hash(const struct ztg_flow_key *key);
+/*
+ * Symmetric 32-bit hash of the key (the same for both directions by
+ * construction), keyed by a secret seed. CRC32 would be cheaper, but it is
+ * linear: anyone can compute 5-tuples that collide and turn a bucket into a
+ * long chain. With a random seed per table (as Linux conntrack does), the
+ * attacker cannot know which tuples collide.
+ */
+uint32_t ztg_flow_key_hash(const struct ztg_flow_key *key, uint32_t seed);
 
 #endif

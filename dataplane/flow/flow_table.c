@@ -70,7 +70,7 @@ void ztg_flow_timeouts_default(struct ztg_flow_timeouts *timeouts)
 /* rte_hash's signature for hash_func; the table and any dispatcher must agree on one hash. */
 static uint32_t flow_key_hash_func(const void *key, uint32_t key_len, uint32_t init_val)
 {
-	return ztg_flow_key_hash(key);
+	return ztg_flow_key_hash(key, init_val);
 }
 
 static inline int slot_live(const struct ztg_flow_table *table, uint32_t pos)
@@ -475,7 +475,7 @@ int ztg_flow_table_create(const struct ztg_flow_table_params *params,
 		.entries = params->capacity,
 		.key_len = sizeof(struct ztg_flow_key),
 		.hash_func = flow_key_hash_func,
-		.hash_func_init_val = 0,
+		.hash_func_init_val = params->hash_seed,
 		.socket_id = params->socket_id,
 		/* Extendable buckets: `capacity` keys always fit, whatever their hashes. */
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,

@@ -43,6 +43,7 @@ struct ztg_flow_table_params {
 	uint32_t capacity;         /* maximum flows, >= 8 */
 	int socket_id;             /* NUMA socket for the memory, or SOCKET_ID_ANY */
 	uint64_t tsc_hz;           /* rte_get_tsc_hz() */
+	uint32_t hash_seed;        /* secret: random per table, so colliding keys cannot be precomputed */
 	struct ztg_flow_timeouts timeouts;
 };
 

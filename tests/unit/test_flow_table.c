@@ -134,7 +134,7 @@ static void test_key_canonical_v4(void **state)
 	assert_int_equal(ztg_flow_key_from_packet(&out, &k1), 1);
 	assert_int_equal(ztg_flow_key_from_packet(&back, &k2), 0);
 	assert_memory_equal(&k1, &k2, sizeof(k1));
-	assert_int_equal(ztg_flow_key_hash(&k1), ztg_flow_key_hash(&k2));
+	assert_int_equal(ztg_flow_key_hash(&k1, 7), ztg_flow_key_hash(&k2, 7));
 
 	/* Endpoint 0 is the lower address: 10.0.0.1:80. */
 	assert_int_equal(k1.addr[0][0], 10);
@@ -163,6 +163,22 @@ static void test_key_canonical_v4(void **state)
 	assert_memory_not_equal(&k1, &k2, sizeof(k1));
 }
 
+/* The seed is what keeps colliding keys from being computed in advance. */
+static void test_hash_depends_on_seed(void **state)
+{
+	struct ztg_flow_key key;
+	unsigned int differing = 0;
+
+	(void)state;
+	memset(&key, 0, sizeof(key));
+	key.addr[0][0] = 198;
+	key.port[0] = 40000;
+	key.port[1] = 80;
+	for (uint32_t seed = 1; seed <= 16; seed++)
+		differing += ztg_flow_key_hash(&key, seed) != ztg_flow_key_hash(&key, seed + 1000);
+	assert_true(differing >= 15);
+}
+
 static void test_key_canonical_v6(void **state)
 {
 	static const uint8_t a[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x01 };
@@ -181,7 +197,7 @@ static void test_key_canonical_v6(void **state)
 	assert_memory_equal(k1.addr[1], b, 16);
 	assert_int_equal(k1.port[0], 40000);
 	assert_int_equal(k1.ip_version, 6);
-	assert_int_equal(ztg_flow_key_hash(&k1), ztg_flow_key_hash(&k2));
+	assert_int_equal(ztg_flow_key_hash(&k1, 7), ztg_flow_key_hash(&k2, 7));
 }
 
 static void test_key_without_l4_header(void **state)
@@ -905,6 +921,7 @@ static void test_create_validation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hash_depends_on_seed),
 		cmocka_unit_test(test_key_canonical_v4),
 		cmocka_unit_test(test_key_canonical_v6),
 		cmocka_unit_test(test_key_without_l4_header),
