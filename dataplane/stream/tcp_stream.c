@@ -113,8 +113,8 @@ void ztg_stream_config_default(struct ztg_stream_config *config)
 {
 	*config = (struct ztg_stream_config){
 		.buffer_out_of_order = true,
-		.max_ooo_segments = 32,
-		.max_ooo_bytes = 65536,
+		.max_ooo_segments = ZTG_STREAM_MAX_OOO_CHUNKS,
+		.max_ooo_bytes = ZTG_STREAM_MAX_OOO_CHUNKS * ZTG_STREAM_CHUNK_SIZE,
 		.retain_bytes = 16384,
 		.depth = 0,
 	};

@@ -43,9 +43,9 @@
 
 struct ztg_stream_config {
 	bool buffer_out_of_order;      /* false: drop out-of-order segments (the sender retransmits) */
-	uint16_t max_ooo_segments;     /* per direction (default 32): runs of bytes held out of order;
+	uint16_t max_ooo_segments;     /* per direction (default 31, the chunk cap): runs of bytes held out of order;
 					  a segment that fills several holes counts once per hole */
-	uint32_t max_ooo_bytes;        /* per direction (default 65536); see also ZTG_STREAM_MAX_OOO_CHUNKS */
+	uint32_t max_ooo_bytes;        /* per direction (default 31 chunks: 63488); see also ZTG_STREAM_MAX_OOO_CHUNKS */
 	uint32_t retain_bytes;         /* per direction: delivered, unacknowledged bytes kept to compare
 					  retransmissions against (default 16384; 0 = keep none) */
 	uint32_t depth;                /* per direction: bytes delivered before reassembly stops and the
