@@ -49,6 +49,14 @@
 	X(FLOW_TABLE_FULL,         "flow_table_full")                          \
 	X(TCP_NO_FLOW,             "tcp_no_flow")                              \
 	X(TCP_INVALID_STATE,       "tcp_invalid_state")                        \
+	/* streams and verdicts */                                             \
+	X(TCP_BAD_CHECKSUM,        "tcp_bad_checksum")                         \
+	X(STREAM_OUT_OF_WINDOW,    "stream_out_of_window")                     \
+	X(STREAM_OUT_OF_ORDER,     "stream_out_of_order_dropped")              \
+	X(STREAM_OVERLAP,          "stream_overlap_conflict")                  \
+	X(HTTP_VIOLATION,          "http_violation")                           \
+	X(HTTP_TUNNEL_DENIED,      "http_tunnel_denied")                       \
+	X(FLOW_BLOCKED,            "flow_blocked")                             \
 	/* mbufs and output */                                                 \
 	X(MBUF_CHAINED,            "mbuf_chained")                             \
 	X(TX_FULL,                 "tx_full")

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -53,8 +54,44 @@ struct ztg_app {
 	uint16_t ports_started;
 	bool ports_stopped;
 	struct rte_mempool *pool;
+	struct rte_ring *events;
+	FILE *event_log;
+	double wall_start;               /* realtime seconds at tsc_start, to date events */
+	uint64_t tsc_start;
 	atomic_bool stop;
 };
+
+#define EVENT_RING_SIZE 8192
+
+static int open_events(struct ztg_app *app, char *err, size_t err_len)
+{
+	struct timespec now;
+
+	app->events = ztg_events_ring_create(EVENT_RING_SIZE);
+	if (app->events == NULL) {
+		snprintf(err, err_len, "cannot create the event ring: %s", rte_strerror(rte_errno));
+		return -1;
+	}
+	app->event_log = stdout;
+	if (app->opts.event_log[0] != '\0') {
+		app->event_log = fopen(app->opts.event_log, "a");
+		if (app->event_log == NULL) {
+			snprintf(err, err_len, "--event-log: %s: %s", app->opts.event_log, strerror(errno));
+			return -1;
+		}
+		setvbuf(app->event_log, NULL, _IOLBF, 0);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	app->tsc_start = rte_rdtsc();
+	app->wall_start = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	return 0;
+}
+
+static void drain_events(struct ztg_app *app)
+{
+	ztg_events_drain(app->events, app->event_log, EVENT_RING_SIZE, app->wall_start, app->tsc_start,
+			 rte_get_tsc_hz());
+}
 
 static int select_workers(struct ztg_app *app, char *err, size_t err_len)
 {
@@ -135,6 +172,7 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 		app->worker_lcores[i] = lcore;
 		app->worker_counters[i] = &w->counters;
 		app->worker_count++;
+		w->events = app->events;
 		if (!o->forward_only) {
 			struct ztg_flow_table_params params = {
 				.capacity = o->flows_per_worker,
@@ -142,9 +180,20 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 				.tsc_hz = rte_get_tsc_hz(),
 				.hash_seed = (uint32_t)rte_rand(),
 				.timeouts = o->timeouts,
+				.on_release = ztg_worker_release_flow,
+				.release_arg = w,
 			};
+			struct ztg_stream_pool *stream_pool = ztg_stream_pool_create(o->stream_chunks);
+			struct ztg_http_pool *http_pool = ztg_http_pool_create(o->http_buffers,
+									       o->http_limits.max_head_bytes);
 			char name[32];
 
+			ztg_session_context_init(&w->session, o, stream_pool, http_pool, &w->counters, (uint16_t)lcore);
+			if (stream_pool == NULL || http_pool == NULL) {
+				snprintf(err, err_len, "worker %u: cannot allocate %u stream chunks and %u HTTP buffers "
+					 "(--stream-chunks, --http-buffers)", lcore, o->stream_chunks, o->http_buffers);
+				return -1;
+			}
 			snprintf(name, sizeof(name), "ztg_flows_%u", lcore);
 			params.name = name;
 			if (ztg_flow_table_create(&params, &w->flows, err, err_len) < 0)
@@ -180,6 +229,8 @@ static int setup_ports(struct ztg_app *app, char *err, size_t err_len)
 			 "a smaller --mbufs)", mbufs, rte_strerror(rte_errno));
 		return -1;
 	}
+	for (uint16_t i = 0; i < app->worker_count; i++)
+		app->workers[i]->pool = app->pool;
 	printf("  mbufs           = %u\n", mbufs);
 	for (uint16_t i = 0; i < app->port_count; i++) {
 		char name[RTE_ETH_NAME_MAX_LEN] = "?";
@@ -248,6 +299,7 @@ static void manage(struct ztg_app *app, uint64_t start_tsc)
 		uint64_t t;
 
 		rte_delay_us_sleep(MANAGEMENT_TICK_MS * 1000);
+		drain_events(app);
 		t = rte_rdtsc();
 		if (o->duration && t - start_tsc >= (uint64_t)o->duration * hz)
 			break;
@@ -282,10 +334,18 @@ static void cleanup(struct ztg_app *app)
 	for (uint16_t i = 0; i < app->ports_started; i++)
 		ztg_port_close(app->ports[i]);
 	for (uint16_t i = 0; i < app->worker_count; i++) {
-		ztg_flow_table_free(app->workers[i]->flows);
-		rte_free(app->workers[i]);
+		struct ztg_worker *w = app->workers[i];
+
+		/* The table gives layer-7 memory back to the pools as it frees flows: pools go last. */
+		ztg_flow_table_free(w->flows);
+		ztg_stream_pool_free(w->session.stream_pool);
+		ztg_http_pool_free(w->session.http_pool);
+		rte_free(w);
 	}
 	rte_mempool_free(app->pool);
+	rte_ring_free(app->events);
+	if (app->event_log != NULL && app->event_log != stdout)
+		fclose(app->event_log);
 }
 
 static int run(struct ztg_app *app)
@@ -299,7 +359,8 @@ static int run(struct ztg_app *app)
 		goto fail;
 	printf("ztgate %s (%s): effective configuration\n", ZTG_VERSION, rte_version());
 	ztg_options_print(stdout, &app->opts);
-	if (create_workers(app, err, sizeof(err)) < 0 || setup_ports(app, err, sizeof(err)) < 0)
+	if (open_events(app, err, sizeof(err)) < 0 || create_workers(app, err, sizeof(err)) < 0 ||
+	    setup_ports(app, err, sizeof(err)) < 0)
 		goto fail;
 
 	for (uint16_t i = 0; i < app->worker_count; i++) {
@@ -324,6 +385,7 @@ static int run(struct ztg_app *app)
 	atomic_store(&app->stop, true);
 	rte_eal_mp_wait_lcore();
 	stop = rte_rdtsc();
+	drain_events(app);
 	stop_ports(app);
 	printf("ztgate: stopped: workers drained, ports stopped\n");
 

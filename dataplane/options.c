@@ -24,6 +24,7 @@ struct option_spec {
 	const char *value_name;
 	const char *default_text;
 	const char *help;
+	bool named_values;       /* NAME=VALUE, repeatable; a group in config files */
 };
 
 static int fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -251,77 +252,205 @@ static int set_ready_file(struct ztg_options *opts, const char *value, char *err
 	return set_path(opts->ready_file, sizeof(opts->ready_file), value, err, err_len);
 }
 
-static const struct {
+/* A NAME=VALUE option: each name is one numeric field of struct ztg_options. */
+struct named_field {
 	const char *name;
 	size_t offset;
-} timeout_names[] = {
-	{"tcp-embryonic",   offsetof(struct ztg_flow_timeouts, tcp_embryonic)},
-	{"tcp-established", offsetof(struct ztg_flow_timeouts, tcp_established)},
-	{"tcp-closing",     offsetof(struct ztg_flow_timeouts, tcp_closing)},
-	{"tcp-closed",      offsetof(struct ztg_flow_timeouts, tcp_closed)},
-	{"udp",             offsetof(struct ztg_flow_timeouts, udp)},
-	{"other",           offsetof(struct ztg_flow_timeouts, other)},
+	uint8_t size;              /* 2 or 4 bytes */
+	uint32_t min;
+	uint32_t max;
 };
 
-/* "NAME=SECONDS"; config files may spell NAME with '_' like every key. */
-static int set_timeout(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+#define NAMED(name, member, lo, hi) \
+	{name, offsetof(struct ztg_options, member), sizeof(((struct ztg_options *)0)->member), lo, hi}
+
+static const struct named_field timeout_fields[] = {
+	NAMED("tcp-embryonic",   timeouts.tcp_embryonic,   1, 7u * 86400),
+	NAMED("tcp-established", timeouts.tcp_established, 1, 7u * 86400),
+	NAMED("tcp-closing",     timeouts.tcp_closing,     1, 7u * 86400),
+	NAMED("tcp-closed",      timeouts.tcp_closed,      1, 7u * 86400),
+	NAMED("udp",             timeouts.udp,             1, 7u * 86400),
+	NAMED("other",           timeouts.other,           1, 7u * 86400),
+	{NULL, 0, 0, 0, 0},
+};
+
+static const struct named_field http_limit_fields[] = {
+	NAMED("start-line",  http_limits.max_start_line,  16, 65536),
+	NAMED("header-line", http_limits.max_header_line, 16, 65536),
+	NAMED("headers",     http_limits.max_headers,     1, ZTG_HTTP_MAX_HEADERS),
+	NAMED("head-bytes",  http_limits.max_head_bytes,  64, 1u << 20),
+	NAMED("pipelined",   http_limits.max_pipelined,   1, 32),
+	{NULL, 0, 0, 0, 0},
+};
+
+static const struct named_field stream_limit_fields[] = {
+	/* The stream layer holds at most ZTG_STREAM_MAX_OOO_CHUNKS chunks out of order per direction. */
+	NAMED("ooo-segments", stream.max_ooo_segments, 1, ZTG_STREAM_MAX_OOO_CHUNKS),
+	NAMED("ooo-bytes",    stream.max_ooo_bytes,    1, ZTG_STREAM_MAX_OOO_CHUNKS * ZTG_STREAM_CHUNK_SIZE),
+	NAMED("retain-bytes", stream.retain_bytes,     0, 1u << 24),
+	NAMED("depth",        stream.depth,            0, UINT32_MAX),
+	{NULL, 0, 0, 0, 0},
+};
+
+/* "NAME=VALUE"; config files may spell NAME with '_' like every key. */
+static int set_named(struct ztg_options *opts, const char *value, const struct named_field *fields,
+		     char *err, size_t err_len)
 {
 	const char *eq = strchr(value, '=');
-	char name[32];
-	uint64_t seconds = 0;
+	char name[32], known[256] = "";
+	uint64_t v = 0;
 	size_t len;
 
 	if (eq == NULL || eq == value || (size_t)(eq - value) >= sizeof(name))
-		return fail(err, err_len, "'%s': expected NAME=SECONDS", value);
+		return fail(err, err_len, "'%s': expected NAME=VALUE", value);
 	len = (size_t)(eq - value);
 	for (size_t i = 0; i < len; i++)
 		name[i] = value[i] == '_' ? '-' : value[i];
 	name[len] = '\0';
-	for (size_t i = 0; i < sizeof(timeout_names) / sizeof(timeout_names[0]); i++) {
-		if (strcmp(name, timeout_names[i].name) != 0)
+	for (const struct named_field *f = fields; f->name != NULL; f++) {
+		if (strcmp(name, f->name) != 0)
 			continue;
-		if (parse_u64(eq + 1, 1, 7u * 86400, &seconds, err, err_len) < 0)
+		if (parse_u64(eq + 1, f->min, f->max, &v, err, err_len) < 0)
 			return -1;
-		*(uint32_t *)((char *)&opts->timeouts + timeout_names[i].offset) = (uint32_t)seconds;
+		if (f->size == sizeof(uint16_t)) {
+			uint16_t v16 = (uint16_t)v;
+
+			memcpy((char *)opts + f->offset, &v16, sizeof(v16));
+		} else {
+			uint32_t v32 = (uint32_t)v;
+
+			memcpy((char *)opts + f->offset, &v32, sizeof(v32));
+		}
 		return 0;
 	}
-	return fail(err, err_len, "unknown timeout '%s' (tcp-embryonic, tcp-established, tcp-closing, "
-		    "tcp-closed, udp, other)", name);
+	for (const struct named_field *f = fields; f->name != NULL; f++)
+		snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", f == fields ? "" : ", ",
+			 f->name);
+	return fail(err, err_len, "unknown name '%s' (%s)", name, known);
 }
+
+static int set_timeout(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_named(opts, value, timeout_fields, err, err_len);
+}
+
+static int set_http_limit(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_named(opts, value, http_limit_fields, err, err_len);
+}
+
+static int set_stream_limit(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_named(opts, value, stream_limit_fields, err, err_len);
+}
+
+/* "80,8080": TCP server ports whose connections are parsed as HTTP. */
+static int set_http_ports(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	uint16_t ports[ZTG_MAX_HTTP_PORTS];
+	uint16_t count = 0;
+	const char *p = value;
+
+	while (*p != '\0') {
+		char *end;
+		unsigned long port;
+
+		errno = 0;
+		port = strtoul(p, &end, 10);
+		if (end == p || errno != 0 || port == 0 || port > UINT16_MAX || (*end != ',' && *end != '\0'))
+			return fail(err, err_len, "'%s': expected PORT[,PORT...] with ports 1..65535", value);
+		if (count == ZTG_MAX_HTTP_PORTS)
+			return fail(err, err_len, "more than %d ports", ZTG_MAX_HTTP_PORTS);
+		ports[count++] = (uint16_t)port;
+		p = *end == ',' ? end + 1 : end;
+	}
+	if (count == 0)
+		return fail(err, err_len, "no port given");
+	memcpy(opts->http_ports, ports, sizeof(ports[0]) * count);
+	opts->http_port_count = count;
+	return 0;
+}
+
+static int set_http_violation(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	for (int v = ZTG_VERDICT_DENY; v <= ZTG_VERDICT_DROP; v++) {
+		if (strcmp(value, ztg_verdict_name((enum ztg_verdict)v)) == 0) {
+			opts->http_violation = (enum ztg_verdict)v;
+			return 0;
+		}
+	}
+	return fail(err, err_len, "'%s' is not one of deny, reset, drop", value);
+}
+
+static int set_http_tunnel(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return parse_choice(value, "pass", "deny", &opts->http_tunnel_pass, err, err_len);
+}
+
+static int set_stream_ooo(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return parse_choice(value, "buffer", "drop", &opts->stream.buffer_out_of_order, err, err_len);
+}
+
+static int set_event_log(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_path(opts->event_log, sizeof(opts->event_log), value, err, err_len);
+}
+
+NUMBER_SETTER(set_stream_chunks, stream_chunks, uint32_t, 64, 1u << 24)
+NUMBER_SETTER(set_http_buffers, http_buffers, uint32_t, 16, 1u << 20)
 
 static const struct option_spec option_specs[] = {
 	{"config", 'f', true, set_config, "FILE", "none",
-	 "libconfig file holding any option below; the command line wins"},
+	 "libconfig file holding any option below; the command line wins", false},
 	{"pairs", 'p', true, set_pairs, "LIST", "0:1",
-	 "port pairs bridged inline, by DPDK port id: 0:1,2:3"},
+	 "port pairs bridged inline, by DPDK port id: 0:1,2:3", false},
 	{"workers", 'w', true, set_workers, "LCORES", "every EAL lcore but the main one",
-	 "worker lcores, e.g. 1-3,5"},
-	{"burst", 0, true, set_burst, "N", "32", "packets per rx burst (1..256)"},
-	{"rx-descriptors", 0, true, set_rx_descriptors, "N", "1024", "rx ring size per queue"},
-	{"tx-descriptors", 0, true, set_tx_descriptors, "N", "1024", "tx ring size per queue"},
+	 "worker lcores, e.g. 1-3,5", false},
+	{"burst", 0, true, set_burst, "N", "32", "packets per rx burst (1..256)", false},
+	{"rx-descriptors", 0, true, set_rx_descriptors, "N", "1024", "rx ring size per queue", false},
+	{"tx-descriptors", 0, true, set_tx_descriptors, "N", "1024", "tx ring size per queue", false},
 	{"mbufs", 0, true, set_mbufs, "N", "sized from rings",
-	 "mbufs in the pool (a replayed net_pcap with infinite_rx=1 needs one per packet)"},
-	{"flows", 0, true, set_flows, "N", "65536", "maximum flows per worker"},
+	 "mbufs in the pool (a replayed net_pcap with infinite_rx=1 needs one per packet)", false},
+	{"flows", 0, true, set_flows, "N", "65536", "maximum flows per worker", false},
 	{"flow-full", 0, true, set_flow_full, "open|closed", "closed",
-	 "a new flow when the table is full: closed drops it, open passes it untracked"},
+	 "a new flow when the table is full: closed drops it, open passes it untracked", false},
 	{"tcp-midstream", 0, true, set_tcp_midstream, "drop|allow", "drop",
-	 "TCP segments of a connection whose handshake was not seen"},
+	 "TCP segments of a connection whose handshake was not seen", false},
 	{"non-ip", 0, true, set_non_ip, "pass|drop", "pass",
-	 "ARP, LLDP, IPv6 neighbour discovery and other link-local control"},
+	 "ARP, LLDP, IPv6 neighbour discovery and other link-local control", false},
 	{"fragments", 0, true, set_fragments, "drop|pass", "drop",
-	 "IP fragments (passed untracked: no reassembly yet)"},
+	 "IP fragments (passed untracked: no reassembly yet)", false},
 	{"timeout", 0, true, set_timeout, "NAME=SEC", "tcp-embryonic=30 tcp-established=600 "
-	 "tcp-closing=120 tcp-closed=10 udp=60 other=30", "idle timeout of a flow class; repeatable"},
+	 "tcp-closing=120 tcp-closed=10 udp=60 other=30", "idle timeout of a flow class; repeatable", true},
+	{"http-ports", 0, true, set_http_ports, "LIST", "80,8080",
+	 "TCP server ports whose connections are reassembled and parsed as HTTP/1.1", false},
+	{"http-violation", 0, true, set_http_violation, "deny|reset|drop", "deny",
+	 "verdict on a request that breaks HTTP (smuggling, limits, bad syntax)", false},
+	{"http-tunnel", 0, true, set_http_tunnel, "deny|pass", "deny",
+	 "Upgrade (WebSocket, h2c), CONNECT and HTTP/2 prior knowledge: deny, or pass uninspected", false},
+	{"http-limit", 0, true, set_http_limit, "NAME=N", "start-line=8192 header-line=8192 headers=100 "
+	 "head-bytes=16384 pipelined=16", "HTTP parser limits; repeatable", true},
+	{"http-buffers", 0, true, set_http_buffers, "N", "1024",
+	 "header buffers per worker, held only while a request head is split across segments", false},
+	{"stream-ooo", 0, true, set_stream_ooo, "buffer|drop", "buffer",
+	 "out-of-order TCP segments: buffered (and forwarded), or dropped so the sender retransmits", false},
+	{"stream-limit", 0, true, set_stream_limit, "NAME=N", "ooo-segments=31 ooo-bytes=63488 "
+	 "retain-bytes=16384 depth=0", "per-direction stream bounds (depth 0: unlimited); repeatable", true},
+	{"stream-chunks", 0, true, set_stream_chunks, "N", "8192",
+	 "2 KiB chunks per worker for out-of-order and retained stream bytes", false},
+	{"event-log", 0, true, set_event_log, "FILE", "none (stdout)",
+	 "JSON lines, one per deny/reset/drop decision", false},
 	{"forward-only", 0, false, set_forward_only, NULL, "off",
-	 "no decode, no flow tracking: plain forwarding, the benchmark baseline"},
+	 "no decode, no flow tracking: plain forwarding, the benchmark baseline", false},
 	{"promiscuous", 0, true, set_promiscuous, "on|off", "on",
-	 "promiscuous mode on every port (an inline bridge needs it)"},
-	{"stats-interval", 0, true, set_stats_interval, "SEC", "0", "print counters every SEC seconds (0: never)"},
-	{"stats-json", 0, true, set_stats_json, "FILE", "none", "write the final counters as JSON at exit"},
-	{"ready-file", 0, true, set_ready_file, "FILE", "none", "created once every port has started"},
-	{"duration", 0, true, set_duration, "SEC", "0", "stop after SEC seconds of forwarding (0: never)"},
+	 "promiscuous mode on every port (an inline bridge needs it)", false},
+	{"stats-interval", 0, true, set_stats_interval, "SEC", "0", "print counters every SEC seconds (0: never)", false},
+	{"stats-json", 0, true, set_stats_json, "FILE", "none", "write the final counters as JSON at exit", false},
+	{"ready-file", 0, true, set_ready_file, "FILE", "none", "created once every port has started", false},
+	{"duration", 0, true, set_duration, "SEC", "0", "stop after SEC seconds of forwarding (0: never)", false},
 	{"exit-on-idle", 0, true, set_exit_on_idle, "MS", "0",
-	 "stop once no port has received for MS ms after the first packet (offline pcap runs)"},
+	 "stop once no port has received for MS ms after the first packet (offline pcap runs)", false},
 };
 
 #define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
@@ -342,6 +471,28 @@ void ztg_options_default(struct ztg_options *opts)
 	opts->fragments = ZTG_ACTION_DROP;
 	opts->promiscuous = true;
 	ztg_flow_timeouts_default(&opts->timeouts);
+	opts->http_ports[0] = 80;
+	opts->http_ports[1] = 8080;
+	opts->http_port_count = 2;
+	opts->http_violation = ZTG_VERDICT_DENY;
+	opts->http_tunnel_pass = false;
+	ztg_http_limits_default(&opts->http_limits);
+	opts->http_buffers = 1024;
+	ztg_stream_config_default(&opts->stream);
+	opts->stream_chunks = 8192;
+}
+
+const char *ztg_verdict_name(enum ztg_verdict verdict)
+{
+	switch (verdict) {
+	case ZTG_VERDICT_DENY:
+		return "deny";
+	case ZTG_VERDICT_RESET:
+		return "reset";
+	case ZTG_VERDICT_DROP:
+		return "drop";
+	}
+	return "?";
 }
 
 const char *ztg_action_name(enum ztg_action action)
@@ -419,21 +570,21 @@ static int apply_setting(struct ztg_options *opts, const config_setting_t *s, co
 		return fail(msg, msg_len, "%s:%d: unknown option '%s'", path, line, config_setting_name(s));
 	if (spec->set == set_config)
 		return fail(msg, msg_len, "%s:%d: 'config' cannot be set from a config file", path, line);
-	if (spec->set == set_timeout) {
+	if (spec->named_values) {
 		if (!config_setting_is_group(s))
-			return fail(msg, msg_len, "%s:%d: 'timeout' must be a group: timeout = { udp = 60; }",
-				    path, line);
+			return fail(msg, msg_len, "%s:%d: '%s' must be a group: %s = { name = value; }",
+				    path, line, config_setting_name(s), config_setting_name(s));
 		for (int i = 0; i < config_setting_length(s); i++) {
 			const config_setting_t *t = config_setting_get_elem(s, (unsigned int)i);
 			char seconds[32];
 
 			if (setting_scalar_text(t, seconds, sizeof(seconds)) < 0)
-				return fail(msg, msg_len, "%s:%d: timeout '%s' must be a number", path,
-					    config_setting_source_line(t), config_setting_name(t));
+				return fail(msg, msg_len, "%s:%d: %s '%s' must be a number", path,
+					    config_setting_source_line(t), config_setting_name(s), config_setting_name(t));
 			snprintf(value, sizeof(value), "%s=%s", config_setting_name(t), seconds);
-			if (set_timeout(opts, value, why, sizeof(why)) < 0)
-				return fail(msg, msg_len, "%s:%d: timeout %s: %s", path,
-					    config_setting_source_line(t), config_setting_name(t), why);
+			if (spec->set(opts, value, why, sizeof(why)) < 0)
+				return fail(msg, msg_len, "%s:%d: %s %s: %s", path, config_setting_source_line(t),
+					    config_setting_name(s), config_setting_name(t), why);
 		}
 		return 0;
 	}
@@ -614,4 +765,20 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 	fprintf(out, "  timeouts (s)    = tcp-embryonic=%u tcp-established=%u tcp-closing=%u tcp-closed=%u "
 		"udp=%u other=%u\n", t->tcp_embryonic, t->tcp_established, t->tcp_closing, t->tcp_closed,
 		t->udp, t->other);
+	fprintf(out, "  http-ports      =");
+	for (uint16_t i = 0; i < opts->http_port_count; i++)
+		fprintf(out, "%s%u", i ? "," : " ", opts->http_ports[i]);
+	fprintf(out, "\n  http            = violation: %s, tunnels: %s, limits: start-line=%u header-line=%u "
+		"headers=%u head-bytes=%u pipelined=%u, %u buffers\n", ztg_verdict_name(opts->http_violation),
+		opts->http_tunnel_pass ? "pass" : "deny", opts->http_limits.max_start_line,
+		opts->http_limits.max_header_line, opts->http_limits.max_headers, opts->http_limits.max_head_bytes,
+		opts->http_limits.max_pipelined, opts->http_buffers);
+	fprintf(out, "  memory/worker   = flows %.1f MiB (%zu B each + the hash's key and bucket), stream chunks %.1f MiB, "
+		"HTTP head buffers %.1f MiB\n",
+		(double)opts->flows_per_worker * sizeof(struct ztg_flow) / 1048576.0, sizeof(struct ztg_flow),
+		(double)opts->stream_chunks * ZTG_STREAM_CHUNK_SIZE / 1048576.0,
+		(double)opts->http_buffers * opts->http_limits.max_head_bytes / 1048576.0);
+	fprintf(out, "  stream          = out-of-order: %s, ooo-segments=%u ooo-bytes=%u retain-bytes=%u depth=%u, "
+		"%u chunks\n", opts->stream.buffer_out_of_order ? "buffer" : "drop", opts->stream.max_ooo_segments,
+		opts->stream.max_ooo_bytes, opts->stream.retain_bytes, opts->stream.depth, opts->stream_chunks);
 }

@@ -17,14 +17,24 @@
 #include <stdio.h>
 
 #include "flow/flow_table.h"
+#include "http/http_parser.h"
+#include "stream/tcp_stream.h"
 
 #define ZTG_MAX_PAIRS   32
 #define ZTG_MAX_WORKERS 128
 #define ZTG_MAX_BURST   256
+#define ZTG_MAX_HTTP_PORTS 16
 
 enum ztg_action {
 	ZTG_ACTION_PASS = 0,
 	ZTG_ACTION_DROP = 1,
+};
+
+/* What ztgate does to a flow it stops. */
+enum ztg_verdict {
+	ZTG_VERDICT_DENY = 0,   /* HTTP 403 to the client, RST to the server */
+	ZTG_VERDICT_RESET,      /* RST to both ends */
+	ZTG_VERDICT_DROP,       /* silently drop this and every later packet of the flow */
 };
 
 struct ztg_port_pair {
@@ -54,7 +64,18 @@ struct ztg_options {
 	uint32_t exit_on_idle_ms;        /* 0 = never */
 	char stats_json[PATH_MAX];
 	char ready_file[PATH_MAX];
+	uint16_t http_ports[ZTG_MAX_HTTP_PORTS];
+	uint16_t http_port_count;
+	enum ztg_verdict http_violation;
+	bool http_tunnel_pass;
+	struct ztg_http_limits http_limits;
+	uint32_t http_buffers;
+	struct ztg_stream_config stream;
+	uint32_t stream_chunks;
+	char event_log[PATH_MAX];
 };
+
+const char *ztg_verdict_name(enum ztg_verdict verdict);
 
 /* Fill *opts with the defaults. */
 void ztg_options_default(struct ztg_options *opts);

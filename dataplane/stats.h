@@ -24,7 +24,13 @@
 	X(busy_cycles)                                                           \
 	X(non_ip) X(ipv4) X(ipv6) X(tcp) X(udp) X(icmp) X(fragments)            \
 	X(flows_created) X(flows_expired) X(flows_active) X(flows_reopened)      \
-	X(flows_untracked)
+	X(flows_untracked)                                                       \
+	X(http_flows) X(http_requests) X(http_responses) X(http_violations)      \
+	X(http_tunnels)                                                          \
+	X(stream_buffered) X(stream_duplicates) X(stream_unverified)             \
+	X(stream_depth_passed)                                                   \
+	X(verdicts_deny) X(verdicts_reset) X(verdicts_drop)                      \
+	X(injected_packets) X(inject_failed) X(events_dropped)
 
 struct ztg_counters {
 #define ZTG_COUNTER_FIELD(name) uint64_t name;

@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include <string.h>
+
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -30,6 +32,12 @@ struct burst_state {
 	uint16_t tracked[ZTG_MAX_BURST];       /* indexes of packets needing a flow */
 	uint16_t tracked_count;
 	bool flow_created;                     /* a flow was added during this burst */
+	/* Frames verdicts forge, sent after the burst so they never overtake what it forwards. */
+	struct rte_mbuf *to_senders[ZTG_MAX_BURST];
+	struct rte_mbuf *to_receivers[ZTG_MAX_BURST];
+	uint16_t to_sender_count;
+	uint16_t to_receiver_count;
+	struct ztg_session_result session;
 };
 
 static inline unsigned int decode_flags_of(const struct rte_mbuf *m)
@@ -81,12 +89,43 @@ static enum ztg_drop_reason open_flow(struct ztg_worker *w, const struct ztg_flo
 	if (reason != ZTG_DROP_NONE)
 		return reason;
 	(*flow)->tcp = tracker;
+	ztg_session_open(&w->session, *flow, pkt);
 	return ZTG_DROP_NONE;
 }
 
-static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state *b, unsigned int i,
-				       struct ztg_flow *flow, uint64_t now, uint32_t frame_len)
+void ztg_worker_release_flow(struct ztg_flow *flow, void *worker)
 {
+	ztg_session_release(&((struct ztg_worker *)worker)->session, flow);
+}
+
+static void queue_frames(struct ztg_worker *w, struct burst_state *b)
+{
+	const struct ztg_session_result *r = &b->session;
+
+	for (uint8_t f = 0; f < r->frame_count; f++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+		char *data;
+
+		if (unlikely(m == NULL || (data = rte_pktmbuf_append(m, r->frames[f].len)) == NULL)) {
+			rte_pktmbuf_free(m);
+			w->counters.inject_failed++;
+			continue;
+		}
+		memcpy(data, r->frames[f].data, r->frames[f].len);
+		if (r->frames[f].to_sender)
+			b->to_senders[b->to_sender_count++] = m;
+		else
+			b->to_receivers[b->to_receiver_count++] = m;
+	}
+	if (r->has_event && ztg_events_push(w->events, &r->event) < 0)
+		w->counters.events_dropped++;
+}
+
+static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state *b, unsigned int i,
+				       struct ztg_flow *flow, uint64_t now, const struct rte_mbuf *m)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t frame_len = m->pkt_len;
 	const struct ztg_packet *pkt = &b->packets[i];
 	unsigned int sender = b->sender[i];
 	enum ztg_drop_reason reason;
@@ -111,10 +150,15 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 		case ZTG_TCP_INVALID:
 			return ZTG_DROP_TCP_INVALID_STATE;
 		case ZTG_TCP_REOPEN:
+			/* A new connection on the same tuple: nothing of the old one carries over. */
 			w->counters.flows_reopened++;
+			ztg_session_release(&w->session, flow);
+			flow->flags = 0;
+			flow->requests = 0;
 			flow->created_tsc = now;
 			flow->packets[0] = flow->packets[1] = 0;
 			flow->bytes[0] = flow->bytes[1] = 0;
+			ztg_session_open(&w->session, flow, pkt);
 			break;
 		case ZTG_TCP_ACCEPT:
 			break;
@@ -123,6 +167,12 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 	flow->last_seen_tsc = now;
 	flow->packets[sender]++;
 	flow->bytes[sender] += frame_len;
+	if (pkt->l4_proto == IPPROTO_TCP && flow->flags != 0) {
+		ztg_session_packet(&w->session, flow, sender, frame, pkt, now, &b->session);
+		if (unlikely(b->session.frame_count != 0 || b->session.has_event))
+			queue_frames(w, b);
+		return b->session.drop;
+	}
 	return ZTG_DROP_NONE;
 }
 
@@ -171,7 +221,7 @@ static uint16_t inspect_burst(struct ztg_worker *w, struct burst_state *b, struc
 		for (uint16_t k = 0; k < count; k++) {
 			uint16_t i = b->tracked[start + k];
 
-			b->verdict[i] = (uint8_t)track_flow(w, b, i, flows[k], now, pkts[i]->pkt_len);
+			b->verdict[i] = (uint8_t)track_flow(w, b, i, flows[k], now, pkts[i]);
 		}
 	}
 
@@ -187,7 +237,7 @@ static uint16_t inspect_burst(struct ztg_worker *w, struct burst_state *b, struc
 	return kept;
 }
 
-static void transmit(struct ztg_worker *w, const struct ztg_worker_queue *q, struct rte_mbuf **pkts, uint16_t n)
+static void transmit(struct ztg_worker *w, uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct ztg_counters *c = &w->counters;
 	uint64_t bytes = 0;
@@ -197,7 +247,7 @@ static void transmit(struct ztg_worker *w, const struct ztg_worker_queue *q, str
 	for (uint16_t i = 0; i < n; i++)
 		bytes += pkts[i]->pkt_len;
 	for (int attempt = 0; sent < n && attempt < TX_RETRIES; attempt++)
-		sent += rte_eth_tx_burst(q->tx_port, q->tx_queue, pkts + sent, n - sent);
+		sent += rte_eth_tx_burst(port, queue, pkts + sent, n - sent);
 	for (uint16_t i = sent; i < n; i++) {
 		bytes -= pkts[i]->pkt_len;
 		rte_pktmbuf_free(pkts[i]);
@@ -227,10 +277,16 @@ static uint32_t poll_queues(struct ztg_worker *w, struct burst_state *b, struct 
 		c->rx_packets += n;
 		for (uint16_t i = 0; i < n; i++)
 			c->rx_bytes += pkts[i]->pkt_len;
+		b->to_sender_count = 0;
+		b->to_receiver_count = 0;
 		if (!w->config->forward_only)
 			n = inspect_burst(w, b, pkts, n, start);
 		if (n)
-			transmit(w, q, pkts, n);
+			transmit(w, q->tx_port, q->tx_queue, pkts, n);
+		if (unlikely(b->to_sender_count))
+			transmit(w, q->rx_port, q->tx_queue, b->to_senders, b->to_sender_count);
+		if (unlikely(b->to_receiver_count))
+			transmit(w, q->tx_port, q->tx_queue, b->to_receivers, b->to_receiver_count);
 		c->busy_cycles += rte_rdtsc() - start;
 	}
 	return received;

@@ -16,8 +16,12 @@
 
 #include <rte_common.h>
 
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
 #include "flow/flow_table.h"
 #include "options.h"
+#include "session.h"
 #include "stats.h"
 
 #define ZTG_WORKER_MAX_QUEUES 64
@@ -48,8 +52,14 @@ struct ztg_worker {
 	const struct ztg_worker_config *config;
 	const atomic_bool *stop;
 	struct ztg_flow_table *flows;    /* NULL in forward-only mode */
+	struct rte_mempool *pool;        /* for the frames verdicts inject */
+	struct rte_ring *events;         /* shared, multi-producer; never waited on */
+	struct ztg_session_context session;
 	struct ztg_counters counters;    /* written by this worker only */
 } __rte_cache_aligned;
+
+/* on_release hook of the worker's flow table: gives layer-7 memory back. */
+void ztg_worker_release_flow(struct ztg_flow *flow, void *worker);
 
 /* lcore entry point for rte_eal_remote_launch; arg is a struct ztg_worker. */
 int ztg_worker_run(void *arg);

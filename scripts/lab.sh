@@ -510,13 +510,16 @@ lab_status() {
 
 # lab_http EXPECTED_STATUS METHOD URL [JSON_BODY]: one request from the
 # client, shown as request line, status line and body.
-lab_http() {
+lab_http() { # lab_http WANT METHOD URL [BODY [CURL-ARGS...]]
 	local want=$1 method=$2 url=$3 body=${4:-} hdr out rc=0
+	shift $(($# < 4 ? $# : 4))
 	hdr=$(mktemp) out=$(mktemp)
 	local -a args=(-sS --max-time 5 -X "$method" -D "$hdr" -o "$out"
-		-w '%{http_code} %{time_total}' -A "ztg-lab-demo/1")
+		-w '%{http_code} %{time_total}' -A "ztg-lab-demo/1" "$@")
 	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
 	printf '%s> %s %s%s\n' "$_c_bold" "$method" "$url" "$_c_off"
+	local extra
+	for extra in "$@"; do [[ $extra == -H ]] || printf '>   %s\n' "$extra"; done
 	[[ -n $body ]] && printf '> %s\n' "$body"
 	local res
 	res=$(nsx "$NS_CLIENT" curl "${args[@]}" -g "$url") || rc=$?
@@ -538,6 +541,28 @@ demo_requests() {
 	lab_http 200 GET "$SERVER_URL/api/v1/orders/42"
 	lab_http 200 GET "$SERVER_URL/api/v1/users/alice"
 	lab_http 201 POST "$SERVER_URL/api/v1/orders" '{"sku":"ZTG-1","qty":2,"customer":"alice"}'
+}
+
+demo_denied() {
+	heading "Requests ztgate stops on the wire: the client gets ztgate's 403, the server never sees them"
+	local before after
+	before=$(wc -l < "$ACCESS_LOG")
+	echo "Request smuggling: Content-Length and Transfer-Encoding in one request"
+	lab_http 403 POST "$SERVER_URL/api/v1/orders" $'0\r\n\r\n' \
+		-H 'Transfer-Encoding: chunked' -H 'Content-Length: 5'
+	echo "A WebSocket upgrade (tunnels are denied unless --http-tunnel pass)"
+	lab_http 403 GET "$SERVER_URL/api/v1/stream" '' \
+		-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+		-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='
+	echo "Obsolete line folding, which two parsers can read differently"
+	lab_http 403 GET "$SERVER_URL/api/v1/orders/1" '' -H $'X-Folded: a\r\n b'
+	after=$(wc -l < "$ACCESS_LOG")
+	((after == before)) || die "nginx logged $((after - before)) request(s) that ztgate should have stopped"
+	echo "  nginx's access log did not grow: none of them reached the server"
+	echo
+	echo "ztgate's events for them (JSON lines, one per decision):"
+	grep '^{"timestamp"' "$DUT_LOG" | jq -c '{action, reason, request_id, method, path, client: .flow.src}' |
+		sed 's/^/  /'
 }
 
 demo_ipv6() {
@@ -590,10 +615,9 @@ demo_server_view() {
 	echo "  from client(s): $(jq -rs 'map(.client) | unique | join(", ")' "$ACCESS_LOG")"
 }
 
-# Demo steps after ztgate is up, in order. To add one (e.g. allowed and
-# denied requests once a policy is loaded), write a demo_* function and add
-# its name here.
-DEMO_SECTIONS=(demo_requests demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
+# Demo steps after ztgate is up, in order. To add one, write a demo_*
+# function and add its name here.
+DEMO_SECTIONS=(demo_requests demo_denied demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
 
 demo_cleanup() {
 	local rc=$?

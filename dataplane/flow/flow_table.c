@@ -49,6 +49,8 @@ struct ztg_flow_table {
 	uint64_t udp_timeout_tsc;
 	uint64_t other_timeout_tsc;
 	uint64_t min_timeout_tsc;
+	void (*on_release)(struct ztg_flow *flow, void *arg);
+	void *release_arg;
 	uint64_t created;
 	uint64_t expired;
 	uint64_t removed;
@@ -133,6 +135,8 @@ static void slot_delete(struct ztg_flow_table *table, uint32_t pos)
 		memcpy(&key, stored, sizeof(key));
 	else
 		key = table->flows[pos].key;
+	if (table->on_release != NULL)
+		table->on_release(&table->flows[pos], table->release_arg);
 	ret = rte_hash_del_key(table->hash, &key);
 	RTE_ASSERT(ret == (int32_t)pos);
 	RTE_SET_USED(ret);
@@ -259,6 +263,8 @@ enum ztg_drop_reason ztg_flow_table_add(struct ztg_flow_table *table, const stru
 			*flow = f;
 			return ZTG_DROP_NONE;
 		}
+		if (table->on_release != NULL)
+			table->on_release(f, table->release_arg);
 		table->expired++;
 	} else {
 		slot_set_live(table, (uint32_t)pos);
@@ -458,6 +464,8 @@ int ztg_flow_table_create(const struct ztg_flow_table_params *params,
 		return fail(err, err_len, -ENOMEM, "flow table %s: cannot allocate the table", params->name);
 	t->capacity = params->capacity;
 	set_timeouts(t, params);
+	t->on_release = params->on_release;
+	t->release_arg = params->release_arg;
 
 	t->flows = rte_zmalloc_socket("ztg_flows", (size_t)params->capacity * sizeof(*t->flows),
 				      RTE_CACHE_LINE_SIZE, params->socket_id);
@@ -505,6 +513,12 @@ void ztg_flow_table_free(struct ztg_flow_table *table)
 {
 	if (table == NULL)
 		return;
+	if (table->on_release != NULL) {
+		for (uint32_t pos = 0; pos < table->capacity; pos++) {
+			if (slot_live(table, pos))
+				table->on_release(&table->flows[pos], table->release_arg);
+		}
+	}
 	rte_hash_free(table->hash);
 	rte_free(table->live);
 	rte_free(table->flows);

@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "../drop_reason.h"
+#include "../http/http_parser.h"
+#include "../stream/tcp_stream.h"
 #include "flow_key.h"
 #include "tcp_state.h"
 
@@ -28,14 +30,27 @@ struct ztg_flow_timeouts {
 	uint32_t other;            /* ICMP and other IP protocols */
 };
 
+/* ztg_flow.flags */
+#define ZTG_FLOW_F_HTTP     0x01   /* reassembled and parsed as HTTP */
+#define ZTG_FLOW_F_BLOCKED  0x02   /* a verdict stopped the flow: every later packet is dropped */
+#define ZTG_FLOW_F_TUNNEL   0x04   /* an allowed tunnel: later bytes pass uninspected */
+
 struct ztg_flow {
 	struct ztg_flow_key key;
 	struct ztg_tcp_tracker tcp;
-	uint8_t pad;
+	uint8_t flags;             /* ZTG_FLOW_F_* */
 	uint64_t created_tsc;
 	uint64_t last_seen_tsc;
 	uint64_t packets[2];       /* by sending endpoint */
 	uint64_t bytes[2];
+	/*
+	 * Layer-7 state, owned by the worker. The table zeroes it with the
+	 * flow and calls on_release before a live flow leaves, so the worker
+	 * can return pooled memory the state holds.
+	 */
+	uint32_t requests;         /* requests seen on this connection */
+	struct ztg_stream stream;
+	struct ztg_http_conn http;
 };
 
 struct ztg_flow_table_params {
@@ -44,6 +59,9 @@ struct ztg_flow_table_params {
 	int socket_id;             /* NUMA socket for the memory, or SOCKET_ID_ANY */
 	uint64_t tsc_hz;           /* rte_get_tsc_hz() */
 	uint32_t hash_seed;        /* secret: random per table, so colliding keys cannot be precomputed */
+	/* Called for every live flow that leaves the table (expiry, removal, reuse, free); may be NULL. */
+	void (*on_release)(struct ztg_flow *flow, void *arg);
+	void *release_arg;
 	struct ztg_flow_timeouts timeouts;
 };
 

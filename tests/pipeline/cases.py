@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from scapy.all import (ARP, ICMP, TCP, UDP, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
                        IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, ICMPv6EchoReply,
                        ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr,
                        DLT_EN10MB, Ether, Raw, RawPcapReader, RawPcapWriter)
@@ -467,6 +467,185 @@ def two_pairs_two_workers(zt, args):
         raise AssertionError('each worker should own exactly one flow and drop nothing\n%s' % log)
     if 'worker lcore 1  = 0/0->1 1/0->0' not in log or 'worker lcore 2  = 2/0->3 3/0->2' not in log:
         raise AssertionError('queue plan not as expected\n%s' % log)
+
+
+# ---- 13. streams, HTTP and verdicts on the wire ---------------------------------------------
+
+GOOD_REQUEST = b'GET /api/v1/orders/42 HTTP/1.1\r\nHost: api.example\r\n\r\n'
+SMUGGLING = (b'POST /api/v1/orders HTTP/1.1\r\nHost: api.example\r\nContent-Length: 4\r\n'
+             b'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n')
+
+
+def events_of(r):
+    """The JSON event lines ztgate wrote to stdout."""
+    return [json.loads(line) for line in r.log.splitlines() if line.startswith('{"timestamp"')]
+
+
+def tcp_of(frame):
+    return Ether(frame)[TCP]
+
+
+def expect_event(r, action, reason):
+    events = events_of(r)
+    if [(e['action'], e['reason']) for e in events] != [(action, reason)]:
+        r.fail('expected one event %s/%s, got %s' % (action, reason, events))
+    return events[0]
+
+
+@case('http-deny')
+def http_deny(zt, args):
+    """A smuggling request after a good one: the good exchange passes, the bad request is
+    dropped, the client gets a 403 naming the request id, the server a RST where it waits."""
+    t = TcpSession(*V4)
+    head = t.handshake() + t.exchange(GOOD_REQUEST)
+    bad = t.segment(0, 'PA', SMUGGLING, advance=False)
+    r = zt.run(head + [bad])
+    # A head that breaks framing is a violation, never a HEADERS event: one request counted.
+    r.expect_totals(http_requests=1, http_responses=1, http_violations=1, verdicts_deny=1, injected_packets=2)
+    r.expect_drops({'http_violation': 1})
+    event = expect_event(r, 'deny', 'http_content_length_and_transfer_encoding')
+    if event['flow'] != {'src': V4[0], 'src_port': 40000, 'dst': V4[1], 'dst_port': 80, 'proto': 6}:
+        r.fail('event does not describe the flow: %s' % event)
+    if len(r.reflected) != 1:
+        r.fail('expected the 403 back on port 0, got %d packets' % len(r.reflected))
+    deny, bad_tcp = tcp_of(r.reflected[0]), tcp_of(bad)
+    body = bytes(deny.payload)
+    if not body.startswith(b'HTTP/1.1 403 Forbidden\r\n') or event['request_id'].encode() not in body:
+        r.fail('403 body wrong: %r' % body)
+    if (deny.sport, deny.dport, deny.seq, deny.ack, str(deny.flags)) != \
+            (80, 40000, bad_tcp.ack, bad_tcp.seq + len(SMUGGLING), 'FPA'):
+        r.fail('403 segment numbers wrong: %s' % deny.summary())
+    rst = tcp_of(r.forwarded[-1])
+    if r.forwarded[:-1] != head or 'R' not in str(rst.flags) or rst.seq != bad_tcp.seq or rst.dport != 80:
+        r.fail('expected the good packets then a RST at seq %d to the server' % bad_tcp.seq)
+    for frame in r.reflected + r.forwarded[-1:]:
+        again = Ether(frame)
+        del again[IP].chksum
+        del again[TCP].chksum
+        if bytes(Ether(bytes(again))) != frame:
+            r.fail('injected frame has a wrong checksum: %s' % again.summary())
+
+
+@case('http-reset')
+def http_reset(zt, args):
+    t = TcpSession(*V6)
+    head = t.handshake()
+    bad = t.segment(0, 'PA', b'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', advance=False)
+    later = t.segment(0, 'A')
+    r = zt.run(head + [bad, later], '--http-violation', 'reset')
+    r.expect_drops({'http_violation': 1, 'flow_blocked': 1})
+    # Two RSTs for the verdict, and one more answering the client that talks on afterwards.
+    r.expect_totals(verdicts_reset=1, injected_packets=3)
+    if len(r.reflected) != 2 or 'R' not in str(tcp_of(r.reflected[1]).flags):
+        r.fail('the packet after the reset should be answered with a RST')
+    expect_event(r, 'reset', 'http_duplicate_host')
+    to_client, to_server = tcp_of(r.reflected[0]), tcp_of(r.forwarded[-1])
+    if 'R' not in str(to_client.flags) or to_client.seq != tcp_of(bad).ack or to_server.seq != tcp_of(bad).seq:
+        r.fail('RST numbers wrong: %s / %s' % (to_client.summary(), to_server.summary()))
+
+
+@case('http-drop')
+def http_drop(zt, args):
+    t = TcpSession(*V4)
+    head = t.handshake()
+    bad = t.segment(0, 'PA', b'GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n', advance=False)
+    r = zt.run(head + [bad], '--http-violation', 'drop')
+    r.expect_forwarded(head)
+    r.expect_drops({'http_violation': 1})
+    r.expect_totals(verdicts_drop=1, injected_packets=0)
+    expect_event(r, 'drop', 'http_nul_byte')
+
+
+@case('http-pipelined')
+def http_pipelined(zt, args):
+    t = TcpSession(*V4)
+    three = GOOD_REQUEST * 3
+    response = b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' * 3
+    packets = t.handshake() + t.exchange(three, response) + t.close()
+    r = zt.run(packets)
+    r.expect_clean_pass(packets)
+    r.expect_totals(http_flows=1, http_requests=3, http_responses=3, http_violations=0)
+
+
+@case('stream-reordered')
+def stream_reordered(zt, args):
+    """A request split in three segments that arrive 1, 3, 2: buffered and forwarded as they
+    come, parsed in order once the gap fills. With --stream-ooo drop the early one is dropped."""
+    t = TcpSession(*V4)
+    head = t.handshake()
+    parts = [SMUGGLING[:20], SMUGGLING[20:50], SMUGGLING[50:]]
+    segs = [t.c('PA', p) for p in parts]
+    packets = head + [segs[0], segs[2], segs[1]]
+    r = zt.run(packets)
+    r.expect_totals(stream_buffered=1, http_violations=1, verdicts_deny=1)
+    r.expect_drops({'http_violation': 1})
+    # The early segment was forwarded; the gap filler is the one denied: a RST takes its place.
+    if r.forwarded[:-1] != head + [segs[0], segs[2]] or len(r.reflected) != 1:
+        r.fail('expected the handshake, segments 1 and 3, a RST, and a 403 back to the client')
+    t = TcpSession(*V4)
+    head = t.handshake()
+    segs = [t.c('PA', p) for p in [GOOD_REQUEST[:20], GOOD_REQUEST[20:]]]
+    r = zt.run(head + [segs[1], segs[0]], '--stream-ooo', 'drop')
+    r.expect_forwarded(head + [segs[0]])
+    r.expect_drops({'stream_out_of_order_dropped': 1})
+
+
+@case('stream-overlap')
+def stream_overlap(zt, args):
+    """Classic evasion: a retransmission of bytes already seen with other content."""
+    t = TcpSession(*V4)
+    head = t.handshake()
+    original, forged = b'GET /api/v1/items HTTP/1.1\r\nHost: a', b'GET /admin/delete HTTP/1.1\r\nHost: a'
+    first = t.c('PA', original)
+    t.seq[0] -= len(original)
+    evil = t.c('PA', forged)
+    r = zt.run(head + [first, evil])
+    r.expect_drops({'stream_overlap_conflict': 1})
+    r.expect_totals(verdicts_reset=1)
+    expect_event(r, 'reset', 'stream_overlap_conflict')
+    t = TcpSession(*V4)
+    head = t.handshake()
+    first = t.c('PA', GOOD_REQUEST)
+    t.seq[0] -= len(GOOD_REQUEST)
+    again = t.c('PA', GOOD_REQUEST)
+    r = zt.run(head + [first, again])
+    r.expect_clean_pass(head + [first, again])
+    r.expect_totals(stream_duplicates=1, http_requests=1)
+
+
+@case('http-tunnel')
+def http_tunnel(zt, args):
+    upgrade = (b'GET /chat HTTP/1.1\r\nHost: api.example\r\nConnection: Upgrade\r\n'
+               b'Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n'
+               b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+    switching = (b'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n'
+                 b'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n')
+    t = TcpSession(*V4)
+    head = t.handshake()
+    req = t.segment(0, 'PA', upgrade, advance=False)
+    r = zt.run(head + [req])
+    r.expect_drops({'http_tunnel_denied': 1})
+    expect_event(r, 'deny', 'http_tunnel_websocket')
+    t = TcpSession(*V4)
+    packets = t.handshake() + [t.c('PA', upgrade), t.s('PA', switching), t.c('PA', b'\x81\x05hello'),
+                               t.s('PA', b'not http at all\r\n\r\n')]
+    r = zt.run(packets, '--http-tunnel', 'pass')
+    r.expect_clean_pass(packets)
+    r.expect_totals(http_tunnels=1, http_violations=0)
+
+
+@case('tcp-bad-checksum')
+def tcp_bad_checksum(zt, args):
+    """A data segment the server's stack would discard must not be what we inspect."""
+    t = TcpSession(*V4)
+    head = t.handshake()
+    good = t.segment(0, 'PA', GOOD_REQUEST, advance=False)
+    bad = Ether(good)
+    bad[TCP].chksum ^= 0x1234
+    r = zt.run(head + [bytes(bad), good])
+    r.expect_forwarded(head + [good])
+    r.expect_drops({'tcp_bad_checksum': 1})
+    r.expect_totals(http_requests=1)
 
 
 def main():

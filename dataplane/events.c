@@ -1,0 +1,107 @@
+#include "events.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_lcore.h>
+
+static const char *const action_names[] = {
+	[ZTG_EVENT_ACTION_DENY] = "deny",
+	[ZTG_EVENT_ACTION_RESET] = "reset",
+	[ZTG_EVENT_ACTION_DROP] = "drop",
+	[ZTG_EVENT_ACTION_PASS] = "pass",
+};
+
+struct rte_ring *ztg_events_ring_create(unsigned int count)
+{
+	return rte_ring_create_elem("ztg_events", sizeof(struct ztg_event), rte_align32pow2(count),
+				    (int)rte_socket_id(), RING_F_SC_DEQ);
+}
+
+void ztg_events_format_request_id(uint64_t request_id, char *out, size_t out_len)
+{
+	snprintf(out, out_len, "ztg-%016" PRIx64, request_id);
+}
+
+/* JSON string body: quotes, backslashes and control characters escaped. */
+static void write_json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void format_address(const struct ztg_flow_key *key, unsigned int endpoint, char *buf, size_t len)
+{
+	if (inet_ntop(key->ip_version == 4 ? AF_INET : AF_INET6, key->addr[endpoint], buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+}
+
+static void write_event(FILE *out, const struct ztg_event *e, double wall_start, uint64_t tsc_start,
+			uint64_t tsc_hz)
+{
+	double when = wall_start + (double)(int64_t)(e->tsc - tsc_start) / (double)tsc_hz;
+	unsigned int client = e->initiator, server = e->initiator ^ 1;
+	char stamp[64], src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	time_t seconds = (time_t)when;
+	struct tm tm;
+
+	gmtime_r(&seconds, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	format_address(&e->flow, client, src, sizeof(src));
+	format_address(&e->flow, server, dst, sizeof(dst));
+	fprintf(out, "{\"timestamp\":\"%s.%06dZ\",\"worker\":%u", stamp,
+		(int)((when - (double)seconds) * 1e6), e->lcore);
+	if (e->request_id) {
+		char id[32];
+
+		ztg_events_format_request_id(e->request_id, id, sizeof(id));
+		fprintf(out, ",\"request_id\":\"%s\",\"request_index\":%u", id, e->request_index);
+	}
+	fprintf(out, ",\"flow\":{\"src\":\"%s\",\"src_port\":%u,\"dst\":\"%s\",\"dst_port\":%u,\"proto\":%u",
+		src, e->flow.port[client], dst, e->flow.port[server], e->flow.l4_proto);
+	if (e->flow.vlan_ids[0])
+		fprintf(out, ",\"vlan\":%u", e->flow.vlan_ids[0]);
+	fprintf(out, "},\"action\":\"%s\",\"reason\":",
+		e->action < RTE_DIM(action_names) && action_names[e->action] ? action_names[e->action] : "?");
+	write_json_string(out, e->reason);
+	if (e->method[0]) {
+		fprintf(out, ",\"method\":");
+		write_json_string(out, e->method);
+		fprintf(out, ",\"path\":");
+		write_json_string(out, e->path);
+	}
+	fprintf(out, "}\n");
+}
+
+unsigned int ztg_events_drain(struct rte_ring *ring, FILE *out, unsigned int max, double wall_start,
+			      uint64_t tsc_start, uint64_t tsc_hz)
+{
+	struct ztg_event batch[32];
+	unsigned int written = 0;
+
+	while (written < max) {
+		unsigned int n = rte_ring_sc_dequeue_burst_elem(ring, batch, sizeof(batch[0]), RTE_DIM(batch), NULL);
+
+		if (n == 0)
+			break;
+		for (unsigned int i = 0; i < n; i++)
+			write_event(out, &batch[i], wall_start, tsc_start, tsc_hz);
+		written += n;
+	}
+	if (written)
+		fflush(out);
+	return written;
+}

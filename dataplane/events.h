@@ -1,0 +1,64 @@
+/*
+ * Events: what a worker decided about a flow or a request and why, carried
+ * to the main lcore, which writes them as JSON lines (--event-log).
+ *
+ * Workers enqueue fixed-size records into one multi-producer rte_ring and
+ * never wait: when the ring is full the event is counted as dropped by the
+ * worker and lost. The main lcore is the only consumer. Records hold no
+ * secrets: the path without its query, never headers or bodies.
+ */
+#ifndef ZTG_EVENTS_H
+#define ZTG_EVENTS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <rte_ring.h>
+
+#include "flow/flow_key.h"
+
+#define ZTG_EVENT_PATH_MAX   96
+#define ZTG_EVENT_REASON_MAX 48
+
+enum ztg_event_action {
+	ZTG_EVENT_ACTION_DENY = 1,     /* 403 to the client, RST to the server */
+	ZTG_EVENT_ACTION_RESET,        /* RST both ways */
+	ZTG_EVENT_ACTION_DROP,         /* this packet and the rest of the flow dropped */
+	ZTG_EVENT_ACTION_PASS,         /* passed on purpose, but worth recording (e.g. a tunnel allowed) */
+};
+
+struct ztg_event {
+	uint64_t tsc;
+	uint64_t request_id;           /* 0 when the event is about a flow, not a request */
+	struct ztg_flow_key flow;
+	uint8_t initiator;             /* flow endpoint that opened the connection (the client) */
+	uint8_t action;                /* enum ztg_event_action */
+	uint16_t lcore;
+	uint32_t request_index;        /* request number on the connection */
+	char reason[ZTG_EVENT_REASON_MAX];
+	char method[16];
+	char path[ZTG_EVENT_PATH_MAX];
+};
+
+/* A ring for `count` events (rounded up to a power of two). NULL with rte_errno set on failure. */
+struct rte_ring *ztg_events_ring_create(unsigned int count);
+
+/* Worker side: never blocks. Returns 0, or -1 when the ring is full (the caller counts it). */
+static inline int ztg_events_push(struct rte_ring *ring, const struct ztg_event *event)
+{
+	/* DPDK's prototype is not const-qualified; the ring only reads the record. */
+	return rte_ring_mp_enqueue_elem(ring, (void *)(uintptr_t)event, sizeof(*event)) == 0 ? 0 : -1;
+}
+
+/* "ztg-" and 16 hex digits: the id the 403 body and the event share. */
+void ztg_events_format_request_id(uint64_t request_id, char *out, size_t out_len);
+
+/*
+ * Main lcore: drain up to max events and write one JSON object per line to
+ * out. wall_start/tsc_start/tsc_hz turn TSC stamps into wall-clock time.
+ * Returns the number written.
+ */
+unsigned int ztg_events_drain(struct rte_ring *ring, FILE *out, unsigned int max, double wall_start,
+			      uint64_t tsc_start, uint64_t tsc_hz);
+
+#endif

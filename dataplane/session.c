@@ -1,0 +1,358 @@
+#include "session.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_ip.h>
+
+
+/* Everything one feed of the HTTP parser may decide, gathered by its callback. */
+struct feed_state {
+	struct ztg_session_context *ctx;
+	struct ztg_flow *flow;
+	bool stop;
+	bool request_side;             /* the stopping event came from the client's direction */
+	enum ztg_verdict verdict;
+	enum ztg_drop_reason drop;
+	const char *reason;
+	uint64_t request_id;
+	uint32_t request_index;
+	char method[16];
+	char path[ZTG_EVENT_PATH_MAX];
+};
+
+void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_options *opts,
+			      struct ztg_stream_pool *stream_pool, struct ztg_http_pool *http_pool,
+			      struct ztg_counters *counters, uint16_t lcore)
+{
+	*ctx = (struct ztg_session_context){
+		.opts = opts,
+		.stream_pool = stream_pool,
+		.http_pool = http_pool,
+		.counters = counters,
+		.lcore = lcore,
+		.next_request_id = ((uint64_t)lcore << 48) + 1,
+	};
+}
+
+void ztg_session_open(const struct ztg_session_context *ctx, struct ztg_flow *flow, const struct ztg_packet *pkt)
+{
+	const struct ztg_options *o = ctx->opts;
+
+	/* Only a connection whose handshake we see can be reassembled as the server will. */
+	if (pkt->l4_proto != IPPROTO_TCP || (pkt->tcp_flags & (ZTG_TCP_SYN | ZTG_TCP_ACK)) != ZTG_TCP_SYN)
+		return;
+	for (uint16_t i = 0; i < o->http_port_count; i++) {
+		if (pkt->dst_port == o->http_ports[i]) {
+			flow->flags |= ZTG_FLOW_F_HTTP;
+			ztg_stream_init(&flow->stream);
+			ztg_http_conn_init(&flow->http);
+			ctx->counters->http_flows++;
+			return;
+		}
+	}
+}
+
+void ztg_session_release(struct ztg_session_context *ctx, struct ztg_flow *flow)
+{
+	if (!(flow->flags & ZTG_FLOW_F_HTTP))
+		return;
+	ztg_stream_release(&flow->stream, ctx->stream_pool);
+	ztg_http_conn_release(&flow->http, ctx->http_pool);
+	flow->flags &= (uint8_t)~ZTG_FLOW_F_HTTP;
+}
+
+/* The TCP checksum, so that what we reassemble is what the server's stack accepts. */
+static bool tcp_checksum_ok(const uint8_t *frame, const struct ztg_packet *pkt)
+{
+	uint32_t l4_len = (uint32_t)pkt->l3_offset + pkt->l3_len - pkt->l4_offset;
+	uint32_t addr_len = pkt->ip_version == 4 ? 4 : 16;
+	uint8_t pseudo_tail[8] = {0};
+	uint32_t sum;
+
+	/*
+	 * IPv6's pseudo-header tail (32-bit length, 24 zero bits, protocol).
+	 * In one's-complement sums it adds up exactly as IPv4's (zero,
+	 * protocol, 16-bit length) does, so one form serves both.
+	 */
+	pseudo_tail[2] = (uint8_t)(l4_len >> 8);
+	pseudo_tail[3] = (uint8_t)l4_len;
+	pseudo_tail[7] = IPPROTO_TCP;
+	sum = __rte_raw_cksum(pkt->src_addr, addr_len, 0);
+	sum = __rte_raw_cksum(pkt->dst_addr, addr_len, sum);
+	sum = __rte_raw_cksum(pseudo_tail, sizeof(pseudo_tail), sum);
+	sum = __rte_raw_cksum(frame + pkt->l4_offset, l4_len, sum);
+	return __rte_raw_cksum_reduce(sum) == 0xffff;
+}
+
+static void copy_token(char *dst, size_t dst_len, const uint8_t *src, uint32_t len)
+{
+	size_t n = len < dst_len - 1 ? len : dst_len - 1;
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int stop_feed(struct feed_state *st, bool request_side, enum ztg_verdict verdict, enum ztg_drop_reason drop,
+		     const char *reason)
+{
+	st->stop = true;
+	st->request_side = request_side;
+	st->verdict = verdict;
+	st->drop = drop;
+	st->reason = reason;
+	return 1;
+}
+
+static const char *upgrade_reason(uint8_t upgrade)
+{
+	switch (upgrade) {
+	case ZTG_HTTP_UPGRADE_WEBSOCKET:
+		return "http_tunnel_websocket";
+	case ZTG_HTTP_UPGRADE_H2C:
+		return "http_tunnel_h2c";
+	case ZTG_HTTP_UPGRADE_CONNECT:
+		return "http_tunnel_connect";
+	default:
+		return "http_tunnel_upgrade";
+	}
+}
+
+static int on_request_headers(struct feed_state *st, const struct ztg_http_message *msg)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_options *o = ctx->opts;
+	struct ztg_http_target_view *view = &ctx->target;
+	enum ztg_http_normalize_error norm;
+
+	ctx->counters->http_requests++;
+	st->flow->requests++;
+	st->request_id = ctx->next_request_id++;
+	st->request_index = msg->index;
+	copy_token(st->method, sizeof(st->method), msg->method_token.ptr, msg->method_token.len);
+	norm = ztg_http_normalize_target(msg->target.ptr, msg->target.len, ctx->target_buf, sizeof(ctx->target_buf),
+					 view);
+	/* The canonical path only: a query may carry credentials, and events never hold secrets. */
+	if (norm == ZTG_HTTP_NORM_OK)
+		copy_token(st->path, sizeof(st->path), view->path.ptr, view->path.len);
+	else
+		copy_token(st->path, sizeof(st->path), view->raw_path.ptr, view->raw_path.len);
+	if (norm != ZTG_HTTP_NORM_OK) {
+		ctx->counters->http_violations++;
+		return stop_feed(st, true, o->http_violation, ZTG_DROP_HTTP_VIOLATION,
+				 ztg_http_normalize_error_name(norm));
+	}
+	if (msg->upgrade != ZTG_HTTP_UPGRADE_NONE && !o->http_tunnel_pass)
+		return stop_feed(st, true, ZTG_VERDICT_DENY, ZTG_DROP_HTTP_TUNNEL_DENIED, upgrade_reason(msg->upgrade));
+	return 0;
+}
+
+static int on_http_event(void *arg, const struct ztg_http_event *ev)
+{
+	struct feed_state *st = arg;
+	struct ztg_counters *c = st->ctx->counters;
+
+	switch (ev->type) {
+	case ZTG_HTTP_EV_HEADERS:
+		if (ev->is_request)
+			return on_request_headers(st, ev->message);
+		c->http_responses++;
+		return 0;
+	case ZTG_HTTP_EV_TUNNEL:
+		/* Reached only when tunnels may pass: the request was denied otherwise. */
+		c->http_tunnels++;
+		st->flow->flags |= ZTG_FLOW_F_TUNNEL;
+		return 0;
+	case ZTG_HTTP_EV_VIOLATION:
+		c->http_violations++;
+		if (ev->violation == ZTG_HTTP_HTTP2_PRIOR_KNOWLEDGE) {
+			if (st->ctx->opts->http_tunnel_pass) {
+				c->http_tunnels++;
+				st->flow->flags |= ZTG_FLOW_F_TUNNEL;
+				return 0;
+			}
+			/* An HTTP/1.1 403 means nothing to an HTTP/2 client: reset instead. */
+			return stop_feed(st, true, ZTG_VERDICT_RESET, ZTG_DROP_HTTP_TUNNEL_DENIED,
+					 "http2_prior_knowledge");
+		}
+		/* A broken response cannot be answered with a 403: reset that connection. */
+		return stop_feed(st, ev->is_request, ev->is_request ? st->ctx->opts->http_violation : ZTG_VERDICT_RESET,
+				 ZTG_DROP_HTTP_VIOLATION, ztg_http_violation_name(ev->violation));
+	case ZTG_HTTP_EV_BODY:
+	case ZTG_HTTP_EV_COMPLETE:
+		return 0;
+	}
+	return 0;
+}
+
+/* Keep a frame a builder wrote into the next slot; 0 bytes means it could not be built. */
+static void add_frame(struct ztg_session_context *ctx, struct ztg_session_result *r, bool to_sender, uint16_t len)
+{
+	if (len == 0) {
+		ctx->counters->inject_failed++;
+		return;
+	}
+	r->frames[r->frame_count].to_sender = to_sender;
+	r->frames[r->frame_count].len = len;
+	r->frame_count++;
+}
+
+static uint8_t *next_frame(struct ztg_session_result *r)
+{
+	return r->frames[r->frame_count].data;
+}
+
+/*
+ * Stop the flow at this packet, which is dropped: the receiver never sees
+ * it, so it still expects pkt->tcp_seq; the sender has been told nothing
+ * beyond pkt->tcp_ack. The sequence rules live in verdict/inject.h.
+ */
+static void stop_flow(struct ztg_session_context *ctx, struct ztg_flow *flow, const uint8_t *frame,
+		      const struct ztg_packet *pkt, const struct feed_state *st, uint64_t now_tsc,
+		      struct ztg_session_result *r)
+{
+	const uint16_t cap = sizeof(r->frames[0].data);
+	struct ztg_counters *c = ctx->counters;
+	enum ztg_verdict verdict = st->verdict;
+	struct ztg_event *e = &r->event;
+	struct ztg_inject_seq seq;
+	char id[32];
+
+	/* A 403 only makes sense to a client about its own request. */
+	if (verdict == ZTG_VERDICT_DENY && !st->request_side)
+		verdict = ZTG_VERDICT_RESET;
+	r->drop = st->drop;
+	ztg_inject_seq_from_packet(pkt, &seq);
+	ztg_events_format_request_id(st->request_id, id, sizeof(id));
+	switch (verdict) {
+	case ZTG_VERDICT_DENY:
+		add_frame(ctx, r, true, ztg_inject_deny(frame, pkt, &seq, st->reason, id, next_frame(r), cap));
+		add_frame(ctx, r, false, ztg_inject_reset(frame, pkt, &seq, ZTG_INJECT_TO_RECEIVER, next_frame(r), cap));
+		c->verdicts_deny++;
+		break;
+	case ZTG_VERDICT_RESET:
+		add_frame(ctx, r, true, ztg_inject_reset(frame, pkt, &seq, ZTG_INJECT_TO_SENDER, next_frame(r), cap));
+		add_frame(ctx, r, false, ztg_inject_reset(frame, pkt, &seq, ZTG_INJECT_TO_RECEIVER, next_frame(r), cap));
+		c->verdicts_reset++;
+		break;
+	case ZTG_VERDICT_DROP:
+		c->verdicts_drop++;
+		break;
+	}
+	c->injected_packets += r->frame_count;
+
+	memset(e, 0, sizeof(*e));
+	e->tsc = now_tsc;
+	e->request_id = st->request_id;
+	e->request_index = st->request_index;
+	e->flow = flow->key;
+	e->initiator = flow->tcp.initiator;
+	e->lcore = ctx->lcore;
+	e->action = verdict == ZTG_VERDICT_DENY ? ZTG_EVENT_ACTION_DENY :
+		    verdict == ZTG_VERDICT_RESET ? ZTG_EVENT_ACTION_RESET : ZTG_EVENT_ACTION_DROP;
+	snprintf(e->reason, sizeof(e->reason), "%s", st->reason);
+	snprintf(e->method, sizeof(e->method), "%s", st->method);
+	snprintf(e->path, sizeof(e->path), "%s", st->path);
+	r->has_event = true;
+
+	/*
+	 * Closed in the tracker too: the slot then expires on the short closed
+	 * timeout, and a new SYN on the same tuple reopens it as a new flow.
+	 */
+	flow->flags |= ZTG_FLOW_F_BLOCKED;
+	flow->tcp.state = ZTG_TCP_STATE_CLOSED;
+	ztg_session_release(ctx, flow);
+}
+
+static enum ztg_drop_reason stream_fate(struct ztg_counters *c, enum ztg_stream_result sr)
+{
+	switch (sr) {
+	case ZTG_STREAM_BUFFERED:
+		c->stream_buffered++;
+		return ZTG_DROP_NONE;
+	case ZTG_STREAM_DUPLICATE:
+		c->stream_duplicates++;
+		return ZTG_DROP_NONE;
+	case ZTG_STREAM_UNVERIFIED:
+		c->stream_unverified++;
+		return ZTG_DROP_NONE;
+	case ZTG_STREAM_PASS_DEPTH:
+		c->stream_depth_passed++;
+		return ZTG_DROP_NONE;
+	case ZTG_STREAM_DROP_OOO:
+		return ZTG_DROP_STREAM_OUT_OF_ORDER;
+	case ZTG_STREAM_DROP_WINDOW:
+		return ZTG_DROP_STREAM_OUT_OF_WINDOW;
+	case ZTG_STREAM_DELIVER:
+	case ZTG_STREAM_BLOCK_OVERLAP:
+		break;
+	}
+	return ZTG_DROP_NONE;
+}
+
+void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, unsigned int sender,
+			const uint8_t *frame, const struct ztg_packet *pkt, uint64_t now_tsc,
+			struct ztg_session_result *result)
+{
+	struct ztg_stream_delivery delivery;
+	struct feed_state st = {.ctx = ctx, .flow = flow};
+	enum ztg_stream_result sr;
+	bool from_client = sender == flow->tcp.initiator;
+
+	result->drop = ZTG_DROP_NONE;
+	result->frame_count = 0;
+	result->has_event = false;
+	if (unlikely(flow->flags & ZTG_FLOW_F_BLOCKED)) {
+		/*
+		 * Whoever still talks on a stopped connection (a client's FIN after
+		 * our 403, a retransmission) is told it is gone, so its socket
+		 * closes now instead of retrying for minutes. Never answer a RST.
+		 */
+		result->drop = ZTG_DROP_FLOW_BLOCKED;
+		if (!(pkt->tcp_flags & ZTG_TCP_RST)) {
+			struct ztg_inject_seq seq;
+
+			ztg_inject_seq_from_packet(pkt, &seq);
+			add_frame(ctx, result, true, ztg_inject_reset(frame, pkt, &seq, ZTG_INJECT_TO_SENDER,
+								      next_frame(result), sizeof(result->frames[0].data)));
+			ctx->counters->injected_packets += result->frame_count;
+		}
+		return;
+	}
+	if (!(flow->flags & ZTG_FLOW_F_HTTP) || (flow->flags & ZTG_FLOW_F_TUNNEL))
+		return;
+	if (pkt->payload_len && unlikely(!tcp_checksum_ok(frame, pkt))) {
+		result->drop = ZTG_DROP_TCP_BAD_CHECKSUM;
+		return;
+	}
+
+	sr = ztg_stream_segment(&flow->stream, ctx->stream_pool, &ctx->opts->stream, sender, pkt->tcp_flags,
+				pkt->tcp_seq, pkt->tcp_ack, pkt->tcp_window, frame + pkt->l4_offset + 20,
+				(uint32_t)(pkt->payload_offset - pkt->l4_offset - 20), frame + pkt->payload_offset,
+				pkt->payload_len, &delivery);
+	if (sr == ZTG_STREAM_BLOCK_OVERLAP) {
+		stop_feed(&st, from_client, ZTG_VERDICT_RESET, ZTG_DROP_STREAM_OVERLAP, "stream_overlap_conflict");
+		stop_flow(ctx, flow, frame, pkt, &st, now_tsc, result);
+		return;
+	}
+	if (sr != ZTG_STREAM_DELIVER) {
+		result->drop = stream_fate(ctx->counters, sr);
+		return;
+	}
+	for (uint32_t i = 0; i < delivery.count && !st.stop; i++) {
+		if (ztg_http_feed(&flow->http, from_client, delivery.pieces[i].data, delivery.pieces[i].len,
+				  &ctx->opts->http_limits, ctx->http_pool, on_http_event, &st) == ZTG_HTTP_FEED_STOPPED)
+			break;
+		if (flow->flags & ZTG_FLOW_F_TUNNEL)
+			break;
+	}
+	/* A response that runs until the server closes ends with the server's FIN, in order. */
+	if (!st.stop && !from_client && delivery.fin)
+		ztg_http_close(&flow->http, false, on_http_event, &st);
+	if (st.stop) {
+		if (st.request_id == 0)
+			st.request_id = ctx->next_request_id++;
+		stop_flow(ctx, flow, frame, pkt, &st, now_tsc, result);
+	}
+}

@@ -1,0 +1,75 @@
+/*
+ * Session: the layer-7 path of one TCP packet of an HTTP flow. Stream
+ * reassembly, HTTP parsing of the bytes now in order, and the verdict when
+ * something must stop: which packet fate, which frames to inject, which
+ * event to record.
+ *
+ * Plain C over the decoded packet and the flow: the worker owns the mbufs,
+ * sends the frames this module builds and pushes the event. One context per
+ * worker (its pools, limits and request-id counter); nothing shared.
+ */
+#ifndef ZTG_SESSION_H
+#define ZTG_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "decode/decode.h"
+#include "drop_reason.h"
+#include "events.h"
+#include "flow/flow_table.h"
+#include "http/http_normalize.h"
+#include "http/http_parser.h"
+#include "options.h"
+#include "stats.h"
+#include "stream/tcp_stream.h"
+#include "verdict/inject.h"
+
+struct ztg_session_context {
+	const struct ztg_options *opts;      /* stream config, HTTP limits and actions */
+	struct ztg_stream_pool *stream_pool;
+	struct ztg_http_pool *http_pool;
+	struct ztg_counters *counters;
+	uint16_t lcore;
+	uint64_t next_request_id;            /* lcore in the top 16 bits: unique across workers */
+	/* Scratch for the request being judged: its normalised target. */
+	struct ztg_http_target_view target;
+	uint8_t target_buf[65536];           /* >= the longest start line the limits allow */
+};
+
+/* A frame to send: toward the packet's sender (out of the port it came in) or its receiver. */
+struct ztg_session_frame {
+	bool to_sender;
+	uint16_t len;
+	uint8_t data[ZTG_INJECT_FRAME_MAX];
+};
+
+struct ztg_session_result {
+	enum ztg_drop_reason drop;           /* NONE: forward the packet */
+	uint8_t frame_count;
+	struct ztg_session_frame frames[2];
+	bool has_event;
+	struct ztg_event event;
+};
+
+/* The lcore's counter space for request ids starts here. */
+void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_options *opts,
+			      struct ztg_stream_pool *stream_pool, struct ztg_http_pool *http_pool,
+			      struct ztg_counters *counters, uint16_t lcore);
+
+/* A new flow opened by a SYN from `initiator`: parse it as HTTP when its server port says so. */
+void ztg_session_open(const struct ztg_session_context *ctx, struct ztg_flow *flow, const struct ztg_packet *pkt);
+
+/*
+ * One TCP packet of the flow, sent by endpoint `sender`, already accepted by
+ * the connection tracker. frame is the whole Ethernet frame pkt was decoded
+ * from (for checksums and forged replies).
+ */
+void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, unsigned int sender,
+			const uint8_t *frame, const struct ztg_packet *pkt, uint64_t now_tsc,
+			struct ztg_session_result *result);
+
+/* Return what the flow's layer-7 state holds to the pools (flow release). */
+void ztg_session_release(struct ztg_session_context *ctx, struct ztg_flow *flow);
+
+#endif
