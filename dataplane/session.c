@@ -1,10 +1,12 @@
 #include "session.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
-#include <rte_ip.h>
+
+#include "checksum.h"
 
 
 /* Everything one feed of the HTTP parser may decide, gathered by its callback. */
@@ -68,22 +70,14 @@ static bool tcp_checksum_ok(const uint8_t *frame, const struct ztg_packet *pkt)
 {
 	uint32_t l4_len = (uint32_t)pkt->l3_offset + pkt->l3_len - pkt->l4_offset;
 	uint32_t addr_len = pkt->ip_version == 4 ? 4 : 16;
-	uint8_t pseudo_tail[8] = {0};
-	uint32_t sum;
+	uint64_t sum;
 
-	/*
-	 * IPv6's pseudo-header tail (32-bit length, 24 zero bits, protocol).
-	 * In one's-complement sums it adds up exactly as IPv4's (zero,
-	 * protocol, 16-bit length) does, so one form serves both.
-	 */
-	pseudo_tail[2] = (uint8_t)(l4_len >> 8);
-	pseudo_tail[3] = (uint8_t)l4_len;
-	pseudo_tail[7] = IPPROTO_TCP;
-	sum = __rte_raw_cksum(pkt->src_addr, addr_len, 0);
-	sum = __rte_raw_cksum(pkt->dst_addr, addr_len, sum);
-	sum = __rte_raw_cksum(pseudo_tail, sizeof(pseudo_tail), sum);
-	sum = __rte_raw_cksum(frame + pkt->l4_offset, l4_len, sum);
-	return __rte_raw_cksum_reduce(sum) == 0xffff;
+	/* Pseudo-header: addresses, protocol and TCP length, as numbers. */
+	sum = ztg_checksum_add(0, pkt->src_addr, addr_len);
+	sum = ztg_checksum_add(sum, pkt->dst_addr, addr_len);
+	sum += IPPROTO_TCP + l4_len;
+	sum = ztg_checksum_add(sum, frame + pkt->l4_offset, l4_len);
+	return ztg_checksum_fold(sum) == 0xffff;
 }
 
 static void copy_token(char *dst, size_t dst_len, const uint8_t *src, uint32_t len)
