@@ -1,12 +1,13 @@
 /*
  * HTTP/1.1 parser (RFC 9110/9112), incremental, both directions.
  *
- * A head is scanned line by line: memchr finds each LF, the limits are
- * checked on byte counts, and field lines are checked byte by byte as they
- * arrive; the start line is checked whole when its LF comes. Only when the
- * blank line ends the head is it read a second time, from one contiguous
- * block (the fed bytes, or the pool buffer the head was copied into because
- * it spanned feeds), to slice the fields and apply the framing rules.
+ * A head is scanned line by line as it arrives: the limits are checked on
+ * byte counts, field lines byte by byte (eight at a time where they are
+ * plain) up to their LF, the start line whole once memchr finds its LF.
+ * Only when the blank line ends the head is it read a second time, from one
+ * contiguous block (the fed bytes, or the pool buffer the head was copied
+ * into because it spanned feeds), to slice the fields and apply the framing
+ * rules. Bodies are never copied: BODY events point into the fed bytes.
  *
  * Split independence. Every violation is tied to one byte of the stream: a
  * bad byte in a field line is reported at that byte (a bare CR at the byte
@@ -796,6 +797,45 @@ static enum ztg_http_violation line_too_long(const struct feed *f, bool start)
 }
 
 /*
+ * Find where the current line ends in the n bytes at s. k is the offset of
+ * the first byte at which a limit is crossed. Returns false with *why set on
+ * a violation; else *content is the line's bytes here (LF excluded) and *lf
+ * whether its LF is here.
+ */
+static bool line_end(struct ztg_http_dir *d, const uint8_t *s, uint32_t n, uint64_t k, bool start,
+		     uint32_t *content, bool *lf, enum ztg_http_violation *why)
+{
+	uint32_t scan, at;
+
+	if (start) {
+		/* A start line is judged whole at its LF. */
+		const uint8_t *e = memchr(s, '\n', n);
+
+		*content = e ? (uint32_t)(e - s) : n;
+		*lf = e != NULL;
+		*why = ZTG_HTTP_NONE;
+		return k >= *content;
+	}
+	/* Field bytes are judged as they come, up to and including the byte at k: it may be the LF. */
+	scan = n <= k ? n : (uint32_t)k + 1;
+	switch (scan_field_bytes(&d->line_phase, s, scan, &at, why)) {
+	case FIELD_BAD:
+		if (at >= k)
+			*why = ZTG_HTTP_NONE;   /* the limit came first */
+		return false;
+	case FIELD_MORE:
+		*content = n;
+		*lf = false;
+		*why = ZTG_HTTP_NONE;
+		return scan == n && n <= k;
+	default:
+		*content = at;
+		*lf = true;
+		return true;
+	}
+}
+
+/*
  * Scan the lines of a head (base: where its first byte is; buf: the pool
  * buffer when the head is being copied, else NULL) or of a trailer section
  * (both NULL; it has no start line). *used is how many of the n bytes at p
@@ -810,7 +850,6 @@ static enum scan_result scan_lines(struct feed *f, uint8_t *buf, const uint8_t *
 
 	while (pos < n) {
 		const uint8_t *s = p + pos;
-		uint32_t avail = n - pos;
 		bool start = (d->line_phase & LP_MASK) == LP_START;
 		uint64_t line_max = start ? f->lim.start_line : f->lim.header_line;
 		/*
@@ -821,38 +860,14 @@ static enum scan_result scan_lines(struct feed *f, uint8_t *buf, const uint8_t *
 		 */
 		uint64_t k_line = line_max + 1 - d->line_len;
 		uint64_t k_head = f->lim.head_bytes - d->head_len;
-		uint64_t k = k_line < k_head ? k_line : k_head;
-		uint32_t content, total, clen, line_off, at;
+		uint32_t content, total, clen, line_off;
 		bool lf, cr;
 
-		if (start) {
-			/* Judged whole at its LF. */
-			const uint8_t *e = memchr(s, '\n', avail);
-
-			content = e ? (uint32_t)(e - s) : avail;
-			lf = e != NULL;
-			if (unlikely(k < content))
-				goto limit;
-		} else {
-			/* Up to and including the byte where a limit falls: it may be the LF. */
-			uint32_t scan = avail <= k ? avail : (uint32_t)k + 1;
-
-			switch (scan_field_bytes(&d->line_phase, s, scan, &at, why)) {
-			case FIELD_BAD:
-				if (unlikely(at >= k))
-					goto limit;
-				return SCAN_BAD;
-			case FIELD_MORE:
-				if (unlikely(scan != avail || avail > k))
-					goto limit;
-				content = avail;
-				lf = false;
-				break;
-			default:
-				content = at;
-				lf = true;
-				break;
-			}
+		if (unlikely(!line_end(d, s, n - pos, k_line < k_head ? k_line : k_head, start, &content, &lf, why))) {
+			/* No bad byte before the limit: the earlier limit, the line's on a tie. */
+			if (*why == ZTG_HTTP_NONE)
+				*why = k_line <= k_head ? line_too_long(f, start) : ZTG_HTTP_HEADERS_TOO_LARGE;
+			return SCAN_BAD;
 		}
 		cr = content ? s[content - 1] == '\r' : (d->line_phase & LP_CR) != 0;
 		if (start)
@@ -905,9 +920,6 @@ static enum scan_result scan_lines(struct feed *f, uint8_t *buf, const uint8_t *
 	}
 	*used = n;
 	return SCAN_MORE;
-limit:
-	*why = k_line <= k_head ? line_too_long(f, (d->line_phase & LP_MASK) == LP_START) : ZTG_HTTP_HEADERS_TOO_LARGE;
-	return SCAN_BAD;
 }
 
 /* --------------------------------------------------------- head reading */

@@ -224,7 +224,9 @@ read -r rx tx dropped flows v6 icmp tcp <<<"$(jq -r '.totals | [.rx_packets, .tx
 pass "flows created: $flows"
 ((tcp > 0 && v6 > 0 && icmp > 0)) || fail "stats: tcp $tcp, ipv6 $v6, icmp $icmp packets; expected each > 0"
 pass "decoded: tcp $tcp, ipv6 $v6, icmp $icmp packets"
-((rx == tx + dropped)) || fail "stats: rx $rx != tx $tx + dropped $dropped: packets unaccounted for"
+injected=$(jq '.totals.injected_packets' "$STATS")
+((rx + injected == tx + dropped)) ||
+	fail "stats: rx $rx + injected $injected != tx $tx + dropped $dropped: packets unaccounted for"
 port_rx=$(jq '[.ports[].ipackets] | add' "$STATS")
 port_tx=$(jq '[.ports[].opackets] | add' "$STATS")
 ((port_rx == rx && port_tx == tx)) ||
@@ -242,5 +244,42 @@ while IFS='=' read -r reason count; do
 done <<<"$(ztgate_nonzero_drops "$STATS")"
 ((${#unexpected[@]} == 0)) || fail "stats: unexpected drops: ${unexpected[*]}"
 pass "no unexpected drops (expected: ${EXPECTED_DROPS[*]:-none}; dropped total $dropped)"
+
+# --- verdicts on the wire: deny and reset --------------------------------------------------------
+
+# A smuggling request (Content-Length with Transfer-Encoding): never legitimate.
+smuggle=(-sS --max-time 10 -A "$UA/smuggle" -X POST -H 'Transfer-Encoding: chunked' -H 'Content-Length: 5'
+	--data-binary $'0\r\n\r\n' "http://$SERVER_IP4/api/v1/orders")
+
+"$LAB" start-ztgate --driver "$DRIVER" || fail "scripts/lab.sh start-ztgate (deny)"
+tmp=$(mktemp)
+CODE=$(client curl "${smuggle[@]}" -o "$tmp" -w '%{http_code}') || fail "curl (smuggling, deny): exit $?"
+BODY=$(cat "$tmp")
+rm -f -- "$tmp"
+[[ $CODE == 403 ]] || fail "smuggling request: HTTP $CODE, expected ztgate's 403"
+expect_json '.error == "forbidden" and .reason == "http_content_length_and_transfer_encoding" and
+	(.request_id | startswith("ztg-"))' "the 403"
+request_id=$(jq -r .request_id <<<"$BODY")
+pass "smuggling request: curl got ztgate's 403 naming request $request_id"
+"$LAB" stop-ztgate || fail "ztgate did not stop cleanly after the deny"
+n=$(log_count ".ua == \"$UA/smuggle\"")
+((n == 0)) || fail "access log: nginx logged $n smuggling request(s)"
+grep -q "\"request_id\":\"$request_id\".*\"action\":\"deny\"" "$RUN/ztgate.log" ||
+	fail "no deny event for $request_id in $RUN/ztgate.log"
+pass "the server never logged it; the deny event names $request_id"
+
+"$LAB" start-ztgate --driver "$DRIVER" -- --http-violation reset || fail "scripts/lab.sh start-ztgate (reset)"
+started=$(date +%s%N)
+rc=0
+client curl "${smuggle[@]}" -o /dev/null 2>/dev/null || rc=$?
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+# curl: 56 is "failure receiving network data" (connection reset); 28 would be a timeout.
+((rc == 56)) || fail "smuggling request with --http-violation reset: curl exit $rc, expected 56 (reset)"
+((elapsed_ms < 3000)) || fail "the reset took $elapsed_ms ms to reach curl"
+pass "with --http-violation reset, curl reports a reset (exit 56) after $elapsed_ms ms, not a timeout"
+"$LAB" stop-ztgate || fail "ztgate did not stop cleanly after the reset"
+n=$(log_count ".ua == \"$UA/smuggle\"")
+((n == 0)) || fail "access log: nginx logged $n smuggling request(s) after the reset"
+pass "the server never logged the reset request either"
 
 echo "PASS: $checks checks"

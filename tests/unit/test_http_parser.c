@@ -856,6 +856,74 @@ static void test_many_feeds(void **state)
 	ztg_http_pool_free(pool);
 }
 
+/* Where the slices of a head point: into the feed when it holds the whole head, else elsewhere (the pool). */
+struct where {
+	const uint8_t *feed;
+	uint32_t feed_len;
+	int heads_in_feed;
+	int heads_elsewhere;
+};
+
+static bool in_feed(const struct where *w, struct ztg_http_slice s)
+{
+	return s.ptr >= w->feed && s.ptr + s.len <= w->feed + w->feed_len;
+}
+
+static int on_where(void *ctx, const struct ztg_http_event *ev)
+{
+	struct where *w = ctx;
+	const struct ztg_http_message *m = ev->message;
+	bool all = true, none = true;
+
+	if (ev->type != ZTG_HTTP_EV_HEADERS)
+		return 0;
+	for (uint32_t i = 0; i < m->header_count; i++) {
+		bool a = in_feed(w, m->headers[i].name), b = in_feed(w, m->headers[i].value);
+
+		all = all && a && b;
+		none = none && !a && !b;
+	}
+	all = all && in_feed(w, m->target) && in_feed(w, m->method_token) && in_feed(w, m->host);
+	none = none && !in_feed(w, m->target) && !in_feed(w, m->method_token) && !in_feed(w, m->host);
+	assert_true(all || none);
+	if (all)
+		w->heads_in_feed++;
+	else
+		w->heads_elsewhere++;
+	return 0;
+}
+
+static void feed_where(struct where *w, struct ztg_http_conn *conn, const char *p, size_t n,
+		       struct ztg_http_pool *pool)
+{
+	w->feed = (const uint8_t *)p;
+	w->feed_len = (uint32_t)n;
+	assert_int_equal(ztg_http_feed(conn, true, w->feed, w->feed_len, NULL, pool, on_where, w), 0);
+}
+
+static void test_zero_copy(void **state)
+{
+	static const char two[] = "GET /a HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n"
+				  "GET /b HTTP/1.1\r\nHost: h\r\nX-B: 2\r\n\r\nGET /c HTTP/1.1\r\nHo";
+	struct ztg_http_pool *pool = ztg_http_pool_create(1, 16384);
+	struct where w = { 0 };
+	struct ztg_http_conn conn;
+
+	(void)state;
+	ztg_http_conn_init(&conn);
+	feed_where(&w, &conn, two, sizeof(two) - 1, pool);
+	assert_int_equal(w.heads_in_feed, 2);
+	assert_int_equal(w.heads_elsewhere, 0);
+	assert_int_equal(ztg_http_pool_in_use(pool), 1);
+	/* The third head spans feeds: its slices are in the pool buffer. */
+	feed_where(&w, &conn, S("st: h\r\nX-C: 3\r\n\r\n"), pool);
+	assert_int_equal(w.heads_in_feed, 2);
+	assert_int_equal(w.heads_elsewhere, 1);
+	assert_int_equal(ztg_http_pool_in_use(pool), 0);
+	ztg_http_conn_release(&conn, pool);
+	ztg_http_pool_free(pool);
+}
+
 /* ---------------------------------------------------------- violations */
 
 static void test_bad_request_line(void **state)
@@ -1566,6 +1634,7 @@ int main(void)
 		cmocka_unit_test(test_target_forms),
 		cmocka_unit_test(test_large_jwt),
 		cmocka_unit_test(test_many_feeds),
+		cmocka_unit_test(test_zero_copy),
 		cmocka_unit_test(test_bad_request_line),
 		cmocka_unit_test(test_bad_method),
 		cmocka_unit_test(test_bad_target),
