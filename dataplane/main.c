@@ -76,7 +76,7 @@ static int open_events(struct ztg_app *app, char *err, size_t err_len)
 	if (app->opts.event_log[0] != '\0') {
 		app->event_log = fopen(app->opts.event_log, "a");
 		if (app->event_log == NULL) {
-			snprintf(err, err_len, "--event-log: %s: %s", app->opts.event_log, strerror(errno));
+			snprintf(err, err_len, "--event-log: %.900s: %s", app->opts.event_log, strerror(errno));
 			return -1;
 		}
 		setvbuf(app->event_log, NULL, _IOLBF, 0);

@@ -113,25 +113,38 @@ static const char *upgrade_reason(uint8_t upgrade)
 	}
 }
 
-static int on_request_headers(struct feed_state *st, const struct ztg_http_message *msg)
+/*
+ * Give the request an id and remember its method and canonical path for the
+ * event. Only the path: a query may carry credentials, and events never hold
+ * secrets. Returns how normalising the target went.
+ */
+static enum ztg_http_normalize_error describe_request(struct feed_state *st, const struct ztg_http_message *msg)
 {
 	struct ztg_session_context *ctx = st->ctx;
-	const struct ztg_options *o = ctx->opts;
 	struct ztg_http_target_view *view = &ctx->target;
 	enum ztg_http_normalize_error norm;
 
-	ctx->counters->http_requests++;
-	st->flow->requests++;
 	st->request_id = ctx->next_request_id++;
 	st->request_index = msg->index;
 	copy_token(st->method, sizeof(st->method), msg->method_token.ptr, msg->method_token.len);
 	norm = ztg_http_normalize_target(msg->target.ptr, msg->target.len, ctx->target_buf, sizeof(ctx->target_buf),
 					 view);
-	/* The canonical path only: a query may carry credentials, and events never hold secrets. */
 	if (norm == ZTG_HTTP_NORM_OK)
 		copy_token(st->path, sizeof(st->path), view->path.ptr, view->path.len);
 	else
 		copy_token(st->path, sizeof(st->path), view->raw_path.ptr, view->raw_path.len);
+	return norm;
+}
+
+static int on_request_headers(struct feed_state *st, const struct ztg_http_message *msg)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_options *o = ctx->opts;
+	enum ztg_http_normalize_error norm;
+
+	ctx->counters->http_requests++;
+	st->flow->requests++;
+	norm = describe_request(st, msg);
 	if (norm != ZTG_HTTP_NORM_OK) {
 		ctx->counters->http_violations++;
 		return stop_feed(st, true, o->http_violation, ZTG_DROP_HTTP_VIOLATION,
@@ -160,6 +173,8 @@ static int on_http_event(void *arg, const struct ztg_http_event *ev)
 		return 0;
 	case ZTG_HTTP_EV_VIOLATION:
 		c->http_violations++;
+		if (ev->is_request && ev->message != NULL)
+			(void)describe_request(st, ev->message);
 		if (ev->violation == ZTG_HTTP_HTTP2_PRIOR_KNOWLEDGE) {
 			if (st->ctx->opts->http_tunnel_pass) {
 				c->http_tunnels++;

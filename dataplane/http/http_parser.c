@@ -306,21 +306,29 @@ static int emit(const struct feed *f, struct ztg_http_event *ev)
 	return f->fn(f->ctx, ev);
 }
 
-static int violation(struct feed *f, enum ztg_http_violation why)
+/* message: the head whose start line was read, so the event can say which request; or NULL. */
+static int violation_in(struct feed *f, enum ztg_http_violation why, const struct ztg_http_message *message)
 {
 	struct ztg_http_dir *d = f->dir;
 	struct ztg_http_event ev = {
 		.type = ZTG_HTTP_EV_VIOLATION,
 		.index = d->index,
 		.violation = why,
+		.message = message,
 	};
 	int rc;
 
 	d->state = ST_STOPPED;
 	d->violation = (uint8_t)why;
-	buffer_put(f->pool, d);
+	/* The message's slices may point into the pool buffer: give it back after the callback. */
 	rc = emit(f, &ev);
+	buffer_put(f->pool, d);
 	return rc ? rc : ZTG_HTTP_FEED_STOPPED;
+}
+
+static int violation(struct feed *f, enum ztg_http_violation why)
+{
+	return violation_in(f, why, NULL);
 }
 
 static void reset_message(struct ztg_http_dir *d)
@@ -936,6 +944,7 @@ struct facts {
 	bool upgrade_seen;
 	uint8_t upgrade;          /* first protocol of the first Upgrade field */
 	bool expect_continue;
+	bool start_line_read;     /* method and target (or status) are valid */
 };
 
 /* RFC 9110 §8.6: identical values, as repeated fields or a list, are one. */
@@ -1110,6 +1119,7 @@ static enum ztg_http_violation read_head(const struct feed *f, const uint8_t *h,
 	v = read_start_line(f, h, (uint32_t)(lf - 1 - h), true, m);
 	if (unlikely(v != ZTG_HTTP_NONE))
 		return v;
+	fa->start_line_read = true;
 	for (p = lf + 1; p < end; p = lf + 1) {
 		const uint8_t *eol, *colon;
 		struct ztg_http_header *hdr;
@@ -1268,7 +1278,7 @@ static int head_complete(struct feed *f, const uint8_t *base)
 	if (v == ZTG_HTTP_NONE)
 		v = f->is_request ? frame_request(f, &m, &fa, &body) : frame_response(f, &m, &fa, &body);
 	if (unlikely(v != ZTG_HTTP_NONE))
-		return violation(f, v);
+		return violation_in(f, v, fa.start_line_read ? &m : NULL);
 
 	ev.index = d->index;
 	/* The state the bytes after the head belong to, set before the callback may stop the feed. */

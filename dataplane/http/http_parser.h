@@ -138,7 +138,11 @@ struct ztg_http_event {
 	enum ztg_http_event_type type;
 	bool is_request;
 	uint32_t index;                /* message number, as in ztg_http_message */
-	const struct ztg_http_message *message;  /* HEADERS only */
+	/*
+	 * HEADERS: the head. VIOLATION: the head when its start line could be
+	 * read (method, target or status valid; fields maybe partial), else NULL.
+	 */
+	const struct ztg_http_message *message;
 	struct ztg_http_slice body;              /* BODY only */
 	enum ztg_http_violation violation;       /* VIOLATION only */
 	uint8_t upgrade;                         /* TUNNEL only: enum ztg_http_upgrade */

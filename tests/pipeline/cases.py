@@ -504,8 +504,9 @@ def http_deny(zt, args):
     r.expect_totals(http_requests=1, http_responses=1, http_violations=1, verdicts_deny=1, injected_packets=2)
     r.expect_drops({'http_violation': 1})
     event = expect_event(r, 'deny', 'http_content_length_and_transfer_encoding')
-    if event['flow'] != {'src': V4[0], 'src_port': 40000, 'dst': V4[1], 'dst_port': 80, 'proto': 6}:
-        r.fail('event does not describe the flow: %s' % event)
+    if event['flow'] != {'src': V4[0], 'src_port': 40000, 'dst': V4[1], 'dst_port': 80, 'proto': 6} or \
+            event['method'] != 'POST' or event['path'] != '/api/v1/orders':
+        r.fail('event does not describe the request: %s' % event)
     if len(r.reflected) != 1:
         r.fail('expected the 403 back on port 0, got %d packets' % len(r.reflected))
     deny, bad_tcp = tcp_of(r.reflected[0]), tcp_of(bad)
