@@ -217,9 +217,9 @@ static uint8_t *next_frame(struct ztg_session_result *r)
  * it, so it still expects pkt->tcp_seq; the sender has been told nothing
  * beyond pkt->tcp_ack. The sequence rules live in verdict/inject.h.
  */
-static void stop_flow(struct ztg_session_context *ctx, struct ztg_flow *flow, const uint8_t *frame,
-		      const struct ztg_packet *pkt, const struct feed_state *st, uint64_t now_tsc,
-		      struct ztg_session_result *r)
+static void stop_flow(struct ztg_session_context *ctx, struct ztg_flow *flow, unsigned int sender,
+		      const uint8_t *frame, const struct ztg_packet *pkt, const struct feed_state *st,
+		      uint64_t now_tsc, struct ztg_session_result *r)
 {
 	const uint16_t cap = sizeof(r->frames[0].data);
 	struct ztg_counters *c = ctx->counters;
@@ -233,6 +233,13 @@ static void stop_flow(struct ztg_session_context *ctx, struct ztg_flow *flow, co
 		verdict = ZTG_VERDICT_RESET;
 	r->drop = st->drop;
 	ztg_inject_seq_from_packet(pkt, &seq);
+	/*
+	 * The stream knows what the receiver really sent (data the sender has
+	 * not acknowledged yet included); stacks accept a RST only at exactly
+	 * that number (RFC 5961), so it beats the packet's ACK.
+	 */
+	seq.receiver_next = ztg_stream_next_seq(&flow->stream, sender ^ 1);
+	seq.receiver_known = true;
 	ztg_events_format_request_id(st->request_id, id, sizeof(id));
 	switch (verdict) {
 	case ZTG_VERDICT_DENY:
@@ -342,7 +349,7 @@ void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, 
 				pkt->payload_len, &delivery);
 	if (sr == ZTG_STREAM_BLOCK_OVERLAP) {
 		stop_feed(&st, from_client, ZTG_VERDICT_RESET, ZTG_DROP_STREAM_OVERLAP, "stream_overlap_conflict");
-		stop_flow(ctx, flow, frame, pkt, &st, now_tsc, result);
+		stop_flow(ctx, flow, sender, frame, pkt, &st, now_tsc, result);
 		return;
 	}
 	if (sr != ZTG_STREAM_DELIVER) {
@@ -362,6 +369,6 @@ void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, 
 	if (st.stop) {
 		if (st.request_id == 0)
 			st.request_id = ctx->next_request_id++;
-		stop_flow(ctx, flow, frame, pkt, &st, now_tsc, result);
+		stop_flow(ctx, flow, sender, frame, pkt, &st, now_tsc, result);
 	}
 }

@@ -22,10 +22,13 @@ BUILD_PKGS=(
 	libbpf-dev libxdp-dev
 )
 # Lab and tests: namespaces and veths (iproute2, ethtool), the server and
-# clients that talk through the appliance, capture, and JSON tooling.
+# clients that talk through the appliance, capture, JSON tooling, and clang
+# with libFuzzer's runtime (libclang-rt-dev: libclang_rt.fuzzer) for the fuzz
+# stage of scripts/test.sh.
 LAB_PKGS=(
 	iproute2 ethtool nginx-light curl wrk tcpdump
 	python3 python3-scapy jq procps iputils-ping
+	clang libclang-rt-dev
 )
 
 usage() {

@@ -1,14 +1,14 @@
 /*
  * Verdict packets. One builder writes L2, L3 and TCP in order into the
  * caller's buffer; the actions only choose flags, numbers and payload.
- *
- * Checksums are summed in 32 bits over big-endian 16-bit words (RFC 1071):
- * these packets are rare, so the plain loop is worth more than speed.
+ * Checksums come from the one implementation in checksum.h.
  */
 #include "inject.h"
 
 #include <stddef.h>
 #include <string.h>
+
+#include "../checksum.h"
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -33,24 +33,10 @@ static inline void wr_be32(uint8_t *p, uint32_t v)
 	wr_be16(p + 2, (uint16_t)v);
 }
 
-/* Add len bytes to a running one's-complement sum; an odd tail is padded with zero. */
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
+/* The checksum field's value for a sum that covers every other byte. */
+static inline uint16_t csum_field(uint64_t sum)
 {
-	uint32_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1u)
-		sum += (uint32_t)p[len - 1] << 8;
-	/* Fold now and then so long payloads cannot overflow 32 bits. */
-	return (sum & 0xffff) + (sum >> 16);
-}
-
-static inline uint16_t csum_finish(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return (uint16_t)~ztg_checksum_fold(sum);
 }
 
 /* P must be what the decoder accepted as TCP; anything else is refused, not guessed at. */
@@ -88,7 +74,7 @@ static void write_l2(const uint8_t *frame, uint32_t l2_len, enum ztg_inject_towa
 }
 
 /* IPv4 header with its checksum; returns the pseudo-header sum for TCP. */
-static uint32_t write_ipv4(uint8_t *ip, const uint8_t *src, const uint8_t *dst, uint32_t tcp_len)
+static uint64_t write_ipv4(uint8_t *ip, const uint8_t *src, const uint8_t *dst, uint32_t tcp_len)
 {
 	ip[0] = 0x45;
 	ip[1] = 0;
@@ -101,12 +87,12 @@ static uint32_t write_ipv4(uint8_t *ip, const uint8_t *src, const uint8_t *dst, 
 	wr_be16(ip + 10, 0);
 	memcpy(ip + 12, src, 4);
 	memcpy(ip + 16, dst, 4);
-	wr_be16(ip + 10, csum_finish(csum_add(0, ip, IPV4_HDR_LEN)));
-	return csum_add(0, ip + 12, 8) + IPPROTO_TCP_ + tcp_len;
+	wr_be16(ip + 10, csum_field(ztg_checksum_add(0, ip, IPV4_HDR_LEN)));
+	return ztg_checksum_add(0, ip + 12, 8) + IPPROTO_TCP_ + tcp_len;
 }
 
 /* IPv6 header; returns the pseudo-header sum for TCP (RFC 8200 8.1). */
-static uint32_t write_ipv6(uint8_t *ip, const uint8_t *src, const uint8_t *dst, uint32_t tcp_len)
+static uint64_t write_ipv6(uint8_t *ip, const uint8_t *src, const uint8_t *dst, uint32_t tcp_len)
 {
 	wr_be32(ip, 0x60000000u);    /* version 6, traffic class 0, flow label 0 */
 	wr_be16(ip + 4, (uint16_t)tcp_len);
@@ -114,7 +100,7 @@ static uint32_t write_ipv6(uint8_t *ip, const uint8_t *src, const uint8_t *dst, 
 	ip[7] = ZTG_INJECT_TTL;
 	memcpy(ip + 8, src, 16);
 	memcpy(ip + 24, dst, 16);
-	return csum_add(0, ip + 8, 32) + IPPROTO_TCP_ + tcp_len;
+	return ztg_checksum_add(0, ip + 8, 32) + IPPROTO_TCP_ + tcp_len;
 }
 
 uint16_t ztg_inject_build_tcp(const uint8_t *frame, const struct ztg_packet *pkt,
@@ -124,7 +110,8 @@ uint16_t ztg_inject_build_tcp(const uint8_t *frame, const struct ztg_packet *pkt
 {
 	bool back = toward == ZTG_INJECT_TO_SENDER;
 	const uint8_t *src, *dst;
-	uint32_t l2_len, ip_len, tcp_len, total, sum;
+	uint32_t l2_len, ip_len, tcp_len, total;
+	uint64_t sum;
 	uint16_t sport, dport;
 	uint8_t *ip, *th;
 
@@ -164,8 +151,7 @@ uint16_t ztg_inject_build_tcp(const uint8_t *frame, const struct ztg_packet *pkt
 	wr_be16(th + 14, window);
 	wr_be16(th + 16, 0);
 	wr_be16(th + 18, 0);         /* urgent pointer */
-	sum = csum_add(sum, th, tcp_len);
-	wr_be16(th + 16, csum_finish(sum));
+	wr_be16(th + 16, csum_field(ztg_checksum_add(sum, th, tcp_len)));
 	return (uint16_t)total;
 }
 
