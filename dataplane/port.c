@@ -90,8 +90,8 @@ int ztg_port_start(const struct ztg_port_setup *setup, struct rte_mempool *pool,
 		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(symmetric_rss_key);
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads & RSS_WANTED;
 	}
-	/* Let the NIC check IPv4 header checksums where it can; the decoder trusts its verdict. */
-	conf.rxmode.offloads = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	/* Let the NIC check IPv4 and TCP checksums where it can; decoder and session trust its verdict. */
+	conf.rxmode.offloads = info.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
 

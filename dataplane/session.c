@@ -308,7 +308,7 @@ static enum ztg_drop_reason stream_fate(struct ztg_counters *c, enum ztg_stream_
 }
 
 void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, unsigned int sender,
-			const uint8_t *frame, const struct ztg_packet *pkt, uint64_t now_tsc,
+			const uint8_t *frame, const struct ztg_packet *pkt, unsigned int flags, uint64_t now_tsc,
 			struct ztg_session_result *result)
 {
 	struct ztg_stream_delivery delivery;
@@ -338,7 +338,8 @@ void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, 
 	}
 	if (!(flow->flags & ZTG_FLOW_F_HTTP) || (flow->flags & ZTG_FLOW_F_TUNNEL))
 		return;
-	if (pkt->payload_len && unlikely(!tcp_checksum_ok(frame, pkt))) {
+	if (pkt->payload_len && unlikely((flags & ZTG_SESSION_L4_CKSUM_BAD) ||
+					 (!(flags & ZTG_SESSION_L4_CKSUM_GOOD) && !tcp_checksum_ok(frame, pkt)))) {
 		result->drop = ZTG_DROP_TCP_BAD_CHECKSUM;
 		return;
 	}

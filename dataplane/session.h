@@ -60,13 +60,18 @@ void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_
 /* A new flow opened by a SYN from `initiator`: parse it as HTTP when its server port says so. */
 void ztg_session_open(const struct ztg_session_context *ctx, struct ztg_flow *flow, const struct ztg_packet *pkt);
 
+/* ztg_session_packet() flags: what the NIC already said about the TCP checksum. */
+#define ZTG_SESSION_L4_CKSUM_GOOD 0x01
+#define ZTG_SESSION_L4_CKSUM_BAD  0x02
+
 /*
  * One TCP packet of the flow, sent by endpoint `sender`, already accepted by
  * the connection tracker. frame is the whole Ethernet frame pkt was decoded
- * from (for checksums and forged replies).
+ * from (for checksums and forged replies). Without a NIC verdict in flags,
+ * the TCP checksum of a data segment is verified in software.
  */
 void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, unsigned int sender,
-			const uint8_t *frame, const struct ztg_packet *pkt, uint64_t now_tsc,
+			const uint8_t *frame, const struct ztg_packet *pkt, unsigned int flags, uint64_t now_tsc,
 			struct ztg_session_result *result);
 
 /* Return what the flow's layer-7 state holds to the pools (flow release). */

@@ -40,6 +40,18 @@ struct burst_state {
 	struct ztg_session_result session;
 };
 
+static inline unsigned int l4_checksum_flags(const struct rte_mbuf *m)
+{
+	switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+	case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+		return ZTG_SESSION_L4_CKSUM_GOOD;
+	case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+		return ZTG_SESSION_L4_CKSUM_BAD;
+	default:
+		return 0;
+	}
+}
+
 static inline unsigned int decode_flags_of(const struct rte_mbuf *m)
 {
 	return (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
@@ -168,7 +180,7 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 	flow->packets[sender]++;
 	flow->bytes[sender] += frame_len;
 	if (pkt->l4_proto == IPPROTO_TCP && flow->flags != 0) {
-		ztg_session_packet(&w->session, flow, sender, frame, pkt, now, &b->session);
+		ztg_session_packet(&w->session, flow, sender, frame, pkt, l4_checksum_flags(m), now, &b->session);
 		if (unlikely(b->session.frame_count != 0 || b->session.has_event))
 			queue_frames(w, b);
 		return b->session.drop;
