@@ -568,6 +568,29 @@ def http_pipelined(zt, args):
     r.expect_totals(http_flows=1, http_requests=3, http_responses=3, http_violations=0)
 
 
+@case('http-chunked')
+def http_chunked(zt, args):
+    """A chunked request body (extension, trailer) split mid-chunk across segments, then a chunked
+    response: both parsed to completion, keep-alive goes on; a bad chunk size is a violation."""
+    body = (b'POST /api/v1/orders HTTP/1.1\r\nHost: api.example\r\nTransfer-Encoding: chunked\r\n\r\n'
+            b'5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n')
+    response = (b'HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n'
+                b'2\r\nok\r\n0\r\n\r\n')
+    t = TcpSession(*V4)
+    cut = body.index(b'hello') + 2
+    packets = (t.handshake() + [t.c('PA', body[:cut]), t.c('PA', body[cut:])] +
+               [t.s('PA', response)] + t.exchange(GOOD_REQUEST) + t.close())
+    r = zt.run(packets)
+    r.expect_clean_pass(packets)
+    r.expect_totals(http_requests=2, http_responses=2, http_violations=0)
+    t = TcpSession(*V4)
+    head = t.handshake()
+    bad = t.segment(0, 'PA', body.replace(b'6\r\n world', b'6x\r\n world'), advance=False)
+    r = zt.run(head + [bad])
+    r.expect_drops({'http_violation': 1})
+    expect_event(r, 'deny', 'http_bad_chunk_size')
+
+
 @case('stream-reordered')
 def stream_reordered(zt, args):
     """A request split in three segments that arrive 1, 3, 2: buffered and forwarded as they
