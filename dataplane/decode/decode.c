@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "../checksum.h"
+
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define ETH_HDR_LEN        14u
@@ -340,32 +342,9 @@ static enum ztg_drop_reason note_fragment(struct ztg_packet *pkt, uint32_t offse
 	return ZTG_DROP_NONE;
 }
 
-static inline uint32_t rd_ne32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-/*
- * The one's-complement sum is byte-order independent (RFC 1071), so the
- * header is summed as native 32-bit words and folded, with no swaps. The
- * fixed 20 bytes are summed straight-line; only options take the loop.
- */
 static inline bool ipv4_checksum_ok(const uint8_t *ip, uint32_t ihl)
 {
-	uint64_t sum = (uint64_t)rd_ne32(ip) + rd_ne32(ip + 4) + rd_ne32(ip + 8) +
-		       rd_ne32(ip + 12) + rd_ne32(ip + 16);
-	uint32_t i;
-
-	for (i = IPV4_HDR_LEN; i < ihl; i += 4)
-		sum += rd_ne32(ip + i);
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return sum == 0xffff;
+	return ztg_checksum_fold(ztg_checksum_add(0, ip, ihl)) == 0xffff;
 }
 
 static enum ztg_drop_reason ipv4_options_check(const uint8_t *opt, uint32_t n)
