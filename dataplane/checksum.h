@@ -40,4 +40,15 @@ static inline uint16_t ztg_checksum_fold(uint64_t sum)
 	return (uint16_t)sum;
 }
 
+/* Fill in the header checksum of the IPv4 header at ip, ihl bytes long. */
+static inline void ztg_checksum_set_ipv4_header(uint8_t *ip, uint32_t ihl)
+{
+	uint16_t sum;
+
+	ip[10] = ip[11] = 0;
+	sum = (uint16_t)~ztg_checksum_fold(ztg_checksum_add(0, ip, ihl));
+	ip[10] = (uint8_t)(sum >> 8);
+	ip[11] = (uint8_t)sum;
+}
+
 #endif

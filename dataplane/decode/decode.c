@@ -330,6 +330,9 @@ static enum ztg_drop_reason note_fragment(struct ztg_packet *pkt, uint32_t offse
 	pkt->flags |= ZTG_PACKET_F_FRAGMENT | (more ? ZTG_PACKET_F_MORE_FRAGMENTS : 0);
 	pkt->fragment_id = id;
 	pkt->fragment_offset = (uint16_t)offset;
+	/* An empty piece moves no data and only occupies a reassembly slot. */
+	if (unlikely(data_len == 0))
+		return ZTG_DROP_IP_BAD_FRAGMENT;
 	/* Reassembly past 64 KiB is the ping of death. */
 	if (unlikely(offset + data_len > IP_MAX_DATAGRAM))
 		return ZTG_DROP_IP_BAD_FRAGMENT;

@@ -84,10 +84,9 @@ static uint64_t write_ipv4(uint8_t *ip, const uint8_t *src, const uint8_t *dst, 
 	wr_be16(ip + 6, IPV4_DF);
 	ip[8] = ZTG_INJECT_TTL;
 	ip[9] = IPPROTO_TCP_;
-	wr_be16(ip + 10, 0);
 	memcpy(ip + 12, src, 4);
 	memcpy(ip + 16, dst, 4);
-	wr_be16(ip + 10, csum_field(ztg_checksum_add(0, ip, IPV4_HDR_LEN)));
+	ztg_checksum_set_ipv4_header(ip, IPV4_HDR_LEN);
 	return ztg_checksum_add(0, ip + 12, 8) + IPPROTO_TCP_ + tcp_len;
 }
 

@@ -1371,6 +1371,25 @@ static void test_ipv4_first_fragment_too_short(void **state)
 	assert_reason(&f, ZTG_DROP_IP_BAD_FRAGMENT);
 }
 
+static void test_fragment_empty_piece(void **state)
+{
+	struct frame f;
+
+	(void)state;
+	/* A later IPv4 piece with no data: it would only take a reassembly slot. */
+	udp4_frame(&f, 1, 2, 0);
+	set16(&f, f.l3 + 2, 20);
+	f.len = f.l3 + 20;
+	ipv4_set_frag(&f, 64, 0, 1);
+	assert_reason(&f, ZTG_DROP_IP_BAD_FRAGMENT);
+
+	eth(&f, 0x86dd);
+	ipv6(&f, 44, "2001:db8::1", "2001:db8::2");
+	ipv6_frag(&f, 17, 64, 1, 1);
+	finish(&f);
+	assert_reason(&f, ZTG_DROP_IP_BAD_FRAGMENT);
+}
+
 static void test_fragment_not_multiple_of_8(void **state)
 {
 	struct frame f;
@@ -1962,6 +1981,7 @@ int main(void)
 		/* malformed: fragments */
 		cmocka_unit_test(test_ipv4_fragment_past_65535),
 		cmocka_unit_test(test_ipv4_first_fragment_too_short),
+		cmocka_unit_test(test_fragment_empty_piece),
 		cmocka_unit_test(test_fragment_not_multiple_of_8),
 		cmocka_unit_test(test_ipv6_fragment_past_65535),
 		cmocka_unit_test(test_ipv6_first_fragment_too_short),
