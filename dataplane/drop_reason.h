@@ -32,9 +32,15 @@
 	X(IPV6_BAD_EXT_HEADER,     "ipv6_bad_ext_header")                      \
 	X(IPV6_TOO_MANY_EXT_HEADERS, "ipv6_too_many_ext_headers")              \
 	X(IPV6_BAD_ADDRESS,        "ipv6_bad_address")                         \
-	/* fragments (reassembly comes with the stream layer) */               \
+	/* fragments */                                                        \
 	X(IP_FRAGMENT,             "ip_fragment_denied")                       \
 	X(IP_BAD_FRAGMENT,         "ip_bad_fragment")                          \
+	X(IP_FRAGMENT_OVERLAP,     "ip_fragment_overlap")                      \
+	X(IP_FRAGMENT_TOO_MANY,    "ip_fragment_too_many")                     \
+	X(IP_FRAGMENT_OVERSIZED,   "ip_fragment_oversized")                    \
+	X(IP_FRAGMENT_UNSUPPORTED, "ip_fragment_unsupported")                  \
+	X(IP_FRAGMENT_TABLE_FULL,  "ip_fragment_table_full")                   \
+	X(IP_FRAGMENT_TIMEOUT,     "ip_fragment_timeout")                      \
 	/* layer 4 */                                                          \
 	X(TCP_TRUNCATED,           "tcp_truncated")                            \
 	X(TCP_BAD_DATA_OFFSET,     "tcp_bad_data_offset")                      \
@@ -59,6 +65,7 @@
 	X(FLOW_BLOCKED,            "flow_blocked")                             \
 	/* mbufs and output */                                                 \
 	X(MBUF_CHAINED,            "mbuf_chained")                             \
+	X(MBUF_EXHAUSTED,          "mbuf_exhausted")                           \
 	X(TX_FULL,                 "tx_full")
 
 enum ztg_drop_reason {

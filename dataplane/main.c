@@ -198,6 +198,17 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 			params.name = name;
 			if (ztg_flow_table_create(&params, &w->flows, err, err_len) < 0)
 				return -1;
+			if (o->fragments == ZTG_FRAGMENTS_REASSEMBLE) {
+				uint64_t timeout = rte_get_tsc_hz() * o->fragment_limits.timeout_ms / 1000;
+
+				w->reassembly = ztg_ip_reassembly_create(o->fragment_limits.trains, timeout, socket);
+				if (w->reassembly == NULL) {
+					snprintf(err, err_len, "worker %u: cannot create a fragment table of %u trains: %s "
+						 "(--fragment-limit trains=N)", lcore, o->fragment_limits.trains,
+						 rte_strerror(rte_errno));
+					return -1;
+				}
+			}
 		}
 	}
 	return 0;
@@ -218,6 +229,9 @@ static int setup_ports(struct ztg_app *app, char *err, size_t err_len)
 	for (uint16_t i = 0; i < app->port_count; i++)
 		mbufs += setups[i].queue_count * (uint32_t)(o->rx_descriptors + o->tx_descriptors);
 	mbufs += (app->worker_count + 1) * (uint32_t)(MBUF_CACHE + 2 * o->burst);
+	/* Held fragments must never starve the rx rings: every train may hold its full set of pieces. */
+	if (!o->forward_only && o->fragments == ZTG_FRAGMENTS_REASSEMBLE)
+		mbufs += app->worker_count * o->fragment_limits.trains * ZTG_REASSEMBLY_MAX_PIECES;
 	if (mbufs < MIN_MBUFS)
 		mbufs = MIN_MBUFS;
 	if (o->mbufs)
@@ -338,6 +352,7 @@ static void cleanup(struct ztg_app *app)
 
 		/* The table gives layer-7 memory back to the pools as it frees flows: pools go last. */
 		ztg_flow_table_free(w->flows);
+		ztg_ip_reassembly_free(w->reassembly);
 		ztg_stream_pool_free(w->session.stream_pool);
 		ztg_http_pool_free(w->session.http_pool);
 		rte_free(w);

@@ -229,7 +229,13 @@ static int set_non_ip(struct ztg_options *opts, const char *value, char *err, si
 
 static int set_fragments(struct ztg_options *opts, const char *value, char *err, size_t err_len)
 {
-	return parse_action(value, &opts->fragments, err, err_len);
+	for (int m = ZTG_FRAGMENTS_REASSEMBLE; m <= ZTG_FRAGMENTS_PASS; m++) {
+		if (strcmp(value, ztg_fragment_mode_name((enum ztg_fragment_mode)m)) == 0) {
+			opts->fragments = (enum ztg_fragment_mode)m;
+			return 0;
+		}
+	}
+	return fail(err, err_len, "'%s' is not one of reassemble, drop, pass", value);
 }
 
 static int set_forward_only(struct ztg_options *opts, const char *value, char *err, size_t err_len)
@@ -283,6 +289,12 @@ static const struct named_field http_limit_fields[] = {
 	{NULL, 0, 0, 0, 0},
 };
 
+static const struct named_field fragment_limit_fields[] = {
+	NAMED("trains",     fragment_limits.trains,     16, 1u << 20),
+	NAMED("timeout-ms", fragment_limits.timeout_ms, 10, 120000),
+	{NULL, 0, 0, 0, 0},
+};
+
 static const struct named_field stream_limit_fields[] = {
 	/* The stream layer holds at most ZTG_STREAM_MAX_OOO_CHUNKS chunks out of order per direction. */
 	NAMED("ooo-segments", stream.max_ooo_segments, 1, ZTG_STREAM_MAX_OOO_CHUNKS),
@@ -327,6 +339,11 @@ static int set_named(struct ztg_options *opts, const char *value, const struct n
 		snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", f == fields ? "" : ", ",
 			 f->name);
 	return fail(err, err_len, "unknown name '%s' (%s)", name, known);
+}
+
+static int set_fragment_limit(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_named(opts, value, fragment_limit_fields, err, err_len);
 }
 
 static int set_timeout(struct ztg_options *opts, const char *value, char *err, size_t err_len)
@@ -419,8 +436,11 @@ static const struct option_spec option_specs[] = {
 	 "TCP segments of a connection whose handshake was not seen", false},
 	{"non-ip", 0, true, set_non_ip, "pass|drop", "pass",
 	 "ARP, LLDP, IPv6 neighbour discovery and other link-local control", false},
-	{"fragments", 0, true, set_fragments, "drop|pass", "drop",
-	 "IP fragments (passed untracked: no reassembly yet)", false},
+	{"fragments", 0, true, set_fragments, "reassemble|drop|pass", "reassemble",
+	 "IP fragments: held and reassembled for inspection then forwarded re-fragmented, dropped, "
+	 "or passed uninspected", false},
+	{"fragment-limit", 0, true, set_fragment_limit, "NAME=N", "trains=1024 timeout-ms=5000",
+	 "per-worker reassembly bounds (datagrams in progress, time to complete one); repeatable", true},
 	{"timeout", 0, true, set_timeout, "NAME=SEC", "tcp-embryonic=30 tcp-established=600 "
 	 "tcp-closing=120 tcp-closed=10 udp=60 other=30", "idle timeout of a flow class; repeatable", true},
 	{"http-ports", 0, true, set_http_ports, "LIST", "80,8080",
@@ -468,7 +488,9 @@ void ztg_options_default(struct ztg_options *opts)
 	opts->flow_full_open = false;
 	opts->tcp_midstream_allow = false;
 	opts->non_ip = ZTG_ACTION_PASS;
-	opts->fragments = ZTG_ACTION_DROP;
+	opts->fragments = ZTG_FRAGMENTS_REASSEMBLE;
+	opts->fragment_limits.trains = 1024;
+	opts->fragment_limits.timeout_ms = 5000;
 	opts->promiscuous = true;
 	ztg_flow_timeouts_default(&opts->timeouts);
 	opts->http_ports[0] = 80;
@@ -491,6 +513,19 @@ const char *ztg_verdict_name(enum ztg_verdict verdict)
 		return "reset";
 	case ZTG_VERDICT_DROP:
 		return "drop";
+	}
+	return "?";
+}
+
+const char *ztg_fragment_mode_name(enum ztg_fragment_mode mode)
+{
+	switch (mode) {
+	case ZTG_FRAGMENTS_REASSEMBLE:
+		return "reassemble";
+	case ZTG_FRAGMENTS_DROP:
+		return "drop";
+	case ZTG_FRAGMENTS_PASS:
+		return "pass";
 	}
 	return "?";
 }
@@ -761,7 +796,11 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 		opts->flow_full_open ? "open (pass untracked)" : "closed (drop)");
 	fprintf(out, "  tcp-midstream   = %s\n", opts->tcp_midstream_allow ? "allow" : "drop");
 	fprintf(out, "  non-ip          = %s\n", ztg_action_name(opts->non_ip));
-	fprintf(out, "  fragments       = %s\n", ztg_action_name(opts->fragments));
+	fprintf(out, "  fragments       = %s", ztg_fragment_mode_name(opts->fragments));
+	if (opts->fragments == ZTG_FRAGMENTS_REASSEMBLE)
+		fprintf(out, ", trains=%u timeout-ms=%u per worker", opts->fragment_limits.trains,
+			opts->fragment_limits.timeout_ms);
+	fprintf(out, "\n");
 	fprintf(out, "  timeouts (s)    = tcp-embryonic=%u tcp-established=%u tcp-closing=%u tcp-closed=%u "
 		"udp=%u other=%u\n", t->tcp_embryonic, t->tcp_established, t->tcp_closing, t->tcp_closed,
 		t->udp, t->other);

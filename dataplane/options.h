@@ -30,6 +30,19 @@ enum ztg_action {
 	ZTG_ACTION_DROP = 1,
 };
 
+/* What a worker does with IP fragments. */
+enum ztg_fragment_mode {
+	ZTG_FRAGMENTS_REASSEMBLE = 0, /* hold, reassemble with rte_ip_frag, inspect, forward re-fragmented */
+	ZTG_FRAGMENTS_DROP,
+	ZTG_FRAGMENTS_PASS,           /* forward untracked and uninspected */
+};
+
+/* Bounds of the per-worker fragment table. */
+struct ztg_fragment_limits {
+	uint32_t trains;              /* datagrams being reassembled at once */
+	uint32_t timeout_ms;          /* a train not complete by then is dropped */
+};
+
 /* What ztgate does to a flow it stops. */
 enum ztg_verdict {
 	ZTG_VERDICT_DENY = 0,   /* HTTP 403 to the client, RST to the server */
@@ -55,7 +68,8 @@ struct ztg_options {
 	bool flow_full_open;             /* pass untracked when the table is full */
 	bool tcp_midstream_allow;
 	enum ztg_action non_ip;
-	enum ztg_action fragments;
+	enum ztg_fragment_mode fragments;
+	struct ztg_fragment_limits fragment_limits;
 	struct ztg_flow_timeouts timeouts;
 	bool forward_only;
 	bool promiscuous;
@@ -98,5 +112,6 @@ void ztg_options_usage(FILE *out, const char *program);
 void ztg_options_print(FILE *out, const struct ztg_options *opts);
 
 const char *ztg_action_name(enum ztg_action action);
+const char *ztg_fragment_mode_name(enum ztg_fragment_mode mode);
 
 #endif

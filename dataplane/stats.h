@@ -23,6 +23,7 @@
 	X(rx_packets) X(rx_bytes) X(tx_packets) X(tx_bytes) X(dropped)           \
 	X(busy_cycles)                                                           \
 	X(non_ip) X(ipv4) X(ipv6) X(tcp) X(udp) X(icmp) X(fragments)            \
+	X(datagrams_reassembled)                                                 \
 	X(flows_created) X(flows_expired) X(flows_active) X(flows_reopened)      \
 	X(flows_untracked)                                                       \
 	X(http_flows) X(http_requests) X(http_responses) X(http_violations)      \

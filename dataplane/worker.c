@@ -22,6 +22,8 @@
 #define TX_RETRIES          8
 /* Rounds of rx polling after stop, until the queues are empty. */
 #define DRAIN_ROUNDS        64
+/* verdict[] of a fragment the reassembly table now owns: neither sent nor counted as a drop. */
+#define VERDICT_HELD        0xff
 
 /* Per-burst scratch: lives on the worker's stack, sized for the largest burst. */
 struct burst_state {
@@ -31,7 +33,11 @@ struct burst_state {
 	uint8_t verdict[ZTG_MAX_BURST];        /* enum ztg_drop_reason, NONE = forward */
 	uint16_t tracked[ZTG_MAX_BURST];       /* indexes of packets needing a flow */
 	uint16_t tracked_count;
+	uint16_t settled;                      /* packets before this one are in out[] or freed */
 	bool flow_created;                     /* a flow was added during this burst */
+	/* What leaves on the peer port, in arrival order; a datagram expands back into its pieces. */
+	struct rte_mbuf *out[ZTG_MAX_BURST * ZTG_REASSEMBLY_MAX_PIECES];
+	uint16_t out_count;
 	/* Frames verdicts forge, sent after the burst so they never overtake what it forwards. */
 	struct rte_mbuf *to_senders[ZTG_MAX_BURST];
 	struct rte_mbuf *to_receivers[ZTG_MAX_BURST];
@@ -58,6 +64,20 @@ static inline unsigned int decode_flags_of(const struct rte_mbuf *m)
 		       ZTG_DECODE_IPV4_CKSUM_VERIFIED : 0;
 }
 
+static void count_protocols(const struct ztg_packet *pkt, struct ztg_counters *c)
+{
+	if (pkt->ip_version == 4)
+		c->ipv4++;
+	else
+		c->ipv6++;
+	if (pkt->l4_proto == IPPROTO_TCP)
+		c->tcp++;
+	else if (pkt->l4_proto == IPPROTO_UDP)
+		c->udp++;
+	else if (pkt->l4_proto == IPPROTO_ICMP || pkt->l4_proto == IPPROTO_ICMPV6)
+		c->icmp++;
+}
+
 static enum ztg_drop_reason classify(const struct ztg_worker_config *cfg, struct rte_mbuf *m,
 				     struct ztg_packet *pkt, struct ztg_counters *c)
 {
@@ -74,16 +94,7 @@ static enum ztg_drop_reason classify(const struct ztg_worker_config *cfg, struct
 		c->non_ip++;
 		return cfg->non_ip == ZTG_ACTION_DROP ? ZTG_DROP_NON_IP : ZTG_DROP_NONE;
 	}
-	if (pkt->ip_version == 4)
-		c->ipv4++;
-	else
-		c->ipv6++;
-	if (pkt->l4_proto == IPPROTO_TCP)
-		c->tcp++;
-	else if (pkt->l4_proto == IPPROTO_UDP)
-		c->udp++;
-	else if (pkt->l4_proto == IPPROTO_ICMP || pkt->l4_proto == IPPROTO_ICMPV6)
-		c->icmp++;
+	count_protocols(pkt, c);
 	return ZTG_DROP_NONE;
 }
 
@@ -133,23 +144,28 @@ static void queue_frames(struct ztg_worker *w, struct burst_state *b)
 		w->counters.events_dropped++;
 }
 
-static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state *b, unsigned int i,
-				       struct ztg_flow *flow, uint64_t now, const struct rte_mbuf *m)
+/* A decoded IP packet on its way into the flow table. */
+struct tracked_packet {
+	const struct ztg_packet *pkt;
+	const struct ztg_flow_key *key;
+	const uint8_t *frame;
+	uint32_t frame_len;
+	uint8_t sender;
+	uint8_t l4_checksum;             /* ZTG_SESSION_L4_CKSUM_* from the NIC, 0 if unknown */
+};
+
+static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state *b, const struct tracked_packet *t,
+				       struct ztg_flow *flow, uint64_t now)
 {
-	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t frame_len = m->pkt_len;
-	const struct ztg_packet *pkt = &b->packets[i];
-	unsigned int sender = b->sender[i];
+	const struct ztg_packet *pkt = t->pkt;
+	unsigned int sender = t->sender;
 	enum ztg_drop_reason reason;
 
 	/* Two packets of one new flow in a burst both miss the bulk lookup. */
-	if (flow == NULL && b->flow_created) {
-		const struct ztg_flow_key *key = &b->keys[i];
-
-		ztg_flow_table_lookup_bulk(w->flows, &key, 1, now, &flow);
-	}
+	if (flow == NULL && b->flow_created)
+		ztg_flow_table_lookup_bulk(w->flows, &t->key, 1, now, &flow);
 	if (flow == NULL) {
-		reason = open_flow(w, &b->keys[i], sender, pkt, now, &flow);
+		reason = open_flow(w, t->key, sender, pkt, now, &flow);
 		if (reason == ZTG_DROP_FLOW_TABLE_FULL && w->config->flow_full_open) {
 			w->counters.flows_untracked++;
 			return ZTG_DROP_NONE;
@@ -178,9 +194,9 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 	}
 	flow->last_seen_tsc = now;
 	flow->packets[sender]++;
-	flow->bytes[sender] += frame_len;
+	flow->bytes[sender] += t->frame_len;
 	if (pkt->l4_proto == IPPROTO_TCP && flow->flags != 0) {
-		ztg_session_packet(&w->session, flow, sender, frame, pkt, l4_checksum_flags(m), now, &b->session);
+		ztg_session_packet(&w->session, flow, sender, t->frame, pkt, t->l4_checksum, now, &b->session);
 		if (unlikely(b->session.frame_count != 0 || b->session.has_event))
 			queue_frames(w, b);
 		return b->session.drop;
@@ -188,19 +204,132 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 	return ZTG_DROP_NONE;
 }
 
+/* Bulk-look-up and track the packets queued in b->tracked, in arrival order. */
+static void track_queued(struct ztg_worker *w, struct burst_state *b, struct rte_mbuf **pkts, uint64_t now)
+{
+	struct ztg_flow *flows[LOOKUP_CHUNK];
+
+	for (uint16_t start = 0; start < b->tracked_count; start += LOOKUP_CHUNK) {
+		const struct ztg_flow_key *keys[LOOKUP_CHUNK];
+		uint16_t left = (uint16_t)(b->tracked_count - start);
+		uint16_t count = left < LOOKUP_CHUNK ? left : LOOKUP_CHUNK;
+
+		for (uint16_t k = 0; k < count; k++)
+			keys[k] = &b->keys[b->tracked[start + k]];
+		ztg_flow_table_lookup_bulk(w->flows, keys, count, now, flows);
+		for (uint16_t k = 0; k < count; k++) {
+			uint16_t i = b->tracked[start + k];
+			const struct rte_mbuf *m = pkts[i];
+			struct tracked_packet t = {
+				.pkt = &b->packets[i],
+				.key = &b->keys[i],
+				.frame = rte_pktmbuf_mtod(m, const uint8_t *),
+				.frame_len = m->pkt_len,
+				.sender = b->sender[i],
+				.l4_checksum = (uint8_t)l4_checksum_flags(m),
+			};
+
+			b->verdict[i] = (uint8_t)track_flow(w, b, &t, flows[k], now);
+		}
+	}
+	b->tracked_count = 0;
+}
+
+/* Move packets [b->settled, upto) to the output in order, or free and count them. */
+static void settle(struct ztg_worker *w, struct burst_state *b, struct rte_mbuf **pkts, uint16_t upto)
+{
+	struct ztg_counters *c = &w->counters;
+
+	for (uint16_t i = b->settled; i < upto; i++) {
+		uint8_t verdict = b->verdict[i];
+
+		if (likely(verdict == ZTG_DROP_NONE)) {
+			b->out[b->out_count++] = pkts[i];
+		} else if (verdict != VERDICT_HELD) {
+			c->drops[verdict]++;
+			c->dropped++;
+			rte_pktmbuf_free(pkts[i]);
+		}
+	}
+	b->settled = upto;
+}
+
 /*
- * Decode, classify and track a burst. Keeps the packets to forward at the
- * front of pkts in arrival order, frees the rest, returns how many are kept.
+ * A datagram just completed: inspect it like any packet, then send it on in
+ * the pieces it arrived in. Every piece shares the datagram's fate.
  */
-static uint16_t inspect_burst(struct ztg_worker *w, struct burst_state *b, struct rte_mbuf **pkts, uint16_t n,
-			      uint64_t now)
+static void inspect_datagram(struct ztg_worker *w, struct burst_state *b, uint64_t now)
+{
+	const struct ztg_ip_datagram *d = ztg_ip_reassembly_datagram(w->reassembly);
+	struct ztg_counters *c = &w->counters;
+	struct ztg_packet pkt;
+	struct ztg_flow_key key;
+	struct ztg_flow *flow = NULL;
+	enum ztg_drop_reason reason;
+
+	reason = ztg_decode_packet(d->source.frame, d->source.frame_len, 0, &pkt);
+	/* A fragment inside a fragment (IPv6 allows the header only once per datagram). */
+	if (reason == ZTG_DROP_NONE && (pkt.kind != ZTG_PACKET_IP || (pkt.flags & ZTG_PACKET_F_FRAGMENT)))
+		reason = ZTG_DROP_IP_BAD_FRAGMENT;
+	if (reason == ZTG_DROP_NONE) {
+		struct tracked_packet t = {
+			.pkt = &pkt,
+			.key = &key,
+			.frame = d->source.frame,
+			.frame_len = d->source.frame_len,
+		};
+		const struct ztg_flow_key *keys[1] = {&key};
+
+		/* Its pieces were counted by protocol as they arrived. */
+		t.sender = (uint8_t)ztg_flow_key_from_packet(&pkt, &key);
+		ztg_flow_table_lookup_bulk(w->flows, keys, 1, now, &flow);
+		reason = track_flow(w, b, &t, flow, now);
+	}
+	if (reason == ZTG_DROP_NONE) {
+		unsigned int n = ztg_ip_reassembly_emit(w->reassembly, w->pool, b->out + b->out_count);
+
+		if (n == 0)
+			reason = ZTG_DROP_MBUF_EXHAUSTED;
+		b->out_count = (uint16_t)(b->out_count + n);
+	}
+	if (reason != ZTG_DROP_NONE) {
+		c->drops[reason] += d->piece_count;
+		c->dropped += d->piece_count;
+	}
+}
+
+/* Hand a fragment to the reassembly table; returns its verdict for the burst. */
+static uint8_t reassemble(struct ztg_worker *w, struct burst_state *b, struct rte_mbuf **pkts, uint16_t i,
+			  uint64_t now)
+{
+	switch (ztg_ip_reassembly_add(w->reassembly, pkts[i], &b->packets[i], now, &w->counters)) {
+	case ZTG_REASSEMBLY_COMPLETE:
+		/* Everything that arrived before the last piece is tracked and sent before the datagram. */
+		track_queued(w, b, pkts, now);
+		settle(w, b, pkts, i);
+		inspect_datagram(w, b, now);
+		b->settled = (uint16_t)(i + 1);
+		break;
+	case ZTG_REASSEMBLY_HELD:
+	case ZTG_REASSEMBLY_DROPPED:
+		break;
+	}
+	return VERDICT_HELD;
+}
+
+/*
+ * Decode, classify and track a burst into b->out: the packets to forward in
+ * arrival order, with reassembled datagrams in place of their last piece.
+ * Frees and counts the rest.
+ */
+static void inspect_burst(struct ztg_worker *w, struct burst_state *b, struct rte_mbuf **pkts, uint16_t n,
+			  uint64_t now)
 {
 	const struct ztg_worker_config *cfg = w->config;
 	struct ztg_counters *c = &w->counters;
-	struct ztg_flow *flows[LOOKUP_CHUNK];
-	uint16_t kept = 0;
 
 	b->tracked_count = 0;
+	b->settled = 0;
 	b->flow_created = false;
 	for (uint16_t i = 0; i < PREFETCH_AHEAD && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -214,39 +343,17 @@ static uint16_t inspect_burst(struct ztg_worker *w, struct burst_state *b, struc
 			continue;
 		if (unlikely(pkt->flags & ZTG_PACKET_F_FRAGMENT)) {
 			c->fragments++;
-			if (cfg->fragments == ZTG_ACTION_DROP)
+			if (cfg->fragments == ZTG_FRAGMENTS_REASSEMBLE)
+				b->verdict[i] = reassemble(w, b, pkts, i, now);
+			else if (cfg->fragments == ZTG_FRAGMENTS_DROP)
 				b->verdict[i] = ZTG_DROP_IP_FRAGMENT;
 			continue;
 		}
 		b->sender[i] = (uint8_t)ztg_flow_key_from_packet(pkt, &b->keys[i]);
 		b->tracked[b->tracked_count++] = i;
 	}
-
-	for (uint16_t start = 0; start < b->tracked_count; start += LOOKUP_CHUNK) {
-		const struct ztg_flow_key *keys[LOOKUP_CHUNK];
-		uint16_t left = (uint16_t)(b->tracked_count - start);
-		uint16_t count = left < LOOKUP_CHUNK ? left : LOOKUP_CHUNK;
-
-		for (uint16_t k = 0; k < count; k++)
-			keys[k] = &b->keys[b->tracked[start + k]];
-		ztg_flow_table_lookup_bulk(w->flows, keys, count, now, flows);
-		for (uint16_t k = 0; k < count; k++) {
-			uint16_t i = b->tracked[start + k];
-
-			b->verdict[i] = (uint8_t)track_flow(w, b, i, flows[k], now, pkts[i]);
-		}
-	}
-
-	for (uint16_t i = 0; i < n; i++) {
-		if (likely(b->verdict[i] == ZTG_DROP_NONE)) {
-			pkts[kept++] = pkts[i];
-			continue;
-		}
-		c->drops[b->verdict[i]]++;
-		c->dropped++;
-		rte_pktmbuf_free(pkts[i]);
-	}
-	return kept;
+	track_queued(w, b, pkts, now);
+	settle(w, b, pkts, n);
 }
 
 static void transmit(struct ztg_worker *w, uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
@@ -291,10 +398,14 @@ static uint32_t poll_queues(struct ztg_worker *w, struct burst_state *b, struct 
 			c->rx_bytes += pkts[i]->pkt_len;
 		b->to_sender_count = 0;
 		b->to_receiver_count = 0;
-		if (!w->config->forward_only)
-			n = inspect_burst(w, b, pkts, n, start);
-		if (n)
+		if (w->config->forward_only) {
 			transmit(w, q->tx_port, q->tx_queue, pkts, n);
+		} else {
+			b->out_count = 0;
+			inspect_burst(w, b, pkts, n, start);
+			if (b->out_count)
+				transmit(w, q->tx_port, q->tx_queue, b->out, b->out_count);
+		}
 		if (unlikely(b->to_sender_count))
 			transmit(w, q->rx_port, q->tx_queue, b->to_senders, b->to_sender_count);
 		if (unlikely(b->to_receiver_count))
@@ -331,6 +442,8 @@ int ztg_worker_run(void *arg)
 		now = rte_rdtsc();
 		if (w->flows != NULL && now >= next_expire) {
 			ztg_flow_table_expire(w->flows, now, EXPIRE_BUDGET);
+			if (w->reassembly != NULL)
+				ztg_ip_reassembly_expire(w->reassembly, now, &w->counters);
 			publish_flow_stats(w);
 			next_expire = now + expire_period;
 		}
@@ -339,6 +452,8 @@ int ztg_worker_run(void *arg)
 		if (poll_queues(w, &burst, pkts) == 0)
 			break;
 	}
+	if (w->reassembly != NULL)
+		ztg_ip_reassembly_flush(w->reassembly, &w->counters);
 	publish_flow_stats(w);
 	return 0;
 }

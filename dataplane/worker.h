@@ -1,11 +1,15 @@
 /*
  * Worker lcore: the run-to-completion poll loop of one dedicated core.
  *
- * A worker owns its queues, its flow table and its counters; it writes
- * nothing shared, takes no lock and allocates nothing per packet. Every
- * packet it receives leaves on the peer port of the pair, in the order it
- * arrived, or is freed and counted under exactly one drop reason. It stops
- * when *stop becomes true, after draining what its rx queues still hold.
+ * A worker owns its queues, its flow table, its fragment table and its
+ * counters; it writes nothing shared, takes no lock and allocates nothing per
+ * packet beyond mbufs from the pool. Every packet it receives leaves on the
+ * peer port of the pair, in the order it arrived, or is freed and counted
+ * under exactly one drop reason, or is a fragment held for reassembly: it
+ * then leaves, rebuilt from the inspected datagram, when the fragment that
+ * completes its datagram does, or is counted when its train fails or times
+ * out. It stops when *stop becomes true, after draining what its rx queues
+ * still hold and dropping (counted) the fragments it still holds.
  */
 #ifndef ZTG_WORKER_H
 #define ZTG_WORKER_H
@@ -21,6 +25,7 @@
 
 #include "flow/flow_table.h"
 #include "options.h"
+#include "reassembly/ip_reassembly.h"
 #include "session.h"
 #include "stats.h"
 
@@ -41,7 +46,7 @@ struct ztg_worker_config {
 	bool flow_full_open;
 	bool tcp_midstream_allow;
 	enum ztg_action non_ip;
-	enum ztg_action fragments;
+	enum ztg_fragment_mode fragments;
 	uint64_t tsc_hz;
 };
 
@@ -52,6 +57,7 @@ struct ztg_worker {
 	const struct ztg_worker_config *config;
 	const atomic_bool *stop;
 	struct ztg_flow_table *flows;    /* NULL in forward-only mode */
+	struct ztg_ip_reassembly *reassembly; /* NULL unless fragments are reassembled */
 	struct rte_mempool *pool;        /* for the frames verdicts inject */
 	struct rte_ring *events;         /* shared, multi-producer; never waited on */
 	struct ztg_session_context session;
