@@ -118,6 +118,7 @@ print_ztgate_stats() {
 	    (.totals | "worker totals: rx \(.rx_packets) pkts, tx \(.tx_packets) pkts, dropped \(.dropped)",
 	      "  by protocol: ipv4 \(.ipv4), ipv6 \(.ipv6), tcp \(.tcp), udp \(.udp), icmp \(.icmp), non-ip \(.non_ip)",
 	      "  flows: created \(.flows_created), expired \(.flows_expired), active at stop \(.flows_active)",
+	      "  fragments: \(.fragments), reassembled into \(.datagrams_reassembled // 0) datagrams",
 	      (if (.rx_packets // 0) > 0 then
 	        "  cycles/packet: \((.busy_cycles / .rx_packets) | floor)" else empty end)),
 	    "",

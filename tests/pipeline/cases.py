@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from scapy.all import (ARP, ICMP, IP, TCP, UDP, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
+from scapy.all import (ARP, ICMP, IP, IPv6, TCP, UDP, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
                        IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, ICMPv6EchoReply,
                        ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr,
                        DLT_EN10MB, Ether, Raw, RawPcapReader, RawPcapWriter)
@@ -277,31 +277,149 @@ def non_ip(zt, args):
 
 # ---- 6. fragments --------------------------------------------------------------------------
 
+def split(src, dst, payload, proto, sizes, ident, order=None, vlans=()):
+    """The fragments of one datagram (payload = everything after the IP header): pieces of the
+    given sizes, the last taking the rest, sent in `order` (piece indexes; default in order)."""
+    frames, offset = [], 0
+    for k, size in enumerate(sizes + [None]):
+        piece = payload[offset:] if size is None else payload[offset:offset + size]
+        last = size is None
+        if ':' in src:
+            layer = (IPv6(src=src, dst=dst) /
+                     IPv6ExtHdrFragment(nh=proto, id=ident, offset=offset // 8, m=0 if last else 1))
+        else:
+            layer = IP(src=src, dst=dst, id=ident, proto=proto, flags=0 if last else 'MF', frag=offset // 8)
+        frames.append(bytes(link(vlans) / layer / Raw(piece)))
+        offset += len(piece)
+    return [frames[k] for k in order] if order else frames
+
+
+def udp_payload(src, dst, data, sport=5000, dport=53):
+    """UDP header and data, checksum over the real pseudo-header, as the IP payload."""
+    header = 40 if ':' in src else 20
+    return bytes(ip(src, dst) / UDP(sport=sport, dport=dport) / Raw(data))[header:]
+
+
+def fragment_frame(frame, sizes, ident, order=None):
+    """A whole IP frame (untagged) cut into fragments."""
+    layer = Ether(frame).payload
+    if layer.version == 4:
+        return split(layer.src, layer.dst, bytes(layer.payload), layer.proto, sizes, ident, order)
+    return split(layer.src, layer.dst, bytes(layer.payload), layer.nh, sizes, ident, order)
+
+
 def fragment_packets():
-    # UDP checksums cover the whole datagram: compute them over the real pseudo-header.
-    datagram4 = bytes(ip(*V4) / UDP(sport=5000, dport=53) / Raw(b'a' * 40))[20:]
-    datagram6 = bytes(ip(*V6) / UDP(sport=5000, dport=53) / Raw(b'b' * 40))[40:]
-    frag6 = lambda offset, m, data: bytes(link() / ip(*V6) / IPv6ExtHdrFragment(nh=17, id=77, offset=offset, m=m) /
-                                          Raw(data))
-    return [
-        bytes(link() / ip(*V4, id=99, flags='MF', frag=0, proto=17) / Raw(datagram4[:24])),
-        bytes(link() / ip(*V4, id=99, frag=3, proto=17) / Raw(datagram4[24:])),
-        frag6(0, 1, datagram6[:24]),
-        frag6(3, 0, datagram6[24:]),
-    ]
+    return (split(*V4, udp_payload(*V4, b'a' * 40), 17, [24], 99) +
+            split(*V6, udp_payload(*V6, b'b' * 40), 17, [24], 77))
 
 
 @case('fragments')
 def fragments(zt, args):
+    """Reassembled (the default), then forwarded in the very pieces they came in; or dropped; or
+    passed untracked."""
     frags = fragment_packets()
     r = zt.run(frags)
+    r.expect_clean_pass(frags)
+    r.expect_totals(fragments=4, datagrams_reassembled=2, ipv4=2, ipv6=2, udp=4, flows_created=2)
+
+    r = zt.run(frags, '--fragments', 'drop')
     r.expect_forwarded([])
     r.expect_drops({'ip_fragment_denied': len(frags)})
     r.expect_totals(fragments=len(frags), ipv4=2, ipv6=2, flows_created=0)
 
     r = zt.run(frags, '--fragments', 'pass')
     r.expect_clean_pass(frags)
-    r.expect_totals(fragments=len(frags), flows_created=0)
+    r.expect_totals(fragments=len(frags), datagrams_reassembled=0, flows_created=0)
+
+
+@case('fragments-reordered')
+def fragments_reordered(zt, args):
+    """Pieces arrive last first, over VLANs too; they leave in offset order once complete, and the
+    other traffic around them keeps its own order."""
+    v4 = split(*V4, udp_payload(*V4, bytes(range(256)) * 4), 17, [512, 256], 7)
+    v6 = split(*V6, udp_payload(*V6, bytes(range(256)) * 4), 17, [256, 256, 256], 8)
+    tagged = split(*V4, udp_payload(*V4, b'q' * 300), 17, [160], 9, vlans=(10, 100))
+    other = udp(*V4, sport=6000, data=b'between')
+    sent = [v4[2], v4[1], other, v4[0]] + [v6[3], v6[1], v6[0], v6[2]] + [tagged[1], tagged[0]]
+    r = zt.run(sent)
+    r.expect_forwarded([other] + v4 + v6 + tagged)
+    r.expect_drops({})
+    r.expect_totals(rx_packets=len(sent), tx_packets=len(sent), fragments=len(sent) - 1,
+                    datagrams_reassembled=3)
+
+
+@case('fragments-overlap')
+def fragments_overlap(zt, args):
+    """A piece that overlaps another with different bytes, or repeats one, loses the whole train:
+    nothing of it reaches the receiver. A lone last piece sent afterwards to complete the
+    receiver's copy is held, then dropped when ztgate stops."""
+    payload = udp_payload(*V4, b'x' * 64)
+    good = split(*V4, payload, 17, [24, 24], 31)
+    # Same offset as the second piece, other bytes: the classic first-wins/last-wins evasion.
+    evil = bytes(link() / IP(src=V4[0], dst=V4[1], id=31, proto=17, flags='MF', frag=3) / Raw(b'E' * 24))
+    repeated = split(*V6, udp_payload(*V6, b'y' * 64), 17, [24, 24], 32)
+    late_last = good[2]
+    sent = [good[0], good[1], evil, good[2], repeated[0], repeated[0], late_last]
+    r = zt.run(sent)
+    r.expect_forwarded([])
+    # The IPv4 train fails when its last piece shows more bytes than the datagram holds (four
+    # pieces dropped); the IPv6 one when its first piece comes twice (two). late_last starts a
+    # train of its own that never completes.
+    r.expect_drops({'ip_fragment_overlap': 4 + 2, 'ip_fragment_timeout': 1})
+    r.expect_totals(datagrams_reassembled=0, flows_created=0)
+
+
+@case('fragments-limits')
+def fragments_limits(zt, args):
+    """More pieces than rte_ip_frag holds, a train that runs past 64 KiB, an IPv6 fragment header
+    behind another extension header, a full table, and trains still incomplete at stop: each
+    dropped and counted under its own reason."""
+    # 10 pieces: first + 6 middle fill the slots, the 7th middle breaks the train.
+    many = split(*V4, udp_payload(*V4, b'm' * 80), 17, [8] * 9, 40)
+    # A last piece that fits the IP length fields but not, with its link header, a 64 KiB frame.
+    huge = bytes(link() / IP(src=V4[0], dst=V4[1], id=41, proto=17, frag=8175) / Raw(b'h' * 120))
+    behind_dest_opts = bytes(link() / IPv6(src=V6[0], dst=V6[1]) / IPv6ExtHdrDestOpt() /
+                             IPv6ExtHdrFragment(nh=17, id=42, offset=0, m=1) / Raw(b'd' * 16))
+    # A table of 16 trains, one taken by the rest of `many`: of 20 incomplete trains 5 find no room.
+    incomplete = [split(*V4, udp_payload(*V4, b'i' * 32), 17, [16], 100 + n)[0] for n in range(20)]
+    sent = many + [huge, behind_dest_opts] + incomplete
+    r = zt.run(sent, '--fragment-limit', 'trains=16')
+    r.expect_forwarded([])
+    r.expect_drops({'ip_fragment_too_many': 8, 'ip_fragment_oversized': 1, 'ip_fragment_unsupported': 1,
+                    'ip_fragment_table_full': 5,
+                    # at stop: 15 incomplete trains, and the last two pieces of `many`
+                    'ip_fragment_timeout': 15 + 2})
+    r.expect_totals(rx_packets=len(sent), fragments=len(sent), datagrams_reassembled=0)
+
+
+@case('fragments-http')
+def fragments_http(zt, args):
+    """HTTP inside fragmented TCP segments is inspected as a whole: a good request passes in its
+    original pieces, a smuggling request whose headers straddle two pieces is denied with a 403
+    and none of its pieces reaches the server."""
+    t = TcpSession(*V4)
+    head = t.handshake()
+    request = t.c('PA', GOOD_REQUEST)
+    good = fragment_frame(request, [32], 50, order=[1, 0])
+    rest = [t.s('A')]
+    bad = t.segment(0, 'PA', SMUGGLING, advance=False)
+    bad_pieces = fragment_frame(bad, [72], 51)
+    r = zt.run(head + good + rest + bad_pieces)
+    r.expect_totals(http_requests=1, http_violations=1, verdicts_deny=1, datagrams_reassembled=2)
+    r.expect_drops({'http_violation': len(bad_pieces)})
+    expect_event(r, 'deny', 'http_content_length_and_transfer_encoding')
+    if r.forwarded[:len(head) + 2 + len(rest)] != head + fragment_frame(request, [32], 50) + rest:
+        r.fail('expected the handshake, the good request in its two pieces, and the ACK forwarded')
+    if len(r.reflected) != 1 or not bytes(tcp_of(r.reflected[0]).payload).startswith(b'HTTP/1.1 403'):
+        r.fail('expected one 403 back to the client')
+
+    v6 = TcpSession(*V6)
+    frames = v6.handshake()
+    request6 = v6.c('PA', GOOD_REQUEST)
+    pieces6 = fragment_frame(request6, [40], 52, order=[1, 0])
+    r = zt.run(frames + pieces6)
+    r.expect_forwarded(frames + fragment_frame(request6, [40], 52))
+    r.expect_totals(http_requests=1, datagrams_reassembled=1, tcp=len(frames) + 2)
 
 
 # ---- 7. flow table full --------------------------------------------------------------------
@@ -382,7 +500,7 @@ def generated_traffic(zt, args):
 # ---- 11. options ---------------------------------------------------------------------------
 
 CONTRACT_OPTIONS = ['-f', '--config', '-p', '--pairs', '-w', '--workers', '--burst', '--flows',
-                    '--flow-full', '--tcp-midstream', '--non-ip', '--fragments', '--timeout',
+                    '--flow-full', '--tcp-midstream', '--non-ip', '--fragments', '--fragment-limit', '--timeout',
                     '--forward-only', '--stats-interval', '--stats-json', '--ready-file',
                     '--duration', '--exit-on-idle', '--mbufs', '-h', '--help']
 
@@ -404,7 +522,8 @@ def options(zt, args):
     for bad in (['--burst', '0'], ['--burst', '12x'], ['--pairs', '0:0'], ['--pairs', '0-1'],
                 ['--flows', '-5'], ['--timeout', 'foo=1'], ['--timeout', 'udp=soon'],
                 ['--flow-full', 'maybe'], ['--tcp-midstream', 'yes'], ['--non-ip', 'allow'],
-                ['--fragments', 'reassemble'], ['--exit-on-idle', '']):
+                ['--fragments', 'defrag'], ['--fragment-limit', 'trains=1'],
+                ['--fragment-limit', 'timeout-ms=0'], ['--exit-on-idle', '']):
         expect_rejected(zt, bad, bad[0])
 
 
