@@ -1,0 +1,2196 @@
+/*
+ * Policy loader: libconfig text -> struct ztg_policy, with every problem
+ * reported at its file and line.
+ *
+ * Two phases over one libconfig tree. Parsing walks the file top-down (so
+ * references can be resolved as they are met: segments come before the
+ * services naming them, both before access) and checks each value on its
+ * own; cross checks then look at the model as a whole. Elements that failed
+ * a check stay in the model with the bad field left empty, so later checks
+ * still run on what is good and one mistake does not hide another. The model
+ * is only handed out when no error was found.
+ *
+ * Cross checks are sort-based (names, paths, grants, segment addresses) so a
+ * policy at its bounds validates in n log n; the service overlap check is
+ * quadratic only in services that share one host name.
+ */
+#include "policy_load.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libconfig.h>
+
+/* ------------------------------------------------------------------ names */
+
+static const char *const mode_names[] = {
+#define ZTG_POLICY_MODE_NAME(sym, name) name,
+	ZTG_POLICY_MODES(ZTG_POLICY_MODE_NAME)
+#undef ZTG_POLICY_MODE_NAME
+};
+
+static const char *const action_names[] = {
+#define ZTG_POLICY_ACTION_NAME(sym, name) name,
+	ZTG_POLICY_ACTIONS(ZTG_POLICY_ACTION_NAME)
+#undef ZTG_POLICY_ACTION_NAME
+};
+
+/* Indexed by enum ztg_http_method; OTHER has no name a policy can use. */
+static const char *const method_names[] = {
+	[ZTG_HTTP_METHOD_OTHER] = NULL,
+	[ZTG_HTTP_METHOD_GET] = "GET",
+	[ZTG_HTTP_METHOD_HEAD] = "HEAD",
+	[ZTG_HTTP_METHOD_POST] = "POST",
+	[ZTG_HTTP_METHOD_PUT] = "PUT",
+	[ZTG_HTTP_METHOD_DELETE] = "DELETE",
+	[ZTG_HTTP_METHOD_PATCH] = "PATCH",
+	[ZTG_HTTP_METHOD_OPTIONS] = "OPTIONS",
+	[ZTG_HTTP_METHOD_CONNECT] = "CONNECT",
+	[ZTG_HTTP_METHOD_TRACE] = "TRACE",
+};
+
+#define METHOD_EXPECTED "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT, TRACE or ANY"
+
+const char *ztg_policy_mode_name(enum ztg_policy_mode mode)
+{
+	return (unsigned)mode < ZTG_POLICY_MODE_COUNT ? mode_names[mode] : "?";
+}
+
+int ztg_policy_mode_from_name(const char *name, enum ztg_policy_mode *out)
+{
+	for (unsigned i = 0; name != NULL && i < ZTG_POLICY_MODE_COUNT; i++) {
+		if (strcmp(name, mode_names[i]) == 0) {
+			*out = (enum ztg_policy_mode)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *ztg_policy_action_name(enum ztg_policy_action action)
+{
+	return (unsigned)action < ZTG_POLICY_ACTION_COUNT ? action_names[action] : "?";
+}
+
+int ztg_policy_action_from_name(const char *name, enum ztg_policy_action *out)
+{
+	for (unsigned i = 0; name != NULL && i < ZTG_POLICY_ACTION_COUNT; i++) {
+		if (strcmp(name, action_names[i]) == 0) {
+			*out = (enum ztg_policy_action)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *ztg_policy_method_name(enum ztg_http_method method)
+{
+	if ((unsigned)method > ZTG_HTTP_METHOD_TRACE || method_names[method] == NULL)
+		return "?";
+	return method_names[method];
+}
+
+int ztg_policy_method_from_name(const char *name, uint16_t *mask)
+{
+	if (name == NULL)
+		return -1;
+	if (strcmp(name, "ANY") == 0) {
+		*mask = ZTG_POLICY_METHODS_ANY;
+		return 0;
+	}
+	for (unsigned m = ZTG_HTTP_METHOD_GET; m <= ZTG_HTTP_METHOD_TRACE; m++) {
+		if (strcmp(name, method_names[m]) == 0) {
+			*mask = ZTG_POLICY_METHOD_BIT(m);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *ztg_policy_severity_name(enum ztg_policy_severity severity)
+{
+	return severity == ZTG_POLICY_WARNING ? "warning" : "error";
+}
+
+/* ------------------------------------------------------------------ arena */
+
+/*
+ * Everything a policy points to lives in a few large zeroed blocks, so the
+ * model is plain pointers and freeing it cannot miss a string.
+ */
+struct ztg_policy_arena {
+	struct ztg_policy_arena *next;
+	size_t size;
+	size_t used;
+	max_align_t data[];
+};
+
+#define ARENA_BLOCK_BYTES (64u * 1024u)
+
+void ztg_policy_free(struct ztg_policy *policy)
+{
+	struct ztg_policy_arena *b, *next;
+
+	if (policy == NULL)
+		return;
+	for (b = policy->arena; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(policy);
+}
+
+/* -------------------------------------------------------------- diagnostics */
+
+void ztg_policy_diag_init(struct ztg_policy_diag *diag)
+{
+	memset(diag, 0, sizeof(*diag));
+}
+
+void ztg_policy_diag_free(struct ztg_policy_diag *diag)
+{
+	if (diag == NULL)
+		return;
+	for (uint32_t i = 0; i < diag->count; i++) {
+		free(diag->entries[i].file);
+		free(diag->entries[i].message);
+	}
+	free(diag->entries);
+	ztg_policy_diag_init(diag);
+}
+
+void ztg_policy_diag_print(FILE *out, const struct ztg_policy_diag *diag)
+{
+	for (uint32_t i = 0; i < diag->count; i++) {
+		const struct ztg_policy_diag_entry *e = &diag->entries[i];
+
+		if (e->line > 0)
+			fprintf(out, "%s:%u: %s: %s\n", e->file, e->line, ztg_policy_severity_name(e->severity),
+				e->message);
+		else
+			fprintf(out, "%s: %s: %s\n", e->file, ztg_policy_severity_name(e->severity), e->message);
+	}
+	if (diag->dropped > 0)
+		fprintf(out, "(%u more diagnostics not shown)\n", diag->dropped);
+}
+
+/* ----------------------------------------------------------------- loader */
+
+/* libconfig's name for a file (what the @include said) and the path we show. */
+struct file_name {
+	const char *raw;
+	const char *shown;
+};
+
+struct name_ref {
+	const char *name;
+	uint32_t index;
+	struct ztg_policy_loc loc;
+};
+
+/* One (segment, service) pair an access entry grants. */
+struct grant {
+	uint32_t from;
+	uint32_t to;
+	uint32_t access;
+	uint32_t to_index;
+	struct ztg_policy_loc loc;
+};
+
+struct loader {
+	struct ztg_policy *policy;
+	struct ztg_policy_diag *diag;
+	const char *path;
+	const char *dir;                 /* where libconfig looks for includes */
+	bool dir_given;                  /* path named its directory: include paths shown with it */
+	uint32_t errors;
+	bool nomem;
+	struct file_name *files;
+	uint32_t file_count;
+	uint32_t file_capacity;
+	struct name_ref *segment_names;  /* sorted by name, for lookups */
+	uint32_t segment_name_count;
+	struct name_ref *service_names;
+	uint32_t service_name_count;
+	struct grant *grants;
+	uint32_t grant_count;
+	uint32_t grant_capacity;
+};
+
+static void out_of_memory(struct loader *ld)
+{
+	ld->nomem = true;
+}
+
+static void *arena_alloc(struct loader *ld, size_t count, size_t size)
+{
+	struct ztg_policy_arena *b = ld->policy->arena;
+	const size_t align = sizeof(max_align_t);
+	size_t bytes;
+	void *p;
+
+	if (count == 0 || size == 0 || ld->nomem)
+		return NULL;
+	if (count > (SIZE_MAX - align) / size) {
+		out_of_memory(ld);
+		return NULL;
+	}
+	bytes = (count * size + align - 1) / align * align;
+	if (b == NULL || b->size - b->used < bytes) {
+		size_t cap = bytes > ARENA_BLOCK_BYTES ? bytes : ARENA_BLOCK_BYTES;
+		struct ztg_policy_arena *nb = calloc(1, sizeof(*nb) + cap);
+
+		if (nb == NULL) {
+			out_of_memory(ld);
+			return NULL;
+		}
+		nb->size = cap;
+		/* A block made for one large array goes behind the current one, which keeps its free space. */
+		if (b != NULL && bytes > ARENA_BLOCK_BYTES / 4) {
+			nb->next = b->next;
+			b->next = nb;
+		} else {
+			nb->next = b;
+			ld->policy->arena = nb;
+		}
+		b = nb;
+	}
+	p = (char *)b->data + b->used;
+	b->used += bytes;
+	return p;
+}
+
+static char *arena_strndup(struct loader *ld, const char *s, size_t len)
+{
+	char *p = arena_alloc(ld, len + 1, 1);
+
+	if (p != NULL)
+		memcpy(p, s, len);
+	return p;
+}
+
+static char *arena_strdup(struct loader *ld, const char *s)
+{
+	return arena_strndup(ld, s, strlen(s));
+}
+
+/* The path to show for a file libconfig names: includes are relative to ld->dir. */
+static const char *file_shown(struct loader *ld, const char *raw)
+{
+	struct file_name *f;
+	char *shown;
+
+	if (raw == NULL || strcmp(raw, ld->path) == 0)
+		return ld->policy->path;
+	for (uint32_t i = 0; i < ld->file_count; i++) {
+		if (ld->files[i].raw == raw || strcmp(ld->files[i].raw, raw) == 0)
+			return ld->files[i].shown;
+	}
+	if (ld->file_count == ld->file_capacity) {
+		uint32_t cap = ld->file_capacity ? 2 * ld->file_capacity : 8;
+		struct file_name *grown = realloc(ld->files, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			out_of_memory(ld);
+			return ld->policy->path;
+		}
+		ld->files = grown;
+		ld->file_capacity = cap;
+	}
+	if (raw[0] == '/' || !ld->dir_given) {
+		shown = arena_strdup(ld, raw);
+	} else {
+		size_t dlen = strlen(ld->dir);
+		bool slash = dlen > 0 && ld->dir[dlen - 1] == '/';
+
+		shown = arena_alloc(ld, dlen + strlen(raw) + 2, 1);
+		if (shown != NULL)
+			sprintf(shown, "%s%s%s", ld->dir, slash ? "" : "/", raw);
+	}
+	if (shown == NULL)
+		return ld->policy->path;
+	f = &ld->files[ld->file_count++];
+	f->raw = raw;
+	f->shown = shown;
+	return shown;
+}
+
+static struct ztg_policy_loc loc_of(struct loader *ld, const config_setting_t *s)
+{
+	struct ztg_policy_loc loc;
+
+	loc.file = file_shown(ld, config_setting_source_file(s));
+	loc.line = config_setting_source_line(s);
+	return loc;
+}
+
+static void diag_add(struct loader *ld, enum ztg_policy_severity severity, const char *file, uint32_t line,
+		     const char *message)
+{
+	struct ztg_policy_diag *d = ld->diag;
+	struct ztg_policy_diag_entry *e;
+
+	if (severity == ZTG_POLICY_ERROR)
+		ld->errors++;
+	if (d == NULL)
+		return;
+	if (severity == ZTG_POLICY_ERROR)
+		d->errors++;
+	else
+		d->warnings++;
+	if (d->count == ZTG_POLICY_DIAG_MAX) {
+		d->dropped++;
+		return;
+	}
+	if (d->count == d->capacity) {
+		uint32_t cap = d->capacity ? 2 * d->capacity : 16;
+		struct ztg_policy_diag_entry *grown;
+
+		if (cap > ZTG_POLICY_DIAG_MAX)
+			cap = ZTG_POLICY_DIAG_MAX;
+		grown = realloc(d->entries, cap * sizeof(*grown));
+		if (grown == NULL) {
+			out_of_memory(ld);
+			d->dropped++;
+			return;
+		}
+		d->entries = grown;
+		d->capacity = cap;
+	}
+	e = &d->entries[d->count];
+	e->severity = severity;
+	e->line = line;
+	e->file = strdup(file);
+	e->message = strdup(message);
+	if (e->file == NULL || e->message == NULL) {
+		free(e->file);
+		free(e->message);
+		out_of_memory(ld);
+		d->dropped++;
+		return;
+	}
+	d->count++;
+}
+
+static void report_v(struct loader *ld, enum ztg_policy_severity severity, const char *file, uint32_t line,
+		     const char *fmt, va_list ap)
+{
+	char msg[1024];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+	if (n < 0)
+		snprintf(msg, sizeof(msg), "(unprintable message)");
+	else if ((size_t)n >= sizeof(msg))
+		memcpy(msg + sizeof(msg) - 4, "...", 4);
+	diag_add(ld, severity, file, line, msg);
+}
+
+static void error_at(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void error_loc(struct loader *ld, const struct ztg_policy_loc *loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void warning_loc(struct loader *ld, const struct ztg_policy_loc *loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void error_at(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+	struct ztg_policy_loc loc = loc_of(ld, s);
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_v(ld, ZTG_POLICY_ERROR, loc.file, loc.line, fmt, ap);
+	va_end(ap);
+}
+
+static void error_loc(struct loader *ld, const struct ztg_policy_loc *loc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_v(ld, ZTG_POLICY_ERROR, loc->file, loc->line, fmt, ap);
+	va_end(ap);
+}
+
+static void warning_loc(struct loader *ld, const struct ztg_policy_loc *loc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_v(ld, ZTG_POLICY_WARNING, loc->file, loc->line, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------- message helpers */
+
+/*
+ * User text quoted for a message: escaped (no terminal control reaches the
+ * output) and bounded. NULL is a name that failed its own check.
+ */
+struct shown {
+	char text[96];
+};
+
+static const char *show(struct shown *b, const char *s)
+{
+	size_t o = 0;
+	const size_t room = sizeof(b->text) - 6;   /* closing quote, "...", NUL */
+
+	if (s == NULL) {
+		snprintf(b->text, sizeof(b->text), "(unnamed)");
+		return b->text;
+	}
+	b->text[o++] = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (o + 4 > room) {
+			memcpy(b->text + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			b->text[o++] = '\\';
+			b->text[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			o += (size_t)sprintf(b->text + o, "\\x%02x", c);
+		} else {
+			b->text[o++] = (char)c;
+		}
+	}
+	b->text[o++] = '"';
+	b->text[o] = '\0';
+	return b->text;
+}
+
+struct loc_text {
+	char text[320];
+};
+
+static const char *loc_str(struct loc_text *b, const struct ztg_policy_loc *loc)
+{
+	snprintf(b->text, sizeof(b->text), "%s:%u", loc->file, loc->line);
+	return b->text;
+}
+
+/* "where.key", or "key" at the top level. */
+static const char *key_path(char *buf, size_t len, const char *where, const char *key)
+{
+	snprintf(buf, len, "%s%s%s", where, *where ? "." : "", key);
+	return buf;
+}
+
+/* Separator after a where prefix, so top-level messages start cleanly. */
+static const char *sep(const char *where)
+{
+	return *where ? ": " : "";
+}
+
+static const char *type_name(const config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a floating-point number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_GROUP:
+		return "a group { ... }";
+	case CONFIG_TYPE_ARRAY:
+		return "an array [ ... ]";
+	case CONFIG_TYPE_LIST:
+		return "a list ( ... )";
+	default:
+		return "nothing";
+	}
+}
+
+static void wrong_type(struct loader *ld, const config_setting_t *s, const char *path, const char *expect)
+{
+	error_at(ld, s, "%s: expected %s, got %s", path, expect, type_name(s));
+}
+
+/* "a, b or c" from the names whose bit is set in allowed. */
+static const char *choice_list(char *buf, size_t len, const char *const *names, unsigned count, unsigned allowed)
+{
+	unsigned total = 0, seen = 0;
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < count; i++)
+		total += (allowed >> i) & 1u;
+	for (unsigned i = 0; i < count && o < len; i++) {
+		if (!((allowed >> i) & 1u))
+			continue;
+		seen++;
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", seen == 1 ? "" : seen == total ? " or " : ", ",
+				      names[i]);
+	}
+	return buf;
+}
+
+static const char *method_list(char *buf, size_t len, uint16_t mask)
+{
+	size_t o = 0;
+
+	if (mask == ZTG_POLICY_METHODS_ANY) {
+		snprintf(buf, len, "any method");
+		return buf;
+	}
+	buf[0] = '\0';
+	for (unsigned m = ZTG_HTTP_METHOD_GET; m <= ZTG_HTTP_METHOD_TRACE && o < len; m++) {
+		if (mask & ZTG_POLICY_METHOD_BIT(m))
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", method_names[m]);
+	}
+	return buf;
+}
+
+/* ------------------------------------------------------ libconfig access */
+
+struct key_spec {
+	const char *name;
+	bool required;
+	const char *expect;      /* what the value should be, for "missing" messages */
+};
+
+#define KEYS(array) (array), (sizeof(array) / sizeof((array)[0]))
+
+/* Every member of group must be a known key; every required key must be there. */
+static void check_keys(struct loader *ld, const config_setting_t *group, const char *where,
+		       const struct key_spec *keys, size_t key_count)
+{
+	char allowed[256];
+	size_t o = 0;
+
+	allowed[0] = '\0';
+	for (size_t k = 0; k < key_count && o < sizeof(allowed); k++)
+		o += (size_t)snprintf(allowed + o, sizeof(allowed) - o, "%s%s", k ? ", " : "", keys[k].name);
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(m);
+		bool known = false;
+		struct shown sn;
+
+		for (size_t k = 0; k < key_count && !known; k++)
+			known = strcmp(name, keys[k].name) == 0;
+		if (!known)
+			error_at(ld, m, "%s%sunknown key %s (allowed: %s)", where, sep(where), show(&sn, name), allowed);
+	}
+	for (size_t k = 0; k < key_count; k++) {
+		if (keys[k].required && config_setting_get_member(group, keys[k].name) == NULL)
+			error_at(ld, group, "%s%smissing required key \"%s\" (%s)", where, sep(where), keys[k].name,
+				 keys[k].expect);
+	}
+}
+
+/* The string value of group.key; NULL when absent or not a string (reported). */
+static const char *string_member(struct loader *ld, const config_setting_t *group, const char *where,
+				 const char *key, const char *expect, const config_setting_t **setting)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	char path[128];
+
+	if (setting != NULL)
+		*setting = s;
+	if (s == NULL)
+		return NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		wrong_type(ld, s, key_path(path, sizeof(path), where, key), expect);
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+/* group.key as a list or array; NULL when absent or of another type (reported). */
+static const config_setting_t *list_member(struct loader *ld, const config_setting_t *group, const char *where,
+					   const char *key, const char *expect)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	char path[128];
+
+	if (s == NULL)
+		return NULL;
+	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
+		wrong_type(ld, s, key_path(path, sizeof(path), where, key), expect);
+		return NULL;
+	}
+	return s;
+}
+
+/* Length of a list, reported and cut when over max. */
+static uint32_t capped_length(struct loader *ld, const config_setting_t *list, const char *path, uint32_t max,
+			      const char *what)
+{
+	int n = config_setting_length(list);
+
+	if (n < 0)
+		return 0;
+	if ((uint32_t)n > max) {
+		error_at(ld, list, "%s: %d %s, at most %u are allowed", path, n, what, max);
+		return max;
+	}
+	return (uint32_t)n;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > ZTG_POLICY_NAME_MAX)
+		return false;
+	for (; *s != '\0'; s++) {
+		char c = *s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+#define NAME_EXPECT "a name: 1 to 64 of A-Z a-z 0-9 _ . -"
+
+/* group.key as a name, copied into the policy; NULL when absent or bad (reported). */
+static const char *name_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key)
+{
+	const config_setting_t *s;
+	const char *v = string_member(ld, group, where, key, "a string holding " NAME_EXPECT, &s);
+	char path[128];
+	struct shown sn;
+
+	if (v == NULL)
+		return NULL;
+	if (!valid_name(v)) {
+		error_at(ld, s, "%s: %s is not a valid name (expected 1 to 64 characters of A-Z a-z 0-9 _ . -)",
+			 key_path(path, sizeof(path), where, key), show(&sn, v));
+		return NULL;
+	}
+	return arena_strdup(ld, v);
+}
+
+/*
+ * group.key as one of names[] whose bit is set in allowed. Returns true and
+ * sets *out when it is; false when absent or bad (reported).
+ */
+static bool choice_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
+			  const char *const *names, unsigned count, unsigned allowed, const char *what, unsigned *out)
+{
+	const config_setting_t *s;
+	char expect[128], path[128], expect_type[160];
+	const char *v;
+	struct shown sn;
+
+	choice_list(expect, sizeof(expect), names, count, allowed);
+	snprintf(expect_type, sizeof(expect_type), "a string (%s)", expect);
+	v = string_member(ld, group, where, key, expect_type, &s);
+	if (v == NULL)
+		return false;
+	key_path(path, sizeof(path), where, key);
+	for (unsigned i = 0; i < count; i++) {
+		if (strcmp(v, names[i]) != 0)
+			continue;
+		if ((allowed >> i) & 1u) {
+			*out = i;
+			return true;
+		}
+		error_at(ld, s, "%s: %s %s is not allowed here (expected %s)", path, what, show(&sn, v), expect);
+		return false;
+	}
+	error_at(ld, s, "%s: unknown %s %s (expected %s)", path, what, show(&sn, v), expect);
+	return false;
+}
+
+#define ACTION_BIT(a) (1u << ZTG_POLICY_ACTION_##a)
+
+static bool action_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
+			  unsigned allowed, enum ztg_policy_action *out)
+{
+	unsigned v;
+
+	if (!choice_member(ld, group, where, key, action_names, ZTG_POLICY_ACTION_COUNT, allowed, "action", &v))
+		return false;
+	*out = (enum ztg_policy_action)v;
+	return true;
+}
+
+static bool mode_member(struct loader *ld, const config_setting_t *group, const char *where,
+			enum ztg_policy_mode *out)
+{
+	unsigned v;
+
+	if (!choice_member(ld, group, where, "mode", mode_names, ZTG_POLICY_MODE_COUNT,
+			   (1u << ZTG_POLICY_MODE_COUNT) - 1, "mode", &v))
+		return false;
+	*out = (enum ztg_policy_mode)v;
+	return true;
+}
+
+/* ------------------------------------------------------------------ CIDRs */
+
+static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((a[bytes] ^ b[bytes]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* Every address of inner is in outer. */
+static bool cidr_contains(const struct ztg_cidr *outer, const struct ztg_cidr *inner)
+{
+	return outer->family == inner->family && outer->prefix_len <= inner->prefix_len &&
+	       prefix_equal(outer->addr, inner->addr, outer->prefix_len);
+}
+
+static bool cidr_overlap(const struct ztg_cidr *a, const struct ztg_cidr *b)
+{
+	return cidr_contains(a, b) || cidr_contains(b, a);
+}
+
+struct cidr_text {
+	char text[INET6_ADDRSTRLEN + 8];
+};
+
+static const char *cidr_str(struct cidr_text *b, const struct ztg_cidr *c)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(c->family == 4 ? AF_INET : AF_INET6, c->addr, addr, sizeof(addr)) == NULL)
+		snprintf(addr, sizeof(addr), "?");
+	snprintf(b->text, sizeof(b->text), "%s/%u", addr, c->prefix_len);
+	return b->text;
+}
+
+/* "ADDRESS[/PREFIX]"; a bare address is a host (/32, /128). 0, or -1 with why. */
+static int parse_cidr(const char *text, struct ztg_cidr *out, char *why, size_t why_len)
+{
+	const char *slash = strchr(text, '/');
+	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+	char addr[INET6_ADDRSTRLEN];
+	unsigned max, prefix;
+	struct ztg_cidr net;
+	struct cidr_text ct;
+	struct shown sn;
+
+	memset(out, 0, sizeof(*out));
+	if (alen == 0 || alen >= sizeof(addr)) {
+		snprintf(why, why_len, "%s is not an IPv4 or IPv6 address (expected ADDRESS/PREFIX, e.g. "
+			 "198.18.0.0/24 or 2001:db8::/64)", show(&sn, text));
+		return -1;
+	}
+	memcpy(addr, text, alen);
+	addr[alen] = '\0';
+	out->family = memchr(addr, ':', alen) ? 6 : 4;
+	if (inet_pton(out->family == 4 ? AF_INET : AF_INET6, addr, out->addr) != 1) {
+		snprintf(why, why_len, "%s is not an IPv4 or IPv6 address (expected ADDRESS/PREFIX, e.g. "
+			 "198.18.0.0/24 or 2001:db8::/64)", show(&sn, text));
+		return -1;
+	}
+	max = out->family == 4 ? 32 : 128;
+	prefix = max;
+	if (slash != NULL) {
+		const char *p = slash + 1;
+		size_t digits = strspn(p, "0123456789");
+
+		if (digits == 0 || digits > 3 || p[digits] != '\0') {
+			snprintf(why, why_len, "%s: the prefix length must be a number 0..%u for IPv%u",
+				 show(&sn, text), max, out->family);
+			return -1;
+		}
+		prefix = (unsigned)strtoul(p, NULL, 10);
+		if (prefix > max) {
+			snprintf(why, why_len, "%s: prefix length %u is out of range 0..%u for IPv%u",
+				 show(&sn, text), prefix, max, out->family);
+			return -1;
+		}
+	}
+	out->prefix_len = (uint8_t)prefix;
+	net = *out;
+	for (unsigned bit = prefix; bit < 128; bit++)
+		net.addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+	if (memcmp(net.addr, out->addr, sizeof(net.addr)) != 0) {
+		snprintf(why, why_len, "%s has host bits set; did you mean %s?", text, cidr_str(&ct, &net));
+		return -1;
+	}
+	return 0;
+}
+
+/* A list of CIDR strings into *out; bad and repeated entries are reported and left out. */
+static void parse_addresses(struct loader *ld, const config_setting_t *list, const char *path, uint32_t max,
+			    struct ztg_policy_address **out, uint32_t *count)
+{
+	uint32_t n = capped_length(ld, list, path, max, "addresses");
+	struct ztg_policy_address *addrs;
+	char why[256], epath[160];
+
+	*out = NULL;
+	*count = 0;
+	if (n == 0) {
+		error_at(ld, list, "%s: empty list (expected at least one ADDRESS/PREFIX, e.g. 198.18.0.0/24)", path);
+		return;
+	}
+	addrs = arena_alloc(ld, n, sizeof(*addrs));
+	if (addrs == NULL)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		struct ztg_policy_address *a = &addrs[*count];
+		bool repeated = false;
+
+		snprintf(epath, sizeof(epath), "%s[%u]", path, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			wrong_type(ld, e, epath, "an address string such as \"198.18.0.0/24\"");
+			continue;
+		}
+		if (parse_cidr(config_setting_get_string(e), &a->cidr, why, sizeof(why)) < 0) {
+			error_at(ld, e, "%s: %s", epath, why);
+			continue;
+		}
+		a->loc = loc_of(ld, e);
+		for (uint32_t j = 0; j < *count && !repeated; j++) {
+			struct cidr_text ct;
+			struct loc_text lt;
+
+			if (memcmp(&addrs[j].cidr, &a->cidr, sizeof(a->cidr)) != 0)
+				continue;
+			error_at(ld, e, "%s: %s is listed twice (first at %s)", epath, cidr_str(&ct, &a->cidr),
+				 loc_str(&lt, &addrs[j].loc));
+			repeated = true;
+		}
+		if (!repeated)
+			(*count)++;
+	}
+	*out = *count ? addrs : NULL;
+}
+
+/* ------------------------------------------------------ hosts, paths, ports */
+
+/* Host pattern into lower (at least ZTG_POLICY_HOST_MAX_LEN + 1 bytes). 0, or -1 with why. */
+static int parse_host(const char *text, char *lower, bool *wildcard, char *why, size_t why_len)
+{
+	size_t len = strlen(text), label = 0, o = 0;
+	const char *p = text;
+	struct shown sn;
+
+	*wildcard = false;
+	if (len == 0) {
+		snprintf(why, why_len, "an empty host pattern");
+		return -1;
+	}
+	if (len > ZTG_POLICY_HOST_MAX_LEN) {
+		snprintf(why, why_len, "%s is longer than %u characters", show(&sn, text), ZTG_POLICY_HOST_MAX_LEN);
+		return -1;
+	}
+	if (strchr(text, ':') != NULL) {
+		snprintf(why, why_len, "%s includes a port (hosts match the Host header without its port; "
+			 "list ports in \"ports\")", show(&sn, text));
+		return -1;
+	}
+	if (p[0] == '*') {
+		if (p[1] != '.' || p[2] == '\0') {
+			snprintf(why, why_len, "%s: a wildcard must be a leading \"*.\" followed by a domain, "
+				 "e.g. \"*.shop.test\"", show(&sn, text));
+			return -1;
+		}
+		*wildcard = true;
+		lower[o++] = '*';
+		lower[o++] = '.';
+		p += 2;
+	}
+	for (; *p != '\0'; p++) {
+		char c = *p;
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c == '.') {
+			if (label == 0)
+				break;
+			label = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+			if (++label > 63) {
+				snprintf(why, why_len, "%s has a label longer than 63 characters", show(&sn, text));
+				return -1;
+			}
+		} else if (c == '*') {
+			snprintf(why, why_len, "%s: a wildcard is only allowed as a leading \"*.\", "
+				 "e.g. \"*.shop.test\"", show(&sn, text));
+			return -1;
+		} else {
+			char bad[2] = {*p, '\0'};
+			struct shown sb;
+
+			snprintf(why, why_len, "%s holds %s (expected a-z, 0-9, '.' and '-' only)", show(&sn, text),
+				 show(&sb, bad));
+			return -1;
+		}
+		lower[o++] = c;
+	}
+	if (*p != '\0' || label == 0) {
+		snprintf(why, why_len, "%s has an empty label (a leading, trailing or doubled '.')", show(&sn, text));
+		return -1;
+	}
+	lower[o] = '\0';
+	return 0;
+}
+
+static void parse_hosts(struct loader *ld, const config_setting_t *list, const char *path,
+			struct ztg_policy_service *svc)
+{
+	uint32_t n = capped_length(ld, list, path, ZTG_POLICY_MAX_HOSTS, "hosts");
+	char lower[ZTG_POLICY_HOST_MAX_LEN + 1], why[384], epath[160];
+
+	if (n == 0) {
+		error_at(ld, list, "%s: empty list (expected at least one host, e.g. \"api.shop.test\" or "
+			 "\"*.shop.test\")", path);
+		return;
+	}
+	svc->hosts = arena_alloc(ld, n, sizeof(*svc->hosts));
+	if (svc->hosts == NULL)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		struct ztg_policy_host *h = &svc->hosts[svc->host_count];
+		bool wildcard, repeated = false;
+
+		snprintf(epath, sizeof(epath), "%s[%u]", path, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			wrong_type(ld, e, epath, "a host string such as \"api.shop.test\"");
+			continue;
+		}
+		if (parse_host(config_setting_get_string(e), lower, &wildcard, why, sizeof(why)) < 0) {
+			error_at(ld, e, "%s: %s", epath, why);
+			continue;
+		}
+		for (uint32_t j = 0; j < svc->host_count && !repeated; j++) {
+			struct shown sn;
+			struct loc_text lt;
+
+			if (strcmp(svc->hosts[j].pattern, lower) != 0)
+				continue;
+			error_at(ld, e, "%s: host %s is listed twice (first at %s)", epath, show(&sn, lower),
+				 loc_str(&lt, &svc->hosts[j].loc));
+			repeated = true;
+		}
+		if (repeated)
+			continue;
+		h->pattern = arena_strdup(ld, lower);
+		h->wildcard = wildcard;
+		h->loc = loc_of(ld, e);
+		svc->host_count++;
+	}
+}
+
+static int cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static void parse_ports(struct loader *ld, const config_setting_t *list, const char *path,
+			struct ztg_policy_service *svc)
+{
+	uint32_t n = capped_length(ld, list, path, ZTG_POLICY_MAX_PORTS, "ports");
+	uint32_t seen[65536 / 32] = {0};   /* bit per port already listed */
+	char epath[160];
+
+	if (n == 0) {
+		error_at(ld, list, "%s: empty list (expected at least one TCP port 1..65535)", path);
+		return;
+	}
+	svc->ports = arena_alloc(ld, n, sizeof(*svc->ports));
+	if (svc->ports == NULL)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		long long v;
+
+		snprintf(epath, sizeof(epath), "%s[%u]", path, i);
+		if (config_setting_type(e) != CONFIG_TYPE_INT && config_setting_type(e) != CONFIG_TYPE_INT64) {
+			wrong_type(ld, e, epath, "a TCP port, an integer 1..65535");
+			continue;
+		}
+		v = config_setting_get_int64(e);
+		if (v < 1 || v > 65535) {
+			error_at(ld, e, "%s: port %lld is out of range 1..65535", epath, v);
+			continue;
+		}
+		if (seen[v / 32] & (1u << (v % 32))) {
+			error_at(ld, e, "%s: port %lld is listed twice", epath, v);
+			continue;
+		}
+		seen[v / 32] |= 1u << (v % 32);
+		svc->ports[svc->port_count++] = (uint16_t)v;
+	}
+	if (svc->port_count > 1)
+		qsort(svc->ports, svc->port_count, sizeof(svc->ports[0]), cmp_u16);
+}
+
+/*
+ * A route path template, checked for what any matcher needs: an absolute
+ * path with no space, control byte, '?' or '#', and balanced "{name}"
+ * parameters. What a template means is the route matcher's business.
+ */
+static int check_path(const char *path, char *why, size_t why_len)
+{
+	size_t len = strlen(path);
+	const char *open = NULL;
+	struct shown sn;
+
+	if (path[0] != '/') {
+		snprintf(why, why_len, "%s does not start with '/'", show(&sn, path));
+		return -1;
+	}
+	if (len > ZTG_POLICY_PATH_MAX_LEN) {
+		snprintf(why, why_len, "%s is longer than %u bytes", show(&sn, path), ZTG_POLICY_PATH_MAX_LEN);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)path[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(why, why_len, "%s holds a control character (0x%02x) at offset %zu", show(&sn, path),
+				 c, i);
+			return -1;
+		}
+		if (c == ' ') {
+			snprintf(why, why_len, "%s holds a space at offset %zu (write it as %%20)", show(&sn, path), i);
+			return -1;
+		}
+		if (c == '?' || c == '#') {
+			snprintf(why, why_len, "%s holds '%c' at offset %zu (a route matches the path only, "
+				 "without query or fragment)", show(&sn, path), c, i);
+			return -1;
+		}
+	}
+	for (const char *p = path; *p != '\0'; p++) {
+		if (*p == '{') {
+			if (open != NULL) {
+				snprintf(why, why_len, "%s opens '{' inside a parameter", show(&sn, path));
+				return -1;
+			}
+			open = p;
+		} else if (*p == '}') {
+			if (open == NULL) {
+				snprintf(why, why_len, "%s has '}' without '{'", show(&sn, path));
+				return -1;
+			}
+			if (p == open + 1) {
+				snprintf(why, why_len, "%s has a parameter without a name (\"{}\")", show(&sn, path));
+				return -1;
+			}
+			open = NULL;
+		} else if (open != NULL && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+					     (*p >= '0' && *p <= '9') || *p == '_')) {
+			snprintf(why, why_len, "%s: a parameter name holds '%c' (expected {name} with A-Z a-z "
+				 "0-9 _)", show(&sn, path), *p);
+			return -1;
+		}
+	}
+	if (open != NULL) {
+		snprintf(why, why_len, "%s has '{' without '}'", show(&sn, path));
+		return -1;
+	}
+	return 0;
+}
+
+static uint16_t parse_methods(struct loader *ld, const config_setting_t *list, const char *path)
+{
+	uint32_t n = (uint32_t)config_setting_length(list);
+	const config_setting_t *any = NULL;
+	uint16_t mask = 0;
+	char epath[160];
+
+	if (n == 0) {
+		error_at(ld, list, "%s: empty list (expected at least one of " METHOD_EXPECTED ")", path);
+		return 0;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const char *v;
+		uint16_t bit;
+		struct shown sn;
+
+		snprintf(epath, sizeof(epath), "%s[%u]", path, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			wrong_type(ld, e, epath, "a method string such as \"GET\"");
+			continue;
+		}
+		v = config_setting_get_string(e);
+		if (ztg_policy_method_from_name(v, &bit) < 0) {
+			const char *hint = NULL;
+
+			for (unsigned m = ZTG_HTTP_METHOD_GET; m <= ZTG_HTTP_METHOD_TRACE && hint == NULL; m++)
+				hint = strcasecmp(v, method_names[m]) == 0 ? method_names[m] : NULL;
+			if (hint == NULL && strcasecmp(v, "ANY") == 0)
+				hint = "ANY";
+			if (hint != NULL)
+				error_at(ld, e, "%s: unknown method %s (methods are case-sensitive: write \"%s\")",
+					 epath, show(&sn, v), hint);
+			else
+				error_at(ld, e, "%s: unknown method %s (expected " METHOD_EXPECTED ")", epath,
+					 show(&sn, v));
+			continue;
+		}
+		if (bit == ZTG_POLICY_METHODS_ANY) {
+			any = e;
+		} else if (mask & bit) {
+			error_at(ld, e, "%s: method %s is listed twice", epath, show(&sn, v));
+			continue;
+		}
+		mask |= bit;
+	}
+	if (any != NULL && n > 1) {
+		error_at(ld, list, "%s: ANY cannot be combined with other methods (it already matches every method)",
+			 path);
+		return 0;
+	}
+	return mask;
+}
+
+/* ---------------------------------------------------------- name indexes */
+
+static int cmp_name_ref(const void *a, const void *b)
+{
+	const struct name_ref *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/*
+ * Sort refs by name and report each repeat against the first definition.
+ * list names the list for messages ("segments", "services[2].routes").
+ */
+static void sort_names(struct loader *ld, struct name_ref *refs, uint32_t n, const char *list, const char *kind)
+{
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), cmp_name_ref);
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t first = i - 1;
+		struct shown sn;
+		struct loc_text lt;
+
+		if (strcmp(refs[i].name, refs[first].name) != 0)
+			continue;
+		while (first > 0 && strcmp(refs[first - 1].name, refs[i].name) == 0)
+			first--;
+		error_loc(ld, &refs[i].loc, "%s[%u]: duplicate %s name %s (first defined at %s)", list,
+			  refs[i].index, kind, show(&sn, refs[i].name), loc_str(&lt, &refs[first].loc));
+	}
+}
+
+/* The first definition of name (the lowest index, as refs are sorted by name then index). */
+static uint32_t find_name(const struct name_ref *refs, uint32_t n, const char *name)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(refs[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(refs[lo].name, name) == 0 ? refs[lo].index : ZTG_POLICY_NONE;
+}
+
+/* "a, b, c" (at most a few, then "..."), or "none" when the list is empty. */
+static const char *name_list(char *buf, size_t len, const struct name_ref *refs, uint32_t n)
+{
+	size_t o = 0;
+
+	snprintf(buf, len, "none");
+	for (uint32_t i = 0; i < n && o < len; i++) {
+		if (i == 8) {
+			snprintf(buf + o, len - o, ", ...");
+			break;
+		}
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "", refs[i].name);
+	}
+	return buf;
+}
+
+/* A name that must resolve through refs; ZTG_POLICY_NONE when it does not (reported). */
+static uint32_t resolve(struct loader *ld, const config_setting_t *s, const char *path, const char *name,
+			const struct name_ref *refs, uint32_t n, const char *kind)
+{
+	uint32_t index = find_name(refs, n, name);
+	char defined[256];
+	struct shown sn;
+
+	if (index == ZTG_POLICY_NONE)
+		error_at(ld, s, "%s: undefined %s %s (defined %ss: %s)", path, kind, show(&sn, name), kind,
+			 name_list(defined, sizeof(defined), refs, n));
+	return index;
+}
+
+/* Names of n elements (name at offset name_off of each elem_size-byte element) into a sorted index. */
+static struct name_ref *index_names(struct loader *ld, const void *elems, uint32_t n, size_t elem_size,
+				    size_t name_off, size_t loc_off, uint32_t *count)
+{
+	struct name_ref *refs;
+
+	*count = 0;
+	if (n == 0)
+		return NULL;
+	refs = malloc(n * sizeof(*refs));
+	if (refs == NULL) {
+		out_of_memory(ld);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const char *elem = (const char *)elems + i * elem_size;
+		const char *name;
+
+		memcpy(&name, elem + name_off, sizeof(name));
+		if (name == NULL)
+			continue;
+		refs[*count].name = name;
+		refs[*count].index = i;
+		memcpy(&refs[*count].loc, elem + loc_off, sizeof(refs[*count].loc));
+		(*count)++;
+	}
+	return refs;
+}
+
+/* ------------------------------------------------------------- segments */
+
+static const struct key_spec segment_keys[] = {
+	{"name", true, NAME_EXPECT},
+	{"addresses", true, "a list of ADDRESS/PREFIX strings"},
+};
+
+static void parse_segments(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *list = list_member(ld, root, "", "segments", "a list of segments ( { ... }, ... )");
+	struct ztg_policy *p = ld->policy;
+	uint32_t n;
+
+	if (list == NULL)
+		return;
+	n = capped_length(ld, list, "segments", ZTG_POLICY_MAX_SEGMENTS, "segments");
+	p->segments = arena_alloc(ld, n, sizeof(*p->segments));
+	if (p->segments == NULL)
+		return;
+	p->segment_count = n;
+	for (uint32_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		struct ztg_policy_segment *seg = &p->segments[i];
+		const config_setting_t *addrs;
+		char where[64], path[96];
+
+		snprintf(where, sizeof(where), "segments[%u]", i);
+		seg->loc = loc_of(ld, e);
+		if (!config_setting_is_group(e)) {
+			wrong_type(ld, e, where, "a group { name = \"...\"; addresses = [ ... ]; }");
+			continue;
+		}
+		check_keys(ld, e, where, KEYS(segment_keys));
+		seg->name = name_member(ld, e, where, "name");
+		addrs = list_member(ld, e, where, "addresses", "a list of ADDRESS/PREFIX strings");
+		if (addrs != NULL)
+			parse_addresses(ld, addrs, key_path(path, sizeof(path), where, "addresses"),
+					ZTG_POLICY_MAX_SEGMENT_ADDRESSES, &seg->addresses, &seg->address_count);
+	}
+	ld->segment_names = index_names(ld, p->segments, n, sizeof(*p->segments),
+					offsetof(struct ztg_policy_segment, name),
+					offsetof(struct ztg_policy_segment, loc), &ld->segment_name_count);
+	sort_names(ld, ld->segment_names, ld->segment_name_count, "segments", "segment");
+}
+
+/* -------------------------------------------------------------- services */
+
+static const struct key_spec route_keys[] = {
+	{"name", true, NAME_EXPECT},
+	{"methods", true, "a list of methods: " METHOD_EXPECTED},
+	{"path", true, "a path template starting with '/', e.g. \"/api/v1/orders/{id}\""},
+	{"action", true, "allow, deny, reset or drop"},
+	{"mode", false, "enforce or monitor"},
+};
+
+static void parse_route(struct loader *ld, const config_setting_t *e, const char *where,
+			const struct ztg_policy_service *svc, struct ztg_policy_route *r)
+{
+	const config_setting_t *methods, *ps;
+	const char *path;
+	char kpath[128], why[512];
+
+	r->loc = loc_of(ld, e);
+	if (!config_setting_is_group(e)) {
+		wrong_type(ld, e, where, "a group { name = ...; methods = [ ... ]; path = ...; action = ...; }");
+		return;
+	}
+	check_keys(ld, e, where, KEYS(route_keys));
+	r->name = name_member(ld, e, where, "name");
+	methods = list_member(ld, e, where, "methods", "a list of methods, e.g. [ \"GET\", \"HEAD\" ]");
+	if (methods != NULL)
+		r->methods = parse_methods(ld, methods, key_path(kpath, sizeof(kpath), where, "methods"));
+	path = string_member(ld, e, where, "path", "a path string such as \"/api/v1/orders/{id}\"", &ps);
+	if (path != NULL) {
+		if (check_path(path, why, sizeof(why)) < 0)
+			error_at(ld, ps, "%s: %s", key_path(kpath, sizeof(kpath), where, "path"), why);
+		else
+			r->path = arena_strdup(ld, path);
+	}
+	action_member(ld, e, where, "action", ACTION_BIT(ALLOW) | ACTION_BIT(DENY) | ACTION_BIT(RESET) |
+		      ACTION_BIT(DROP), &r->action);
+	r->mode = svc->mode;
+	r->mode_set = mode_member(ld, e, where, &r->mode);
+}
+
+struct path_ref {
+	const char *path;
+	uint32_t index;
+};
+
+static int cmp_path_ref(const void *a, const void *b)
+{
+	const struct path_ref *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+
+	if (c != 0)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/*
+ * Two routes with one path text and a method in common: the second could
+ * never be the one that decides. Per run of equal paths, the first route to
+ * claim each method is remembered, so every route is compared once.
+ */
+static void check_route_overlaps(struct loader *ld, const struct ztg_policy_service *svc, const char *where)
+{
+	struct path_ref *refs;
+	uint32_t n = 0;
+
+	if (svc->route_count < 2)
+		return;
+	refs = malloc(svc->route_count * sizeof(*refs));
+	if (refs == NULL) {
+		out_of_memory(ld);
+		return;
+	}
+	for (uint32_t i = 0; i < svc->route_count; i++) {
+		if (svc->routes[i].path != NULL && svc->routes[i].methods != 0)
+			refs[n++] = (struct path_ref){svc->routes[i].path, i};
+	}
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), cmp_path_ref);
+	for (uint32_t start = 0; start < n;) {
+		uint32_t end = start + 1, owner[ZTG_HTTP_METHOD_TRACE + 1];
+
+		while (end < n && strcmp(refs[end].path, refs[start].path) == 0)
+			end++;
+		for (unsigned m = 0; m <= ZTG_HTTP_METHOD_TRACE; m++)
+			owner[m] = ZTG_POLICY_NONE;
+		for (uint32_t k = start; k < end; k++) {
+			const struct ztg_policy_route *r = &svc->routes[refs[k].index];
+			uint32_t first = ZTG_POLICY_NONE;
+
+			for (unsigned m = 0; m <= ZTG_HTTP_METHOD_TRACE; m++) {
+				if (!(r->methods & ZTG_POLICY_METHOD_BIT(m)))
+					continue;
+				if (owner[m] == ZTG_POLICY_NONE)
+					owner[m] = refs[k].index;
+				else if (first == ZTG_POLICY_NONE || owner[m] < first)
+					first = owner[m];
+			}
+			if (first != ZTG_POLICY_NONE) {
+				const struct ztg_policy_route *f = &svc->routes[first];
+				char methods[96];
+				struct shown sr, sp, sf;
+				struct loc_text lt;
+
+				error_loc(ld, &r->loc, "%s.routes[%u]: route %s has the same path %s as route %s (%s) "
+					  "and both match %s", where, refs[k].index, show(&sr, r->name),
+					  show(&sp, r->path), show(&sf, f->name), loc_str(&lt, &f->loc),
+					  method_list(methods, sizeof(methods), (uint16_t)(r->methods & f->methods)));
+			}
+		}
+		start = end;
+	}
+	free(refs);
+}
+
+static void parse_routes(struct loader *ld, const config_setting_t *list, const char *where,
+			 struct ztg_policy_service *svc)
+{
+	char path[96], rwhere[96];
+	struct name_ref *names;
+	uint32_t n, name_count;
+
+	n = capped_length(ld, list, key_path(path, sizeof(path), where, "routes"), ZTG_POLICY_MAX_ROUTES, "routes");
+	svc->routes = arena_alloc(ld, n, sizeof(*svc->routes));
+	if (svc->routes == NULL)
+		return;
+	svc->route_count = n;
+	for (uint32_t i = 0; i < n && !ld->nomem; i++) {
+		snprintf(rwhere, sizeof(rwhere), "%s.routes[%u]", where, i);
+		parse_route(ld, config_setting_get_elem(list, i), rwhere, svc, &svc->routes[i]);
+	}
+	names = index_names(ld, svc->routes, n, sizeof(*svc->routes), offsetof(struct ztg_policy_route, name),
+			    offsetof(struct ztg_policy_route, loc), &name_count);
+	sort_names(ld, names, name_count, path, "route");
+	free(names);
+	check_route_overlaps(ld, svc, where);
+}
+
+static const struct key_spec service_keys[] = {
+	{"name", true, NAME_EXPECT},
+	{"hosts", true, "a list of Host patterns, e.g. [ \"api.shop.test\", \"*.shop.test\" ]"},
+	{"addresses", true, "a list of ADDRESS/PREFIX strings where the service listens"},
+	{"ports", true, "a list of TCP ports 1..65535"},
+	{"segment", true, "the name of the segment the service belongs to"},
+	{"mode", false, "enforce or monitor"},
+	{"routes", false, "a list of routes"},
+};
+
+/* A service address outside every range of its own segment: destination classification would disagree. */
+static void check_service_in_segment(struct loader *ld, const struct ztg_policy_service *svc, const char *where)
+{
+	const struct ztg_policy_segment *seg;
+
+	if (svc->segment == ZTG_POLICY_NONE)
+		return;
+	seg = &ld->policy->segments[svc->segment];
+	for (uint32_t i = 0; i < svc->address_count; i++) {
+		bool inside = false;
+		struct cidr_text ct;
+		struct shown sn;
+
+		for (uint32_t j = 0; j < seg->address_count && !inside; j++)
+			inside = cidr_contains(&seg->addresses[j].cidr, &svc->addresses[i].cidr);
+		if (!inside)
+			warning_loc(ld, &svc->addresses[i].loc, "%s.addresses[%u]: %s is outside every address range "
+				    "of the service's segment %s", where, i, cidr_str(&ct, &svc->addresses[i].cidr),
+				    show(&sn, seg->name));
+	}
+}
+
+static void parse_service(struct loader *ld, const config_setting_t *e, uint32_t index)
+{
+	struct ztg_policy_service *svc = &ld->policy->services[index];
+	const config_setting_t *list, *seg;
+	const char *segment;
+	char where[64], path[96];
+
+	snprintf(where, sizeof(where), "services[%u]", index);
+	svc->loc = loc_of(ld, e);
+	svc->segment = ZTG_POLICY_NONE;
+	svc->mode = ld->policy->mode;
+	if (!config_setting_is_group(e)) {
+		wrong_type(ld, e, where, "a group { name = ...; hosts = [ ... ]; addresses = [ ... ]; ports = [ ... ]; "
+			   "segment = ...; routes = ( ... ); }");
+		return;
+	}
+	check_keys(ld, e, where, KEYS(service_keys));
+	svc->name = name_member(ld, e, where, "name");
+	list = list_member(ld, e, where, "hosts", "a list of Host patterns, e.g. [ \"api.shop.test\" ]");
+	if (list != NULL)
+		parse_hosts(ld, list, key_path(path, sizeof(path), where, "hosts"), svc);
+	list = list_member(ld, e, where, "addresses", "a list of ADDRESS/PREFIX strings");
+	if (list != NULL)
+		parse_addresses(ld, list, key_path(path, sizeof(path), where, "addresses"), ZTG_POLICY_MAX_ADDRESSES,
+				&svc->addresses, &svc->address_count);
+	list = list_member(ld, e, where, "ports", "a list of TCP ports, e.g. [ 80, 8080 ]");
+	if (list != NULL)
+		parse_ports(ld, list, key_path(path, sizeof(path), where, "ports"), svc);
+	segment = string_member(ld, e, where, "segment", "a segment name", &seg);
+	if (segment != NULL)
+		svc->segment = resolve(ld, seg, key_path(path, sizeof(path), where, "segment"), segment,
+				       ld->segment_names, ld->segment_name_count, "segment");
+	svc->mode_set = mode_member(ld, e, where, &svc->mode);
+	list = list_member(ld, e, where, "routes", "a list of routes ( { ... }, ... )");
+	if (list != NULL)
+		parse_routes(ld, list, where, svc);
+	if (svc->route_count == 0 && svc->name != NULL) {
+		struct shown sn;
+
+		warning_loc(ld, &svc->loc, "%s: service %s has no routes: every request to it gets the default "
+			    "action (%s)", where, show(&sn, svc->name), ztg_policy_action_name(ld->policy->defaults.action));
+	}
+	check_service_in_segment(ld, svc, where);
+}
+
+static void parse_services(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *list = list_member(ld, root, "", "services", "a list of services ( { ... }, ... )");
+	struct ztg_policy *p = ld->policy;
+	uint32_t n;
+
+	if (list == NULL)
+		return;
+	n = capped_length(ld, list, "services", ZTG_POLICY_MAX_SERVICES, "services");
+	p->services = arena_alloc(ld, n, sizeof(*p->services));
+	if (p->services == NULL)
+		return;
+	p->service_count = n;
+	for (uint32_t i = 0; i < n && !ld->nomem; i++)
+		parse_service(ld, config_setting_get_elem(list, i), i);
+	ld->service_names = index_names(ld, p->services, n, sizeof(*p->services),
+					offsetof(struct ztg_policy_service, name),
+					offsetof(struct ztg_policy_service, loc), &ld->service_name_count);
+	sort_names(ld, ld->service_names, ld->service_name_count, "services", "service");
+}
+
+/* ---------------------------------------------------------------- access */
+
+static const struct key_spec access_keys[] = {
+	{"from", true, "the name of the source segment"},
+	{"to", true, "a list of service names"},
+};
+
+static void add_grant(struct loader *ld, const struct grant *g)
+{
+	if (ld->grant_count == ld->grant_capacity) {
+		uint32_t cap = ld->grant_capacity ? 2 * ld->grant_capacity : 64;
+		struct grant *grown = realloc(ld->grants, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			out_of_memory(ld);
+			return;
+		}
+		ld->grants = grown;
+		ld->grant_capacity = cap;
+	}
+	ld->grants[ld->grant_count++] = *g;
+}
+
+static void parse_access_entry(struct loader *ld, const config_setting_t *e, uint32_t index)
+{
+	struct ztg_policy_access *a = &ld->policy->access[index];
+	const config_setting_t *from_s, *to;
+	const char *from;
+	char where[64], path[96], epath[128];
+	uint32_t n;
+
+	snprintf(where, sizeof(where), "access[%u]", index);
+	a->loc = loc_of(ld, e);
+	a->from = ZTG_POLICY_NONE;
+	if (!config_setting_is_group(e)) {
+		wrong_type(ld, e, where, "a group { from = \"segment\"; to = [ \"service\", ... ]; }");
+		return;
+	}
+	check_keys(ld, e, where, KEYS(access_keys));
+	from = string_member(ld, e, where, "from", "a segment name", &from_s);
+	if (from != NULL)
+		a->from = resolve(ld, from_s, key_path(path, sizeof(path), where, "from"), from, ld->segment_names,
+				  ld->segment_name_count, "segment");
+	to = list_member(ld, e, where, "to", "a list of service names, e.g. [ \"shop-api\" ]");
+	if (to == NULL)
+		return;
+	key_path(path, sizeof(path), where, "to");
+	n = capped_length(ld, to, path, ZTG_POLICY_MAX_SERVICES, "services");
+	if (n == 0) {
+		error_at(ld, to, "%s: empty list (expected at least one service name)", path);
+		return;
+	}
+	a->to = arena_alloc(ld, n, sizeof(*a->to));
+	if (a->to == NULL)
+		return;
+	a->to_count = n;
+	for (uint32_t i = 0; i < n; i++) {
+		const config_setting_t *t = config_setting_get_elem(to, i);
+		struct grant g;
+
+		snprintf(epath, sizeof(epath), "%s[%u]", path, i);
+		a->to[i] = ZTG_POLICY_NONE;
+		if (config_setting_type(t) != CONFIG_TYPE_STRING) {
+			wrong_type(ld, t, epath, "a service name");
+			continue;
+		}
+		a->to[i] = resolve(ld, t, epath, config_setting_get_string(t), ld->service_names,
+				   ld->service_name_count, "service");
+		if (a->to[i] == ZTG_POLICY_NONE || a->from == ZTG_POLICY_NONE)
+			continue;
+		g = (struct grant){a->from, a->to[i], index, i, loc_of(ld, t)};
+		add_grant(ld, &g);
+	}
+}
+
+static int cmp_grant(const void *a, const void *b)
+{
+	const struct grant *x = a, *y = b;
+
+	if (x->from != y->from)
+		return x->from < y->from ? -1 : 1;
+	if (x->to != y->to)
+		return x->to < y->to ? -1 : 1;
+	if (x->access != y->access)
+		return x->access < y->access ? -1 : 1;
+	return x->to_index < y->to_index ? -1 : x->to_index > y->to_index;
+}
+
+static void check_grants(struct loader *ld)
+{
+	const struct ztg_policy *p = ld->policy;
+
+	if (ld->grant_count > 1)
+		qsort(ld->grants, ld->grant_count, sizeof(*ld->grants), cmp_grant);
+	for (uint32_t i = 1, first = 0; i < ld->grant_count; i++) {
+		const struct grant *g = &ld->grants[i], *f;
+		struct shown sf, st;
+		struct loc_text lt;
+
+		if (g->from != ld->grants[i - 1].from || g->to != ld->grants[i - 1].to) {
+			first = i;
+			continue;
+		}
+		f = &ld->grants[first];
+		error_loc(ld, &g->loc, "access[%u].to[%u]: %s -> %s is already granted by access[%u] (%s)", g->access,
+			  g->to_index, show(&sf, p->segments[g->from].name), show(&st, p->services[g->to].name),
+			  f->access, loc_str(&lt, &f->loc));
+	}
+}
+
+static void parse_access(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *list = list_member(ld, root, "", "access", "a list of access entries ( { ... }, ... )");
+	struct ztg_policy *p = ld->policy;
+	uint32_t n;
+
+	if (list == NULL)
+		return;
+	n = capped_length(ld, list, "access", ZTG_POLICY_MAX_ACCESS, "access entries");
+	p->access = arena_alloc(ld, n, sizeof(*p->access));
+	if (p->access == NULL)
+		return;
+	p->access_count = n;
+	for (uint32_t i = 0; i < n && !ld->nomem; i++)
+		parse_access_entry(ld, config_setting_get_elem(list, i), i);
+	check_grants(ld);
+}
+
+/* ------------------------------------------------------ segment overlaps */
+
+struct seg_addr {
+	const struct ztg_policy_address *addr;
+	uint32_t segment;
+	uint32_t index;
+};
+
+static int cmp_seg_addr(const void *a, const void *b)
+{
+	const struct seg_addr *x = a, *y = b;
+	int c;
+
+	if (x->addr->cidr.family != y->addr->cidr.family)
+		return x->addr->cidr.family < y->addr->cidr.family ? -1 : 1;
+	c = memcmp(x->addr->cidr.addr, y->addr->cidr.addr, sizeof(x->addr->cidr.addr));
+	if (c != 0)
+		return c;
+	if (x->addr->cidr.prefix_len != y->addr->cidr.prefix_len)
+		return x->addr->cidr.prefix_len < y->addr->cidr.prefix_len ? -1 : 1;
+	if (x->segment != y->segment)
+		return x->segment < y->segment ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/*
+ * A source address must classify into one segment. Sorted by network then
+ * prefix length, two prefixes either nest or are disjoint, so a sweep with a
+ * stack of the prefixes enclosing the current one finds every overlap; the
+ * nearest enclosing prefix of another segment is the one reported.
+ */
+static void check_segment_overlaps(struct loader *ld)
+{
+	const struct ztg_policy *p = ld->policy;
+	struct seg_addr *all, **stack;
+	uint32_t n = 0, top = 0;
+
+	for (uint32_t s = 0; s < p->segment_count; s++)
+		n += p->segments[s].address_count;
+	if (n < 2)
+		return;
+	all = malloc(n * sizeof(*all));
+	stack = malloc(n * sizeof(*stack));
+	if (all == NULL || stack == NULL) {
+		free(all);
+		free(stack);
+		out_of_memory(ld);
+		return;
+	}
+	n = 0;
+	for (uint32_t s = 0; s < p->segment_count; s++) {
+		for (uint32_t i = 0; i < p->segments[s].address_count; i++)
+			all[n++] = (struct seg_addr){&p->segments[s].addresses[i], s, i};
+	}
+	qsort(all, n, sizeof(*all), cmp_seg_addr);
+	for (uint32_t k = 0; k < n; k++) {
+		struct seg_addr *cur = &all[k];
+
+		while (top > 0 && !cidr_contains(&stack[top - 1]->addr->cidr, &cur->addr->cidr))
+			top--;
+		for (uint32_t t = top; t-- > 0;) {
+			const struct seg_addr *other = stack[t], *later, *earlier;
+			struct cidr_text cl, ce;
+			struct shown sl, se;
+			struct loc_text lt;
+
+			if (other->segment == cur->segment)
+				continue;
+			later = other->segment > cur->segment ? other : cur;
+			earlier = later == cur ? other : cur;
+			error_loc(ld, &later->addr->loc, "segments[%u].addresses[%u]: %s of segment %s overlaps %s of "
+				  "segment %s (%s); a source address must belong to one segment", later->segment,
+				  later->index, cidr_str(&cl, &later->addr->cidr), show(&sl, p->segments[later->segment].name),
+				  cidr_str(&ce, &earlier->addr->cidr), show(&se, p->segments[earlier->segment].name),
+				  loc_str(&lt, &earlier->addr->loc));
+			break;
+		}
+		stack[top++] = cur;
+	}
+	free(all);
+	free(stack);
+}
+
+/* ------------------------------------------------------ service overlaps */
+
+struct host_ref {
+	const char *key;
+	uint32_t service;
+	uint32_t host;
+};
+
+static int cmp_host_ref(const void *a, const void *b)
+{
+	const struct host_ref *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c != 0)
+		return c;
+	if (x->service != y->service)
+		return x->service < y->service ? -1 : 1;
+	return x->host < y->host ? -1 : x->host > y->host;
+}
+
+/* Two services whose hosts collide, and what else they share. */
+struct conflict {
+	uint32_t first, second;          /* service indexes, first < second */
+	uint32_t host_first, host_second;
+	uint32_t addr_first, addr_second;
+	uint16_t port;
+};
+
+struct conflicts {
+	struct conflict *items;
+	uint32_t count;
+	uint32_t capacity;
+};
+
+/* The first port two ascending port lists share, or 0. */
+static uint16_t shared_port(const struct ztg_policy_service *a, const struct ztg_policy_service *b)
+{
+	uint32_t i = 0, j = 0;
+
+	while (i < a->port_count && j < b->port_count) {
+		if (a->ports[i] == b->ports[j])
+			return a->ports[i];
+		if (a->ports[i] < b->ports[j])
+			i++;
+		else
+			j++;
+	}
+	return 0;
+}
+
+static void consider_pair(struct loader *ld, struct conflicts *cs, const struct host_ref *x, const struct host_ref *y)
+{
+	const struct ztg_policy *p = ld->policy;
+	const struct host_ref *f = x->service < y->service ? x : y, *s = f == x ? y : x;
+	const struct ztg_policy_service *a = &p->services[f->service], *b = &p->services[s->service];
+	uint16_t port;
+
+	if (x->service == y->service)
+		return;
+	port = shared_port(a, b);
+	if (port == 0)
+		return;
+	for (uint32_t i = 0; i < a->address_count; i++) {
+		for (uint32_t j = 0; j < b->address_count; j++) {
+			if (!cidr_overlap(&a->addresses[i].cidr, &b->addresses[j].cidr))
+				continue;
+			if (cs->count == cs->capacity) {
+				uint32_t cap = cs->capacity ? 2 * cs->capacity : 16;
+				struct conflict *grown = realloc(cs->items, cap * sizeof(*grown));
+
+				if (grown == NULL) {
+					out_of_memory(ld);
+					return;
+				}
+				cs->items = grown;
+				cs->capacity = cap;
+			}
+			cs->items[cs->count++] = (struct conflict){f->service, s->service, f->host, s->host, i, j, port};
+			return;
+		}
+	}
+}
+
+static int cmp_conflict(const void *a, const void *b)
+{
+	const struct conflict *x = a, *y = b;
+
+	if (x->second != y->second)
+		return x->second < y->second ? -1 : 1;
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	if (x->host_second != y->host_second)
+		return x->host_second < y->host_second ? -1 : 1;
+	return x->host_first < y->host_first ? -1 : x->host_first > y->host_first;
+}
+
+static void report_conflicts(struct loader *ld, struct conflicts *cs)
+{
+	const struct ztg_policy *p = ld->policy;
+
+	if (cs->count > 1)
+		qsort(cs->items, cs->count, sizeof(*cs->items), cmp_conflict);
+	for (uint32_t i = 0; i < cs->count; i++) {
+		const struct conflict *c = &cs->items[i];
+		const struct ztg_policy_service *a = &p->services[c->first], *b = &p->services[c->second];
+		const struct ztg_policy_host *ha = &a->hosts[c->host_first], *hb = &b->hosts[c->host_second];
+		struct shown sa, sb, sha, shb;
+		struct cidr_text ca, cb;
+		struct loc_text lt;
+		char hosts[256];
+
+		if (i > 0 && c->first == cs->items[i - 1].first && c->second == cs->items[i - 1].second)
+			continue;
+		if (strcmp(ha->pattern, hb->pattern) == 0)
+			snprintf(hosts, sizeof(hosts), "both accept host %s", show(&sha, ha->pattern));
+		else if (ha->wildcard)
+			snprintf(hosts, sizeof(hosts), "host %s matches %s", show(&shb, hb->pattern),
+				 show(&sha, ha->pattern));
+		else
+			snprintf(hosts, sizeof(hosts), "host %s matches %s", show(&sha, ha->pattern),
+				 show(&shb, hb->pattern));
+		error_loc(ld, &b->loc, "services[%u]: service %s could receive the same requests as service %s (%s): "
+			  "%s, both listen on port %u, and addresses %s and %s overlap", c->second, show(&sb, b->name),
+			  show(&sa, a->name), loc_str(&lt, &a->loc), hosts, c->port,
+			  cidr_str(&cb, &b->addresses[c->addr_second].cidr),
+			  cidr_str(&ca, &a->addresses[c->addr_first].cidr));
+	}
+}
+
+/*
+ * Two services could receive one request when they share an address, a
+ * port and a host: the same exact host, the same wildcard, or an exact host
+ * a wildcard covers. Nested wildcards (*.a.shop.test and *.shop.test) are
+ * left to most-specific-wins in the matcher. Host collisions are found by
+ * sorting every pattern once; only colliding pairs are compared further.
+ */
+static void check_service_overlaps(struct loader *ld)
+{
+	const struct ztg_policy *p = ld->policy;
+	struct conflicts cs = {NULL, 0, 0};
+	struct host_ref *refs;
+	uint32_t n = 0;
+
+	for (uint32_t s = 0; s < p->service_count; s++)
+		n += p->services[s].host_count;
+	if (n < 2)
+		return;
+	refs = malloc(n * sizeof(*refs));
+	if (refs == NULL) {
+		out_of_memory(ld);
+		return;
+	}
+	n = 0;
+	for (uint32_t s = 0; s < p->service_count; s++) {
+		for (uint32_t h = 0; h < p->services[s].host_count; h++)
+			refs[n++] = (struct host_ref){p->services[s].hosts[h].pattern, s, h};
+	}
+	qsort(refs, n, sizeof(*refs), cmp_host_ref);
+	for (uint32_t i = 0; i < n && !ld->nomem; i++) {
+		const struct ztg_policy_host *h = &p->services[refs[i].service].hosts[refs[i].host];
+
+		for (uint32_t j = i + 1; j < n && strcmp(refs[j].key, refs[i].key) == 0; j++)
+			consider_pair(ld, &cs, &refs[i], &refs[j]);
+		if (h->wildcard)
+			continue;
+		for (const char *dot = strchr(h->pattern, '.'); dot != NULL; dot = strchr(dot + 1, '.')) {
+			char wild[ZTG_POLICY_HOST_MAX_LEN + 2];
+			uint32_t lo = 0, hi = n;
+
+			snprintf(wild, sizeof(wild), "*%s", dot);
+			while (lo < hi) {
+				uint32_t mid = lo + (hi - lo) / 2;
+
+				if (strcmp(refs[mid].key, wild) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo < n && strcmp(refs[lo].key, wild) == 0; lo++)
+				consider_pair(ld, &cs, &refs[i], &refs[lo]);
+		}
+	}
+	report_conflicts(ld, &cs);
+	free(cs.items);
+	free(refs);
+}
+
+/* --------------------------------------------------------------- warnings */
+
+/*
+ * A segment is used when an access entry starts from it or a service
+ * belongs to it; a service is reachable when some access entry names it.
+ */
+static void check_usage(struct loader *ld)
+{
+	const struct ztg_policy *p = ld->policy;
+	bool *seg_used = calloc(p->segment_count + 1, sizeof(bool));
+	bool *svc_reached = calloc(p->service_count + 1, sizeof(bool));
+
+	if (seg_used == NULL || svc_reached == NULL) {
+		free(seg_used);
+		free(svc_reached);
+		out_of_memory(ld);
+		return;
+	}
+	for (uint32_t a = 0; a < p->access_count; a++) {
+		if (p->access[a].from != ZTG_POLICY_NONE)
+			seg_used[p->access[a].from] = true;
+		for (uint32_t t = 0; t < p->access[a].to_count; t++) {
+			if (p->access[a].to[t] != ZTG_POLICY_NONE)
+				svc_reached[p->access[a].to[t]] = true;
+		}
+	}
+	for (uint32_t s = 0; s < p->service_count; s++) {
+		if (p->services[s].segment != ZTG_POLICY_NONE)
+			seg_used[p->services[s].segment] = true;
+	}
+	for (uint32_t s = 0; s < p->segment_count; s++) {
+		struct shown sn;
+
+		if (!seg_used[s] && p->segments[s].name != NULL)
+			warning_loc(ld, &p->segments[s].loc, "segments[%u]: segment %s is not used: no access entry "
+				    "starts from it and no service belongs to it", s, show(&sn, p->segments[s].name));
+	}
+	for (uint32_t s = 0; s < p->service_count; s++) {
+		struct shown sn;
+
+		if (!svc_reached[s] && p->services[s].name != NULL)
+			warning_loc(ld, &p->services[s].loc, "services[%u]: service %s is unreachable: no access "
+				    "entry lists it in \"to\"", s, show(&sn, p->services[s].name));
+	}
+	free(seg_used);
+	free(svc_reached);
+}
+
+/* ------------------------------------------------------------- top level */
+
+static const struct key_spec top_keys[] = {
+	{"version", true, "the policy language version: version = 1;"},
+	{"name", true, "the policy's name: " NAME_EXPECT},
+	{"mode", false, "enforce or monitor"},
+	{"defaults", false, "a group { action = ...; non_http = ...; unknown_host = ...; }"},
+	{"segments", false, "a list of segments"},
+	{"services", false, "a list of services"},
+	{"access", false, "a list of access entries"},
+};
+
+static const struct key_spec defaults_keys[] = {
+	{"action", false, "deny, reset or drop"},
+	{"non_http", false, "drop, reset or pass"},
+	{"unknown_host", false, "deny, reset or drop"},
+};
+
+/* false when the version is one this build cannot read: the rest would only be noise. */
+static bool parse_version(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *v = config_setting_get_member(root, "version");
+	long long value;
+
+	if (v == NULL)
+		return true;
+	if (config_setting_type(v) != CONFIG_TYPE_INT && config_setting_type(v) != CONFIG_TYPE_INT64) {
+		wrong_type(ld, v, "version", "an integer (version = 1;)");
+		return true;
+	}
+	value = config_setting_get_int64(v);
+	if (value != ZTG_POLICY_VERSION) {
+		error_at(ld, v, "version: unsupported policy language version %lld (this build reads version %d)",
+			 value, ZTG_POLICY_VERSION);
+		return false;
+	}
+	ld->policy->version = ZTG_POLICY_VERSION;
+	return true;
+}
+
+static void parse_policy(struct loader *ld, const config_setting_t *root)
+{
+	struct ztg_policy *p = ld->policy;
+	const config_setting_t *defaults;
+
+	if (!parse_version(ld, root))
+		return;
+	check_keys(ld, root, "", KEYS(top_keys));
+	p->name = name_member(ld, root, "", "name");
+	mode_member(ld, root, "", &p->mode);
+	defaults = config_setting_get_member(root, "defaults");
+	if (defaults != NULL && !config_setting_is_group(defaults)) {
+		wrong_type(ld, defaults, "defaults", "a group { action = ...; non_http = ...; unknown_host = ...; }");
+	} else if (defaults != NULL) {
+		check_keys(ld, defaults, "defaults", KEYS(defaults_keys));
+		action_member(ld, defaults, "defaults", "action", ACTION_BIT(DENY) | ACTION_BIT(RESET) | ACTION_BIT(DROP),
+			      &p->defaults.action);
+		action_member(ld, defaults, "defaults", "non_http", ACTION_BIT(DROP) | ACTION_BIT(RESET) |
+			      ACTION_BIT(PASS), &p->defaults.non_http);
+		action_member(ld, defaults, "defaults", "unknown_host", ACTION_BIT(DENY) | ACTION_BIT(RESET) |
+			      ACTION_BIT(DROP), &p->defaults.unknown_host);
+	}
+	parse_segments(ld, root);
+	if (!ld->nomem)
+		parse_services(ld, root);
+	if (!ld->nomem)
+		parse_access(ld, root);
+	if (!ld->nomem)
+		check_segment_overlaps(ld);
+	if (!ld->nomem)
+		check_service_overlaps(ld);
+	if (!ld->nomem)
+		check_usage(ld);
+}
+
+/* The name an `@include "name"` on the given line of file says, or false. */
+static bool include_name_at(const char *file, uint32_t line, char *name, size_t len)
+{
+	FILE *f = fopen(file, "r");
+	char text[1024];
+	const char *p, *end;
+	uint32_t at = 1;
+	size_t o = 0;
+	int c;
+
+	if (f == NULL)
+		return false;
+	while (at <= line && (c = fgetc(f)) != EOF) {
+		if (c == '\n')
+			at++;
+		else if (at == line && o + 1 < sizeof(text))
+			text[o++] = (char)c;
+	}
+	fclose(f);
+	text[o] = '\0';
+	p = strstr(text, "@include");
+	if (p == NULL || (p = strchr(p, '"')) == NULL || (end = strchr(p + 1, '"')) == NULL)
+		return false;
+	if ((size_t)(end - p - 1) >= len)
+		return false;
+	memcpy(name, p + 1, (size_t)(end - p - 1));
+	name[end - p - 1] = '\0';
+	return true;
+}
+
+/* libconfig stops at its first error: report it like ours. */
+static void report_read_error(struct loader *ld, const config_t *cfg)
+{
+	const char *file = file_shown(ld, config_error_file(cfg));
+	int line = config_error_line(cfg);
+	const char *text = config_error_text(cfg) ? config_error_text(cfg) : "cannot read the file";
+	char msg[1024], name[256];
+	struct shown sn;
+
+	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO) {
+		snprintf(msg, sizeof(msg), "cannot read the policy file");
+	} else if (strcmp(text, "cannot open include file") == 0) {
+		if (include_name_at(file, line > 0 ? (uint32_t)line : 0, name, sizeof(name)))
+			snprintf(msg, sizeof(msg), "cannot open include file %s (include paths are relative to the "
+				 "policy file's directory \"%s\")", show(&sn, name), ld->dir);
+		else
+			snprintf(msg, sizeof(msg), "cannot open include file (include paths are relative to the "
+				 "policy file's directory \"%s\")", ld->dir);
+	} else {
+		snprintf(msg, sizeof(msg), "%s", text);
+	}
+	diag_add(ld, ZTG_POLICY_ERROR, file, line > 0 ? (uint32_t)line : 0, msg);
+}
+
+int ztg_policy_load(const char *path, struct ztg_policy **out, struct ztg_policy_diag *diag)
+{
+	struct loader ld;
+	struct ztg_policy *p;
+	const char *slash;
+	config_t cfg;
+	FILE *f;
+	int rc;
+
+	if (out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	if (path == NULL)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	memset(&ld, 0, sizeof(ld));
+	ld.policy = p;
+	ld.diag = diag;
+	ld.path = path;
+	p->mode = ZTG_POLICY_MODE_ENFORCE;
+	p->defaults.action = ZTG_POLICY_ACTION_DENY;
+	p->defaults.non_http = ZTG_POLICY_ACTION_DROP;
+	p->defaults.unknown_host = ZTG_POLICY_ACTION_DENY;
+	p->path = arena_strdup(&ld, path);
+	slash = strrchr(path, '/');
+	ld.dir_given = slash != NULL;
+	if (slash == NULL)
+		ld.dir = arena_strdup(&ld, ".");
+	else
+		ld.dir = arena_strndup(&ld, path, slash == path ? 1 : (size_t)(slash - path));
+	if (ld.nomem) {
+		ztg_policy_free(p);
+		return -ENOMEM;
+	}
+	p->loc.file = p->path;
+	p->loc.line = 0;
+
+	/* libconfig says only "file I/O error"; the reason comes from our own open. */
+	f = fopen(path, "r");
+	if (f == NULL) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "cannot open the policy file: %s", strerror(errno));
+		diag_add(&ld, ZTG_POLICY_ERROR, p->path, 0, msg);
+	} else {
+		fclose(f);
+		config_init(&cfg);
+		config_set_include_dir(&cfg, ld.dir);
+		if (config_read_file(&cfg, path) != CONFIG_TRUE)
+			report_read_error(&ld, &cfg);
+		else
+			parse_policy(&ld, config_root_setting(&cfg));
+		config_destroy(&cfg);
+	}
+
+	free(ld.files);
+	free(ld.segment_names);
+	free(ld.service_names);
+	free(ld.grants);
+	if (ld.nomem)
+		rc = -ENOMEM;
+	else if (ld.errors > 0)
+		rc = -EINVAL;
+	else
+		rc = 0;
+	if (rc == 0)
+		*out = p;
+	else
+		ztg_policy_free(p);
+	return rc;
+}

@@ -1,0 +1,1068 @@
+/*
+ * ztgatectl: the ztgate operator CLI.
+ *
+ *   ztgatectl [--json] COMMAND [COMMAND OPTIONS] [ARGS]
+ *   ztgatectl help [COMMAND] | --help | --version
+ *
+ * Commands live in one constant table (ctl_commands below): name, argument
+ * synopsis, one-line summary, options, argument count and handler. Usage,
+ * `help` and `COMMAND --help` are printed from that table, and the common
+ * argument handling (--json and --help anywhere after the command, the
+ * command's own flags, "--", the argument count) is done once before the
+ * handler runs, so adding a command is one table entry and its handler.
+ *
+ * --json, before or after the command name, makes a read command print one
+ * JSON document on stdout instead of text (help and --version stay text).
+ *
+ * Exit status, for every command:
+ *   0  success
+ *   1  the command ran and the answer is negative (the policy has errors,
+ *      or warnings under --strict)
+ *   2  usage error: unknown command or option, missing or extra argument
+ *   3  cannot reach or talk to ztgate (commands using its control socket)
+ *   4  internal error: out of memory, output could not be written
+ *
+ * The answer of a command goes to stdout, usage errors to stderr. An
+ * unreadable policy file is an answer (exit 1 with its diagnostic), not an
+ * internal error.
+ *
+ * Nothing here is global but constant tables; all a command needs is in the
+ * struct ctl_call handed to its handler.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control_socket.h"
+#include "policy.h"
+#include "policy_load.h"
+
+#ifndef ZTG_VERSION
+#define ZTG_VERSION "0.1.0-dev"
+#endif
+
+#define CTL_NAME "ztgatectl"
+
+enum ctl_exit {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_NEGATIVE = 1,
+	CTL_EXIT_USAGE = 2,
+	CTL_EXIT_UNREACHABLE = 3,
+	CTL_EXIT_INTERNAL = 4,
+};
+
+/* Flags set by options; a command's option table maps its options to these. */
+enum ctl_flag {
+	CTL_F_JSON = 1u << 0,     /* every command: one JSON document on stdout */
+	CTL_F_HELP = 1u << 1,     /* every command: print its help, exit 0 */
+	CTL_F_STRICT = 1u << 2,   /* validate: warnings fail too */
+};
+
+struct ctl_option {
+	const char *name;         /* "--strict"; NULL ends a table */
+	unsigned flag;            /* enum ctl_flag */
+	const char *help;
+};
+
+struct ctl_command;
+
+/* One parsed invocation, what a handler gets. args holds the positionals only. */
+struct ctl_call {
+	const struct ctl_command *cmd;
+	const char *socket;       /* --socket, $ZTGATE_SOCKET, or ZTG_CONTROL_DEFAULT_PATH */
+	unsigned flags;           /* enum ctl_flag, global and command options together */
+	int argc;
+	char **args;
+};
+
+struct ctl_command {
+	const char *name;
+	const char *synopsis;     /* what follows the name in usage, its options included */
+	const char *summary;      /* one line for the command list */
+	const char *description;  /* a paragraph for `help COMMAND`, or NULL */
+	const struct ctl_option *options;   /* the command's own, ended by { NULL }; or NULL */
+	int min_args;
+	int max_args;
+	int (*run)(const struct ctl_call *call);   /* returns an enum ctl_exit */
+};
+
+static int cmd_help(const struct ctl_call *call);
+static int cmd_validate(const struct ctl_call *call);
+static int cmd_show(const struct ctl_call *call);
+static int cmd_remote(const struct ctl_call *call);
+static int cmd_apply(const struct ctl_call *call);
+
+/*
+ * The commands, in the order help lists them. Those that talk to a running
+ * ztgate go over its control socket (control_socket.h) and return
+ * CTL_EXIT_UNREACHABLE when it does not answer.
+ */
+static const struct ctl_command ctl_commands[] = {
+	{
+		.name = "help",
+		.synopsis = "[COMMAND]",
+		.summary = "show this help, or a command's",
+		.min_args = 0,
+		.max_args = 1,
+		.run = cmd_help,
+	},
+	{
+		.name = "validate",
+		.synopsis = "[--strict] FILE",
+		.summary = "check a policy file offline and report every problem in it",
+		.description =
+			"Load the policy FILE (and the files it @includes) as ztgate would, print\n"
+			"every error and warning as `file:line: error|warning: message`, then a\n"
+			"summary line. Exits 0 when the policy is valid, even with warnings, and 1\n"
+			"when it has errors (or, with --strict, warnings).\n"
+			"\n"
+			"--json prints {file, valid, strict, errors, warnings, dropped,\n"
+			"diagnostics: [{severity, file, line, message}], policy: {name, version,\n"
+			"mode, segments, services, routes, access} or null}: valid is the verdict\n"
+			"the exit status gives, policy counts elements and is null when the\n"
+			"policy has errors, dropped counts diagnostics beyond those listed.",
+		.options = (const struct ctl_option[]){
+			{ "--strict", CTL_F_STRICT, "warnings fail too (exit 1)" },
+			{ NULL, 0, NULL },
+		},
+		.min_args = 1,
+		.max_args = 1,
+		.run = cmd_validate,
+	},
+	{
+		.name = "show",
+		.synopsis = "FILE",
+		.summary = "print a policy file as ztgate would enforce it",
+		.description =
+			"Load the policy FILE and print its mode, defaults, segments, services with\n"
+			"their routes, and the access matrix, each element with the file:line it\n"
+			"was written at. Diagnostics go to stderr; a policy with errors prints\n"
+			"only those and exits 1.\n"
+			"\n"
+			"--json prints the document validate --json prints (without strict), with\n"
+			"the whole policy model under \"policy\".",
+		.min_args = 1,
+		.max_args = 1,
+		.run = cmd_show,
+	},
+	{
+		.name = "status",
+		.synopsis = "",
+		.summary = "the running ztgate: version, uptime, workers, ports, the policy in force",
+		.run = cmd_remote,
+	},
+	{
+		.name = "stats",
+		.synopsis = "",
+		.summary = "the running ztgate's counters (--json: the schema of ztgate --stats-json)",
+		.run = cmd_remote,
+	},
+	{
+		.name = "policy",
+		.synopsis = "",
+		.summary = "the policy in force: services and routes with their file:line",
+		.run = cmd_remote,
+	},
+	{
+		.name = "apply",
+		.synopsis = "FILE",
+		.summary = "validate FILE and make it the policy in force, without a restart",
+		.description =
+			"ztgate loads FILE itself (the path is made absolute here), compiles it and\n"
+			"publishes it to every worker with one pointer store; the policy it replaces\n"
+			"is kept for rollback. Flows keep their state; each request is judged by\n"
+			"one policy, the old or the new. A policy with errors is refused with every\n"
+			"error at its file:line and exit status 1: the running policy stays.",
+		.min_args = 1,
+		.max_args = 1,
+		.run = cmd_apply,
+	},
+	{
+		.name = "rollback",
+		.synopsis = "",
+		.summary = "go back to the policy the last apply replaced (again: undo the rollback)",
+		.run = cmd_remote,
+	},
+};
+
+#define CTL_COMMAND_COUNT (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
+
+/* Options every command accepts; help lists them after the command's own. */
+static const struct ctl_option ctl_common_options[] = {
+	{ "--json", CTL_F_JSON, "print one JSON document on stdout instead of text" },
+	{ "--help", CTL_F_HELP, "show this help (also -h)" },
+	{ NULL, 0, NULL },
+};
+
+/* ------------------------------------------------------------------ usage */
+
+static const struct ctl_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < CTL_COMMAND_COUNT; i++)
+		if (strcmp(ctl_commands[i].name, name) == 0)
+			return &ctl_commands[i];
+	return NULL;
+}
+
+static void print_exit_statuses(FILE *out)
+{
+	fputs("Exit status:\n"
+	      "  0  success\n"
+	      "  1  the command ran and the answer is negative (e.g. the policy has errors)\n"
+	      "  2  usage error (unknown command or option, missing argument)\n"
+	      "  3  cannot reach or talk to ztgate\n"
+	      "  4  internal error (out of memory, I/O)\n",
+	      out);
+}
+
+static void print_usage(FILE *out)
+{
+	int width = 0;
+
+	for (size_t i = 0; i < CTL_COMMAND_COUNT; i++) {
+		int w = (int)(strlen(ctl_commands[i].name) + 1 + strlen(ctl_commands[i].synopsis));
+		if (w > width)
+			width = w;
+	}
+	fprintf(out, "Usage: %s [--json] COMMAND [OPTIONS] [ARGS]\n"
+		     "       %s --help | --version\n\n"
+		     "The ztgate operator CLI.\n\nCommands:\n", CTL_NAME, CTL_NAME);
+	for (size_t i = 0; i < CTL_COMMAND_COUNT; i++) {
+		const struct ctl_command *c = &ctl_commands[i];
+		int w = (int)(strlen(c->name) + 1 + strlen(c->synopsis));
+
+		fprintf(out, "  %s %s%*s  %s\n", c->name, c->synopsis, width - w, "", c->summary);
+	}
+	fprintf(out, "\nGlobal options:\n"
+		     "  --socket PATH  the running ztgate's control socket (default $ZTGATE_SOCKET, else\n"
+		     "                 " ZTG_CONTROL_DEFAULT_PATH ")\n"
+		     "  --json         read commands print one JSON document on stdout (also after COMMAND)\n"
+		     "  --help         show this help; `%s COMMAND --help` shows a command's\n"
+		     "  --version      print the version\n\n", CTL_NAME);
+	print_exit_statuses(out);
+}
+
+static void print_option_list(FILE *out, const struct ctl_option *opts)
+{
+	for (; opts != NULL && opts->name != NULL; opts++)
+		fprintf(out, "  %-10s  %s\n", opts->name, opts->help);
+}
+
+static void print_command_help(FILE *out, const struct ctl_command *c)
+{
+	fprintf(out, "Usage: %s [--json] %s %s\n\n%s.\n", CTL_NAME, c->name, c->synopsis, c->summary);
+	if (c->description != NULL)
+		fprintf(out, "\n%s\n", c->description);
+	fputs("\nOptions:\n", out);
+	print_option_list(out, c->options);
+	print_option_list(out, ctl_common_options);
+	fputc('\n', out);
+	print_exit_statuses(out);
+}
+
+/*
+ * Print `ztgatectl: MESSAGE`, then the command's usage line (c not NULL) and
+ * where help is, on stderr. Returns CTL_EXIT_USAGE.
+ */
+static int usage_error(const struct ctl_command *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int usage_error(const struct ctl_command *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", CTL_NAME);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (c != NULL)
+		fprintf(stderr, "\nUsage: %s [--json] %s %s\nSee '%s %s --help'.\n", CTL_NAME, c->name,
+			c->synopsis, CTL_NAME, c->name);
+	else
+		fprintf(stderr, "\nSee '%s --help'.\n", CTL_NAME);
+	return CTL_EXIT_USAGE;
+}
+
+static int cmd_help(const struct ctl_call *call)
+{
+	const struct ctl_command *c;
+
+	if (call->argc == 0) {
+		print_usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	c = find_command(call->args[0]);
+	if (c == NULL)
+		return usage_error(NULL, "unknown command '%s'", call->args[0]);
+	print_command_help(stdout, c);
+	return CTL_EXIT_OK;
+}
+
+static const struct ctl_option *find_option(const struct ctl_option *opts, const char *name)
+{
+	for (; opts != NULL && opts->name != NULL; opts++)
+		if (strcmp(opts->name, name) == 0)
+			return opts;
+	return NULL;
+}
+
+/*
+ * Parse what follows the command name into call: options (the command's own
+ * and the common ones) anywhere until "--", positionals kept in order at the
+ * front of argv. Returns CTL_EXIT_OK (with CTL_F_HELP set, the argument
+ * count is not checked) or CTL_EXIT_USAGE, message printed.
+ */
+static int parse_command_args(const struct ctl_command *c, int argc, char **argv, struct ctl_call *call)
+{
+	bool options_done = false;
+
+	call->cmd = c;
+	call->argc = 0;
+	call->args = argv;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const struct ctl_option *o;
+
+		if (options_done || a[0] != '-' || a[1] == '\0') {   /* "-" is an argument */
+			argv[call->argc++] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			options_done = true;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0)
+			a = "--help";
+		o = find_option(c->options, a);
+		if (o == NULL)
+			o = find_option(ctl_common_options, a);
+		if (o == NULL)
+			return usage_error(c, "%s: unknown option '%s'", c->name, argv[i]);
+		call->flags |= o->flag;
+	}
+	if (call->flags & CTL_F_HELP)
+		return CTL_EXIT_OK;
+	if (call->argc < c->min_args)
+		return usage_error(c, "%s: missing argument", c->name);
+	if (call->argc > c->max_args)
+		return usage_error(c, "%s: unexpected argument '%s'", c->name, call->args[c->max_args]);
+	return CTL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------- JSON */
+
+/*
+ * A small pretty-printing JSON writer: callers say begin, key, value, end;
+ * commas and indentation are its business. json_escape() writes a string
+ * with quote, backslash and control characters escaped (\u00XX) and any
+ * byte that is not part of valid UTF-8 replaced by U+FFFD, so the document
+ * is valid JSON whatever a file name or a quoted piece of policy holds.
+ */
+struct json {
+	FILE *out;
+	unsigned depth;
+	bool need_comma;          /* the open container already holds a value */
+	bool after_key;           /* a key was written, its value comes next */
+};
+
+/* Length of the valid UTF-8 sequence at s (1 to 4), or 0 when there is none. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;   /* a continuation byte, an overlong lead (c0, c1) or beyond U+10FFFF */
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)   /* also stops at the terminating NUL */
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||   /* overlong */
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)               /* surrogate, too large */
+		return 0;
+	return len;
+}
+
+static void json_escape(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	fputc('"', out);
+	while (*s != '\0') {
+		size_t len = utf8_sequence(s);
+
+		if (len == 0) {
+			fputs("\\ufffd", out);
+			s++;
+		} else if (*s == '"' || *s == '\\') {
+			fputc('\\', out);
+			fputc(*s++, out);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			fprintf(out, "\\u%04x", *s++);
+		} else {
+			fwrite(s, 1, len, out);
+			s += len;
+		}
+	}
+	fputc('"', out);
+}
+
+/* The separator and indentation before a value or a key. */
+static void json_next(struct json *j)
+{
+	if (j->after_key) {
+		j->after_key = false;
+		return;
+	}
+	if (j->depth == 0)
+		return;
+	if (j->need_comma)
+		fputc(',', j->out);
+	fprintf(j->out, "\n%*s", (int)(2 * j->depth), "");
+}
+
+static void json_begin(struct json *j, char open)
+{
+	json_next(j);
+	fputc(open, j->out);
+	j->depth++;
+	j->need_comma = false;
+}
+
+static void json_end(struct json *j, char close)
+{
+	j->depth--;
+	if (j->need_comma)   /* not empty: the bracket goes on its own line */
+		fprintf(j->out, "\n%*s", (int)(2 * j->depth), "");
+	fputc(close, j->out);
+	j->need_comma = true;
+	if (j->depth == 0)
+		fputc('\n', j->out);
+}
+
+static void json_key(struct json *j, const char *key)
+{
+	json_next(j);
+	json_escape(j->out, key);
+	fputs(": ", j->out);
+	j->after_key = true;
+}
+
+/* A string, or null when value is NULL. */
+static void json_string(struct json *j, const char *value)
+{
+	json_next(j);
+	if (value == NULL)
+		fputs("null", j->out);
+	else
+		json_escape(j->out, value);
+	j->need_comma = true;
+}
+
+static void json_uint(struct json *j, uint64_t value)
+{
+	json_next(j);
+	fprintf(j->out, "%llu", (unsigned long long)value);
+	j->need_comma = true;
+}
+
+static void json_kv_string(struct json *j, const char *key, const char *value)
+{
+	json_key(j, key);
+	json_string(j, value);
+}
+
+static void json_kv_uint(struct json *j, const char *key, uint64_t value)
+{
+	json_key(j, key);
+	json_uint(j, value);
+}
+
+static void json_kv_bool(struct json *j, const char *key, bool value)
+{
+	json_key(j, key);
+	json_next(j);
+	fputs(value ? "true" : "false", j->out);
+	j->need_comma = true;
+}
+
+/* ------------------------------------------------------------- formatting */
+
+/* "ADDRESS/LEN": INET6_ADDRSTRLEN (46, its NUL included) and "/128". */
+#define CIDR_STR_MAX (INET6_ADDRSTRLEN + 4)
+
+static const char *format_cidr(const struct ztg_cidr *c, char buf[CIDR_STR_MAX])
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(c->family == 4 ? AF_INET : AF_INET6, c->addr, addr, sizeof(addr)) == NULL)
+		snprintf(addr, sizeof(addr), "?");
+	snprintf(buf, CIDR_STR_MAX, "%s/%u", addr, c->prefix_len);
+	return buf;
+}
+
+/* "GET,HEAD,POST,PUT,DELETE,PATCH,OPTIONS,CONNECT,TRACE" is 52 characters. */
+#define METHODS_STR_MAX 64
+
+/* "ANY", or the methods of the mask in enum ztg_http_method order, comma-joined. */
+static const char *format_methods(uint16_t mask, char buf[METHODS_STR_MAX])
+{
+	size_t used = 0;
+
+	if (mask == ZTG_POLICY_METHODS_ANY)
+		return "ANY";
+	buf[0] = '\0';
+	for (unsigned m = ZTG_HTTP_METHOD_GET; m <= ZTG_HTTP_METHOD_TRACE; m++) {
+		int n;
+
+		if (!(mask & ZTG_POLICY_METHOD_BIT(m)))
+			continue;
+		n = snprintf(buf + used, METHODS_STR_MAX - used, "%s%s", used > 0 ? "," : "",
+			     ztg_policy_method_name((enum ztg_http_method)m));
+		if (n < 0 || (size_t)n >= METHODS_STR_MAX - used)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
+/* "file:line" of an element ("file" for line 0), cut to fit buf. */
+static const char *format_loc(const struct ztg_policy_loc *loc, char *buf, size_t len)
+{
+	if (loc->line > 0)
+		snprintf(buf, len, "%s:%u", loc->file, loc->line);
+	else
+		snprintf(buf, len, "%s", loc->file);
+	return buf;
+}
+
+/* A path and a line; only an absurdly long path is cut, and only in text. */
+#define LOC_STR_MAX 4200
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static uint64_t route_total(const struct ztg_policy *p)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < p->service_count; i++)
+		n += p->services[i].route_count;
+	return n;
+}
+
+static int width_max(int width, const char *s)
+{
+	int len = (int)strlen(s);
+
+	return len > width ? len : width;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+/*
+ * Load path into *policy and diag. Returns CTL_EXIT_OK when the loader ran
+ * to the end (the policy may have errors: *policy is NULL then), or
+ * CTL_EXIT_INTERNAL when memory ran out (message printed).
+ */
+static int load_policy(const char *path, struct ztg_policy **policy, struct ztg_policy_diag *diag)
+{
+	int rc = ztg_policy_load(path, policy, diag);
+
+	if (rc == 0 || rc == -EINVAL)
+		return CTL_EXIT_OK;
+	fprintf(stderr, "%s: %s: cannot load: %s\n", CTL_NAME, path, strerror(-rc));
+	return CTL_EXIT_INTERNAL;
+}
+
+/* `FILE: 2 errors, 1 warning` and tail. */
+static void print_counts(FILE *out, const char *path, const struct ztg_policy_diag *diag, const char *tail)
+{
+	fprintf(out, "%s: %u %s, %u %s%s\n", path, diag->errors, plural(diag->errors, "error", "errors"),
+		diag->warnings, plural(diag->warnings, "warning", "warnings"), tail);
+}
+
+/* The members validate and show share: file, valid, [strict], counts, diagnostics. */
+static void json_load_result(struct json *j, const char *path, bool valid, const struct ztg_policy_diag *diag)
+{
+	json_kv_string(j, "file", path);
+	json_kv_bool(j, "valid", valid);
+	json_kv_uint(j, "errors", diag->errors);
+	json_kv_uint(j, "warnings", diag->warnings);
+	json_kv_uint(j, "dropped", diag->dropped);
+	json_key(j, "diagnostics");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < diag->count; i++) {
+		const struct ztg_policy_diag_entry *e = &diag->entries[i];
+
+		json_begin(j, '{');
+		json_kv_string(j, "severity", ztg_policy_severity_name(e->severity));
+		json_kv_string(j, "file", e->file);
+		json_kv_uint(j, "line", e->line);
+		json_kv_string(j, "message", e->message);
+		json_end(j, '}');
+	}
+	json_end(j, ']');
+}
+
+/* --------------------------------------------------------------- validate */
+
+static void json_policy_summary(struct json *j, const struct ztg_policy *p)
+{
+	json_begin(j, '{');
+	json_kv_string(j, "name", p->name);
+	json_kv_uint(j, "version", p->version);
+	json_kv_string(j, "mode", ztg_policy_mode_name(p->mode));
+	json_kv_uint(j, "segments", p->segment_count);
+	json_kv_uint(j, "services", p->service_count);
+	json_kv_uint(j, "routes", route_total(p));
+	json_kv_uint(j, "access", p->access_count);
+	json_end(j, '}');
+}
+
+static void print_valid_summary(FILE *out, const char *path, const struct ztg_policy *p,
+				const struct ztg_policy_diag *diag)
+{
+	uint64_t routes = route_total(p);
+
+	fprintf(out, "%s: policy \"%s\" valid: %u %s, %u %s, %llu %s, %u %s", path, p->name,
+		p->segment_count, plural(p->segment_count, "segment", "segments"),
+		p->service_count, plural(p->service_count, "service", "services"),
+		(unsigned long long)routes, plural(routes, "route", "routes"),
+		p->access_count, plural(p->access_count, "access entry", "access entries"));
+	if (diag->warnings > 0)
+		fprintf(out, " (%u %s)", diag->warnings, plural(diag->warnings, "warning", "warnings"));
+	fputc('\n', out);
+}
+
+static int cmd_validate(const struct ctl_call *call)
+{
+	const char *path = call->args[0];
+	bool strict = call->flags & CTL_F_STRICT;
+	struct ztg_policy *p = NULL;
+	struct ztg_policy_diag diag;
+	bool valid;
+	int rc;
+
+	ztg_policy_diag_init(&diag);
+	rc = load_policy(path, &p, &diag);
+	if (rc != CTL_EXIT_OK)
+		goto out;
+	valid = p != NULL && !(strict && diag.warnings > 0);
+	rc = valid ? CTL_EXIT_OK : CTL_EXIT_NEGATIVE;
+
+	if (call->flags & CTL_F_JSON) {
+		struct json j = { .out = stdout };
+
+		json_begin(&j, '{');
+		json_load_result(&j, path, valid, &diag);
+		json_kv_bool(&j, "strict", strict);
+		json_key(&j, "policy");
+		if (p != NULL)
+			json_policy_summary(&j, p);
+		else
+			json_string(&j, NULL);
+		json_end(&j, '}');
+	} else {
+		ztg_policy_diag_print(stdout, &diag);
+		if (p == NULL)
+			print_counts(stdout, path, &diag, "");
+		else if (!valid)
+			print_counts(stdout, path, &diag, " (warnings fail under --strict)");
+		else
+			print_valid_summary(stdout, path, p, &diag);
+	}
+out:
+	ztg_policy_free(p);
+	ztg_policy_diag_free(&diag);
+	return rc;
+}
+
+/* ------------------------------------------------------------------- show */
+
+/* Addresses joined by ", ". */
+static void print_addresses(FILE *out, const struct ztg_policy_address *a, uint32_t count)
+{
+	char cidr[CIDR_STR_MAX];
+
+	for (uint32_t i = 0; i < count; i++)
+		fprintf(out, "%s%s", i > 0 ? ", " : "", format_cidr(&a[i].cidr, cidr));
+}
+
+static void show_segments(FILE *out, const struct ztg_policy *p)
+{
+	char loc[LOC_STR_MAX];
+	int width = 0;
+
+	for (uint32_t i = 0; i < p->segment_count; i++)
+		width = width_max(width, p->segments[i].name);
+	fprintf(out, "\nsegments (%u)\n", p->segment_count);
+	for (uint32_t i = 0; i < p->segment_count; i++) {
+		const struct ztg_policy_segment *s = &p->segments[i];
+
+		fprintf(out, "  %-*s  ", width, s->name);
+		print_addresses(out, s->addresses, s->address_count);
+		fprintf(out, "  (%s)\n", format_loc(&s->loc, loc, sizeof(loc)));
+	}
+}
+
+/* The routes of one service, a table whose columns fit their contents. */
+static void show_routes(FILE *out, const struct ztg_policy_service *s)
+{
+	char methods[METHODS_STR_MAX];
+	char loc[LOC_STR_MAX];
+	int w_name = (int)strlen("NAME"), w_methods = (int)strlen("METHODS"), w_path = (int)strlen("PATH");
+	int w_action = (int)strlen("ACTION"), w_mode = (int)strlen("MODE");
+
+	if (s->route_count == 0) {
+		fputs("  routes     none: every request to it gets the default action\n", out);
+		return;
+	}
+	for (uint32_t i = 0; i < s->route_count; i++) {
+		const struct ztg_policy_route *r = &s->routes[i];
+
+		w_name = width_max(w_name, r->name);
+		w_methods = width_max(w_methods, format_methods(r->methods, methods));
+		w_path = width_max(w_path, r->path);
+		w_action = width_max(w_action, ztg_policy_action_name(r->action));
+		w_mode = width_max(w_mode, ztg_policy_mode_name(r->mode));
+	}
+	fprintf(out, "  routes (%u)\n    %-*s  %-*s  %-*s  %-*s  %-*s  WHERE\n", s->route_count,
+		w_name, "NAME", w_methods, "METHODS", w_path, "PATH", w_action, "ACTION", w_mode, "MODE");
+	for (uint32_t i = 0; i < s->route_count; i++) {
+		const struct ztg_policy_route *r = &s->routes[i];
+
+		fprintf(out, "    %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w_name, r->name,
+			w_methods, format_methods(r->methods, methods), w_path, r->path,
+			w_action, ztg_policy_action_name(r->action), w_mode, ztg_policy_mode_name(r->mode),
+			format_loc(&r->loc, loc, sizeof(loc)));
+	}
+}
+
+static void show_service(FILE *out, const struct ztg_policy *p, const struct ztg_policy_service *s)
+{
+	char loc[LOC_STR_MAX];
+
+	fprintf(out, "\nservice %s  (%s)\n  hosts      ", s->name, format_loc(&s->loc, loc, sizeof(loc)));
+	for (uint32_t i = 0; i < s->host_count; i++)
+		fprintf(out, "%s%s", i > 0 ? ", " : "", s->hosts[i].pattern);
+	fputs("\n  addresses  ", out);
+	print_addresses(out, s->addresses, s->address_count);
+	fputs("\n  ports      ", out);
+	for (uint32_t i = 0; i < s->port_count; i++)
+		fprintf(out, "%s%u", i > 0 ? ", " : "", s->ports[i]);
+	fprintf(out, "\n  segment    %s\n  mode       %s%s\n", p->segments[s->segment].name,
+		ztg_policy_mode_name(s->mode), s->mode_set ? "" : " (the policy's)");
+	show_routes(out, s);
+}
+
+/* The access matrix, one line per entry: FROM -> services. */
+static void show_access(FILE *out, const struct ztg_policy *p)
+{
+	char loc[LOC_STR_MAX];
+	int width = 0;
+
+	for (uint32_t i = 0; i < p->access_count; i++)
+		width = width_max(width, p->segments[p->access[i].from].name);
+	fprintf(out, "\naccess (%u)\n", p->access_count);
+	for (uint32_t i = 0; i < p->access_count; i++) {
+		const struct ztg_policy_access *a = &p->access[i];
+
+		fprintf(out, "  %-*s  -> ", width, p->segments[a->from].name);
+		for (uint32_t t = 0; t < a->to_count; t++)
+			fprintf(out, "%s%s", t > 0 ? ", " : "", p->services[a->to[t]].name);
+		fprintf(out, "  (%s)\n", format_loc(&a->loc, loc, sizeof(loc)));
+	}
+	fprintf(out, "  anything else: %s\n", ztg_policy_action_name(p->defaults.action));
+}
+
+static void show_text(FILE *out, const struct ztg_policy *p)
+{
+	fprintf(out, "policy %s  (version %u, %s)\n", p->name, p->version, p->path);
+	fprintf(out, "  mode      %s\n", ztg_policy_mode_name(p->mode));
+	fprintf(out, "  defaults  action %s, non_http %s, unknown_host %s\n",
+		ztg_policy_action_name(p->defaults.action), ztg_policy_action_name(p->defaults.non_http),
+		ztg_policy_action_name(p->defaults.unknown_host));
+	show_segments(out, p);
+	for (uint32_t i = 0; i < p->service_count; i++)
+		show_service(out, p, &p->services[i]);
+	show_access(out, p);
+}
+
+static void json_loc(struct json *j, const struct ztg_policy_loc *loc)
+{
+	json_kv_string(j, "file", loc->file);
+	json_kv_uint(j, "line", loc->line);
+}
+
+static void json_addresses(struct json *j, const struct ztg_policy_address *a, uint32_t count)
+{
+	char cidr[CIDR_STR_MAX];
+
+	json_key(j, "addresses");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < count; i++)
+		json_string(j, format_cidr(&a[i].cidr, cidr));
+	json_end(j, ']');
+}
+
+static void json_route(struct json *j, const struct ztg_policy_route *r)
+{
+	json_begin(j, '{');
+	json_kv_string(j, "name", r->name);
+	json_key(j, "methods");
+	json_begin(j, '[');
+	if (r->methods == ZTG_POLICY_METHODS_ANY)
+		json_string(j, "ANY");
+	else
+		for (unsigned m = ZTG_HTTP_METHOD_GET; m <= ZTG_HTTP_METHOD_TRACE; m++)
+			if (r->methods & ZTG_POLICY_METHOD_BIT(m))
+				json_string(j, ztg_policy_method_name((enum ztg_http_method)m));
+	json_end(j, ']');
+	json_kv_string(j, "path", r->path);
+	json_kv_string(j, "action", ztg_policy_action_name(r->action));
+	json_kv_string(j, "mode", ztg_policy_mode_name(r->mode));
+	json_kv_bool(j, "mode_set", r->mode_set);
+	json_loc(j, &r->loc);
+	json_end(j, '}');
+}
+
+static void json_service(struct json *j, const struct ztg_policy *p, const struct ztg_policy_service *s)
+{
+	json_begin(j, '{');
+	json_kv_string(j, "name", s->name);
+	json_key(j, "hosts");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < s->host_count; i++)
+		json_string(j, s->hosts[i].pattern);
+	json_end(j, ']');
+	json_addresses(j, s->addresses, s->address_count);
+	json_key(j, "ports");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < s->port_count; i++)
+		json_uint(j, s->ports[i]);
+	json_end(j, ']');
+	json_kv_string(j, "segment", p->segments[s->segment].name);
+	json_kv_string(j, "mode", ztg_policy_mode_name(s->mode));
+	json_kv_bool(j, "mode_set", s->mode_set);
+	json_loc(j, &s->loc);
+	json_key(j, "routes");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < s->route_count; i++)
+		json_route(j, &s->routes[i]);
+	json_end(j, ']');
+	json_end(j, '}');
+}
+
+static void json_access(struct json *j, const struct ztg_policy *p, const struct ztg_policy_access *a)
+{
+	json_begin(j, '{');
+	json_kv_string(j, "from", p->segments[a->from].name);
+	json_key(j, "to");
+	json_begin(j, '[');
+	for (uint32_t t = 0; t < a->to_count; t++)
+		json_string(j, p->services[a->to[t]].name);
+	json_end(j, ']');
+	json_loc(j, &a->loc);
+	json_end(j, '}');
+}
+
+/* The whole model; references are names, not indexes. */
+static void json_policy(struct json *j, const struct ztg_policy *p)
+{
+	json_begin(j, '{');
+	json_kv_string(j, "name", p->name);
+	json_kv_uint(j, "version", p->version);
+	json_kv_string(j, "file", p->path);
+	json_kv_string(j, "mode", ztg_policy_mode_name(p->mode));
+	json_key(j, "defaults");
+	json_begin(j, '{');
+	json_kv_string(j, "action", ztg_policy_action_name(p->defaults.action));
+	json_kv_string(j, "non_http", ztg_policy_action_name(p->defaults.non_http));
+	json_kv_string(j, "unknown_host", ztg_policy_action_name(p->defaults.unknown_host));
+	json_end(j, '}');
+
+	json_key(j, "segments");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < p->segment_count; i++) {
+		const struct ztg_policy_segment *s = &p->segments[i];
+
+		json_begin(j, '{');
+		json_kv_string(j, "name", s->name);
+		json_addresses(j, s->addresses, s->address_count);
+		json_loc(j, &s->loc);
+		json_end(j, '}');
+	}
+	json_end(j, ']');
+
+	json_key(j, "services");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < p->service_count; i++)
+		json_service(j, p, &p->services[i]);
+	json_end(j, ']');
+
+	json_key(j, "access");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < p->access_count; i++)
+		json_access(j, p, &p->access[i]);
+	json_end(j, ']');
+	json_end(j, '}');
+}
+
+static int cmd_show(const struct ctl_call *call)
+{
+	const char *path = call->args[0];
+	struct ztg_policy *p = NULL;
+	struct ztg_policy_diag diag;
+	int rc;
+
+	ztg_policy_diag_init(&diag);
+	rc = load_policy(path, &p, &diag);
+	if (rc != CTL_EXIT_OK)
+		goto out;
+	rc = p != NULL ? CTL_EXIT_OK : CTL_EXIT_NEGATIVE;
+
+	if (call->flags & CTL_F_JSON) {
+		struct json j = { .out = stdout };
+
+		json_begin(&j, '{');
+		json_load_result(&j, path, p != NULL, &diag);
+		json_key(&j, "policy");
+		if (p != NULL)
+			json_policy(&j, p);
+		else
+			json_string(&j, NULL);
+		json_end(&j, '}');
+	} else {
+		ztg_policy_diag_print(stderr, &diag);
+		if (p != NULL)
+			show_text(stdout, p);
+		else
+			print_counts(stderr, path, &diag, "");
+	}
+out:
+	ztg_policy_free(p);
+	ztg_policy_diag_free(&diag);
+	return rc;
+}
+
+/* ------------------------------------------------------- running ztgate */
+
+/* Send the command and its arguments; the body goes to stdout on success, stderr otherwise. */
+static int remote(const struct ctl_call *call, int argc, const char *const *argv)
+{
+	char *body = NULL, err[512];
+	size_t body_len = 0;
+	FILE *out = open_memstream(&body, &body_len);
+	enum ztg_control_status status;
+
+	if (out == NULL)
+		return CTL_EXIT_INTERNAL;
+	status = ztg_control_call(call->socket, argc, argv, out, err, sizeof(err));
+	fclose(out);
+	if (status == ZTG_CONTROL_UNREACHABLE && body_len == 0)
+		fprintf(stderr, "%s: %s\n", CTL_NAME, err);
+	fwrite(body, 1, body_len, status == ZTG_CONTROL_OK ? stdout : stderr);
+	free(body);
+	return (int)status;
+}
+
+static int cmd_remote(const struct ctl_call *call)
+{
+	const char *argv[2] = {call->cmd->name, "--json"};
+
+	return remote(call, call->flags & CTL_F_JSON ? 2 : 1, argv);
+}
+
+static int cmd_apply(const struct ctl_call *call)
+{
+	char *path = realpath(call->args[0], NULL);
+	const char *argv[3] = {"apply", NULL, "--json"};
+	int rc;
+
+	/* ztgate runs elsewhere: it needs a path that does not depend on our directory. */
+	if (path == NULL) {
+		fprintf(stderr, "%s: apply: %s: %s\n", CTL_NAME, call->args[0], strerror(errno));
+		return CTL_EXIT_NEGATIVE;
+	}
+	argv[1] = path;
+	rc = remote(call, call->flags & CTL_F_JSON ? 3 : 2, argv);
+	free(path);
+	return rc;
+}
+
+/* ------------------------------------------------------------------- main */
+
+/* Output still in stdio's buffer must reach its file too, or the answer is lost. */
+static int flush_stdout(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: cannot write the output: %s\n", CTL_NAME, strerror(errno));
+		return CTL_EXIT_INTERNAL;
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl_call call = { .flags = 0 };
+	const struct ctl_command *c;
+	int i, rc;
+
+	call.socket = getenv("ZTGATE_SOCKET");
+	if (call.socket == NULL || call.socket[0] == '\0')
+		call.socket = ZTG_CONTROL_DEFAULT_PATH;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--socket") == 0) {
+			if (++i == argc)
+				return usage_error(NULL, "--socket needs a PATH");
+			call.socket = argv[i];
+		} else if (strcmp(a, "--json") == 0) {
+			call.flags |= CTL_F_JSON;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			print_usage(stdout);
+			return flush_stdout(CTL_EXIT_OK);
+		} else if (strcmp(a, "--version") == 0) {
+			printf("%s %s\n", CTL_NAME, ZTG_VERSION);
+			return flush_stdout(CTL_EXIT_OK);
+		} else {
+			return usage_error(NULL, "unknown option '%s'", a);
+		}
+	}
+	if (i == argc)
+		return usage_error(NULL, "missing COMMAND");
+	c = find_command(argv[i]);
+	if (c == NULL)
+		return usage_error(NULL, "unknown command '%s'", argv[i]);
+
+	rc = parse_command_args(c, argc - i - 1, argv + i + 1, &call);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if (call.flags & CTL_F_HELP) {
+		print_command_help(stdout, c);
+		return flush_stdout(CTL_EXIT_OK);
+	}
+	return flush_stdout(c->run(&call));
+}
