@@ -63,6 +63,10 @@
 	X(HTTP_VIOLATION,          "http_violation")                           \
 	X(HTTP_TUNNEL_DENIED,      "http_tunnel_denied")                       \
 	X(FLOW_BLOCKED,            "flow_blocked")                             \
+	/* policy */                                                           \
+	X(POLICY_SEGMENT_DENIED,   "policy_segment_denied")                    \
+	X(POLICY_NON_HTTP,         "policy_non_http")                          \
+	X(POLICY_DENIED,           "policy_denied")                            \
 	/* mbufs and output */                                                 \
 	X(MBUF_CHAINED,            "mbuf_chained")                             \
 	X(MBUF_EXHAUSTED,          "mbuf_exhausted")                           \

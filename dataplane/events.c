@@ -83,6 +83,20 @@ static void write_event(FILE *out, const struct ztg_event *e, double wall_start,
 		fprintf(out, ",\"path\":");
 		write_json_string(out, e->path);
 	}
+	if (e->policy) {
+		/* Names the policy gave; empty when the decision came before that step. */
+		const char *keys[] = {"segment", "service", "route"};
+		const char *values[] = {e->segment, e->service, e->route};
+
+		fprintf(out, ",\"mode\":\"%s\"", e->monitor ? "monitor" : "enforce");
+		for (unsigned int i = 0; i < RTE_DIM(keys); i++) {
+			fprintf(out, ",\"%s\":", keys[i]);
+			if (values[i][0])
+				write_json_string(out, values[i]);
+			else
+				fputs("null", out);
+		}
+	}
 	fprintf(out, "}\n");
 }
 

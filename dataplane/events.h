@@ -10,6 +10,7 @@
 #ifndef ZTG_EVENTS_H
 #define ZTG_EVENTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,6 +20,7 @@
 
 #define ZTG_EVENT_PATH_MAX   96
 #define ZTG_EVENT_REASON_MAX 48
+#define ZTG_EVENT_NAME_MAX   65     /* a policy name: 64 characters and the NUL */
 
 enum ztg_event_action {
 	ZTG_EVENT_ACTION_DENY = 1,     /* 403 to the client, RST to the server */
@@ -38,6 +40,12 @@ struct ztg_event {
 	char reason[ZTG_EVENT_REASON_MAX];
 	char method[16];
 	char path[ZTG_EVENT_PATH_MAX];
+	/* Set when a policy decided: where the request was placed, and whether it was enforced. */
+	bool policy;
+	bool monitor;                  /* monitor mode: the action was logged, not taken */
+	char segment[ZTG_EVENT_NAME_MAX];
+	char service[ZTG_EVENT_NAME_MAX];
+	char route[ZTG_EVENT_NAME_MAX];
 };
 
 /* A ring for `count` events (rounded up to a power of two). NULL with rte_errno set on failure. */

@@ -19,10 +19,14 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_random.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_version.h>
 #include <unistd.h>
 
+#include "control_socket.h"
 #include "options.h"
+#include "policy/authz.h"
+#include "policy_load.h"
 #include "port.h"
 #include "stats.h"
 #include "worker.h"
@@ -56,6 +60,21 @@ struct ztg_app {
 	struct rte_mempool *pool;
 	struct rte_ring *events;
 	FILE *event_log;
+	/*
+	 * The policy in force (NULL: none), published to the workers with one
+	 * pointer store; the one it replaced is kept for rollback and freed
+	 * when a third replaces it, after an RCU grace period.
+	 */
+	struct ztg_authz *_Atomic policy;
+	struct ztg_authz *previous;
+	uint32_t policy_generation;
+	char policy_source[PATH_MAX];
+	char previous_source[PATH_MAX];
+	time_t policy_loaded_at;
+	time_t previous_loaded_at;
+	time_t started_at;
+	struct rte_rcu_qsbr *rcu;
+	struct ztg_control *control;
 	double wall_start;               /* realtime seconds at tsc_start, to date events */
 	uint64_t tsc_start;
 	atomic_bool stop;
@@ -91,6 +110,72 @@ static void drain_events(struct ztg_app *app)
 {
 	ztg_events_drain(app->events, app->event_log, EVENT_RING_SIZE, app->wall_start, app->tsc_start,
 			 rte_get_tsc_hz());
+}
+
+/*
+ * Load, validate and compile a policy file into a new generation; every
+ * diagnostic goes to diag_out with its file:line. NULL on any error.
+ */
+static struct ztg_authz *compile_policy(struct ztg_app *app, const char *path, FILE *diag_out, char *err,
+					size_t err_len)
+{
+	struct ztg_policy_diag diag;
+	struct ztg_policy *policy = NULL;
+	int rc;
+
+	ztg_policy_diag_init(&diag);
+	rc = ztg_policy_load(path, &policy, &diag);
+	ztg_policy_diag_print(diag_out, &diag);
+	if (rc != 0) {
+		snprintf(err, err_len, "policy %.900s: %u error(s), not loaded", path, diag.errors);
+		ztg_policy_diag_free(&diag);
+		return NULL;
+	}
+	ztg_policy_diag_free(&diag);
+	return ztg_authz_build(policy, (int)rte_socket_id(), ++app->policy_generation, err, err_len);
+}
+
+static int load_policy(struct ztg_app *app, char *err, size_t err_len)
+{
+	struct ztg_authz *authz;
+
+	if (app->opts.policy_file[0] == '\0')
+		return 0;
+	authz = compile_policy(app, app->opts.policy_file, stderr, err, err_len);
+	if (authz == NULL)
+		return -1;
+	atomic_store(&app->policy, authz);
+	snprintf(app->policy_source, sizeof(app->policy_source), "%s", app->opts.policy_file);
+	app->policy_loaded_at = time(NULL);
+	return 0;
+}
+
+static uint32_t route_total(const struct ztg_policy *p)
+{
+	uint32_t routes = 0;
+
+	for (uint32_t s = 0; s < p->service_count; s++)
+		routes += p->services[s].route_count;
+	return routes;
+}
+
+static void print_policy_summary(FILE *out, const struct ztg_authz *authz)
+{
+	const struct ztg_policy *p = ztg_authz_policy(authz);
+
+	fprintf(out, "\"%s\" (%s, generation %u): %u segments, %u services, %u routes, %u access entries, "
+		"%zu bytes\n", p->name, ztg_policy_mode_name(p->mode), ztg_authz_generation(authz), p->segment_count,
+		p->service_count, route_total(p), p->access_count, ztg_authz_size(authz));
+}
+
+static void print_policy(const struct ztg_app *app)
+{
+	struct ztg_authz *authz = atomic_load(&app->policy);
+
+	if (authz == NULL)
+		return;
+	printf("  policy loaded   = ");
+	print_policy_summary(stdout, authz);
 }
 
 static int select_workers(struct ztg_app *app, char *err, size_t err_len)
@@ -156,6 +241,11 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 		.fragments = o->fragments,
 		.tsc_hz = rte_get_tsc_hz(),
 	};
+	app->rcu = rte_zmalloc("ztg_rcu", rte_rcu_qsbr_get_memsize(o->worker_count), RTE_CACHE_LINE_SIZE);
+	if (app->rcu == NULL || rte_rcu_qsbr_init(app->rcu, o->worker_count) != 0) {
+		snprintf(err, err_len, "cannot set up RCU for %u workers", o->worker_count);
+		return -1;
+	}
 	for (uint16_t i = 0; i < o->worker_count; i++) {
 		unsigned int lcore = o->worker_lcores[i];
 		int socket = (int)rte_lcore_to_socket_id(lcore);
@@ -189,6 +279,11 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 			char name[32];
 
 			ztg_session_context_init(&w->session, o, stream_pool, http_pool, &w->counters, (uint16_t)lcore);
+			w->session.authz = atomic_load(&app->policy);
+			w->session.events = app->events;
+			w->policy = &app->policy;
+			w->rcu = app->rcu;
+			w->rcu_id = i;
 			if (stream_pool == NULL || http_pool == NULL) {
 				snprintf(err, err_len, "worker %u: cannot allocate %u stream chunks and %u HTTP buffers "
 					 "(--stream-chunks, --http-buffers)", lcore, o->stream_chunks, o->http_buffers);
@@ -299,6 +394,252 @@ static void fill_stats_source(const struct ztg_app *app, struct ztg_stats_source
 }
 
 /* Management loop: returns when a signal, --duration or --exit-on-idle says stop. */
+/*
+ * Publish next as the policy in force; what it replaces becomes the rollback
+ * target and the former rollback target is freed once every worker has
+ * passed a quiescent state. Returns the grace period in microseconds.
+ */
+static double publish_policy(struct ztg_app *app, struct ztg_authz *next, const char *source)
+{
+	struct ztg_authz *retired = app->previous;
+	uint64_t start;
+
+	app->previous = atomic_exchange(&app->policy, next);
+	snprintf(app->previous_source, sizeof(app->previous_source), "%s", app->policy_source);
+	app->previous_loaded_at = app->policy_loaded_at;
+	snprintf(app->policy_source, sizeof(app->policy_source), "%s", source);
+	app->policy_loaded_at = time(NULL);
+	start = rte_rdtsc();
+	rte_rcu_qsbr_synchronize(app->rcu, RTE_QSBR_THRID_INVALID);
+	ztg_authz_free(retired);
+	return (double)(rte_rdtsc() - start) * 1e6 / (double)rte_get_tsc_hz();
+}
+
+static bool wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The first argument after the command that is not an option, or NULL. */
+static const char *operand(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] != '-')
+			return argv[i];
+	}
+	return NULL;
+}
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void format_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static enum ztg_control_status command_status(struct ztg_app *app, bool json, FILE *out)
+{
+	struct ztg_authz *authz = atomic_load(&app->policy);
+	const struct ztg_policy *p = authz ? ztg_authz_policy(authz) : NULL;
+	char loaded[32] = "";
+	long uptime = (long)(time(NULL) - app->started_at);
+
+	if (p != NULL)
+		format_time(app->policy_loaded_at, loaded, sizeof(loaded));
+	if (json) {
+		fprintf(out, "{\"version\":\"%s\",\"dpdk\":\"%s\",\"uptime_seconds\":%ld,\"workers\":%u,\"ports\":%u,"
+			"\"policy\":", ZTG_VERSION, rte_version(), uptime, app->worker_count, app->port_count);
+		if (p == NULL) {
+			fprintf(out, "null");
+		} else {
+			fprintf(out, "{\"name\":");
+			json_string(out, p->name);
+			fprintf(out, ",\"mode\":\"%s\",\"generation\":%u,\"source\":", ztg_policy_mode_name(p->mode),
+				ztg_authz_generation(authz));
+			json_string(out, app->policy_source);
+			fprintf(out, ",\"loaded_at\":\"%s\",\"segments\":%u,\"services\":%u,\"routes\":%u,"
+				"\"access\":%u,\"bytes\":%zu}", loaded, p->segment_count, p->service_count, route_total(p),
+				p->access_count, ztg_authz_size(authz));
+		}
+		fprintf(out, ",\"rollback_available\":%s}\n", app->previous ? "true" : "false");
+		return ZTG_CONTROL_OK;
+	}
+	fprintf(out, "ztgate %s (%s), up %ld s, %u workers, %u ports\n", ZTG_VERSION, rte_version(), uptime,
+		app->worker_count, app->port_count);
+	if (p == NULL) {
+		fprintf(out, "policy: none (nothing is authorized; ztgatectl apply FILE)\n");
+	} else {
+		fprintf(out, "policy: ");
+		print_policy_summary(out, authz);
+		fprintf(out, "  from %s, loaded %s\n", app->policy_source, loaded);
+	}
+	fprintf(out, "rollback: %s\n", app->previous ? app->previous_source : "none");
+	return ZTG_CONTROL_OK;
+}
+
+static enum ztg_control_status command_apply(struct ztg_app *app, int argc, char **argv, FILE *out)
+{
+	const char *path = operand(argc, argv);
+	struct ztg_authz *next;
+	char err[1024];
+	double grace_us;
+
+	if (path == NULL) {
+		fprintf(out, "apply: which policy file?\n");
+		return ZTG_CONTROL_USAGE;
+	}
+	next = compile_policy(app, path, out, err, sizeof(err));
+	if (next == NULL) {
+		fprintf(out, "%s; the running policy stays in force\n", err);
+		return ZTG_CONTROL_NEGATIVE;
+	}
+	grace_us = publish_policy(app, next, path);
+	fprintf(out, "applied ");
+	print_policy_summary(out, next);
+	fprintf(out, "in force on every worker after a grace period of %.0f us\n", grace_us);
+	return ZTG_CONTROL_OK;
+}
+
+static enum ztg_control_status command_rollback(struct ztg_app *app, FILE *out)
+{
+	struct ztg_authz *back = app->previous;
+	char source[PATH_MAX];
+	time_t loaded = app->previous_loaded_at;
+
+	if (back == NULL) {
+		fprintf(out, "rollback: no earlier policy to go back to\n");
+		return ZTG_CONTROL_NEGATIVE;
+	}
+	snprintf(source, sizeof(source), "%s", app->previous_source);
+	app->previous = NULL;
+	/* The current one becomes the rollback target, so a second rollback undoes the first. */
+	publish_policy(app, back, source);
+	app->policy_loaded_at = loaded;
+	fprintf(out, "rolled back to ");
+	print_policy_summary(out, back);
+	return ZTG_CONTROL_OK;
+}
+
+static enum ztg_control_status command_policy(struct ztg_app *app, bool json, FILE *out)
+{
+	struct ztg_authz *authz = atomic_load(&app->policy);
+	const struct ztg_policy *p;
+
+	if (authz == NULL) {
+		fprintf(out, json ? "null\n" : "no policy in force\n");
+		return ZTG_CONTROL_OK;
+	}
+	p = ztg_authz_policy(authz);
+	if (json) {
+		fprintf(out, "{\"name\":");
+		json_string(out, p->name);
+		fprintf(out, ",\"generation\":%u,\"mode\":\"%s\",\"services\":[", ztg_authz_generation(authz),
+			ztg_policy_mode_name(p->mode));
+		for (uint32_t s = 0; s < p->service_count; s++) {
+			const struct ztg_policy_service *svc = &p->services[s];
+
+			fprintf(out, "%s{\"name\":", s ? "," : "");
+			json_string(out, svc->name);
+			fprintf(out, ",\"mode\":\"%s\",\"routes\":[", ztg_policy_mode_name(svc->mode));
+			for (uint32_t r = 0; r < svc->route_count; r++) {
+				fprintf(out, "%s{\"name\":", r ? "," : "");
+				json_string(out, svc->routes[r].name);
+				fprintf(out, ",\"path\":");
+				json_string(out, svc->routes[r].path);
+				fprintf(out, ",\"action\":\"%s\",\"mode\":\"%s\",\"line\":%u}",
+					ztg_policy_action_name(svc->routes[r].action),
+					ztg_policy_mode_name(svc->routes[r].mode), svc->routes[r].loc.line);
+			}
+			fprintf(out, "]}");
+		}
+		fprintf(out, "]}\n");
+		return ZTG_CONTROL_OK;
+	}
+	print_policy_summary(out, authz);
+	for (uint32_t s = 0; s < p->service_count; s++) {
+		const struct ztg_policy_service *svc = &p->services[s];
+
+		fprintf(out, "service %s (%s, segment %s)\n", svc->name, ztg_policy_mode_name(svc->mode),
+			p->segments[svc->segment].name);
+		for (uint32_t r = 0; r < svc->route_count; r++)
+			fprintf(out, "  %-20s %-40s %-6s %-8s %s:%u\n", svc->routes[r].name, svc->routes[r].path,
+				ztg_policy_action_name(svc->routes[r].action), ztg_policy_mode_name(svc->routes[r].mode),
+				svc->routes[r].loc.file, svc->routes[r].loc.line);
+	}
+	return ZTG_CONTROL_OK;
+}
+
+/* Every command, whoever sent it and however it ended, leaves one audit line in the event log. */
+static void audit(struct ztg_app *app, const struct ztg_control_peer *peer, int argc, char **argv,
+		  enum ztg_control_status status)
+{
+	char stamp[32];
+
+	format_time(time(NULL), stamp, sizeof(stamp));
+	fprintf(app->event_log, "{\"timestamp\":\"%s\",\"audit\":{\"uid\":%u,\"pid\":%d,\"command\":", stamp,
+		(unsigned int)peer->uid, (int)peer->pid);
+	json_string(app->event_log, argv[0]);
+	fprintf(app->event_log, ",\"args\":[");
+	for (int i = 1; i < argc; i++) {
+		fprintf(app->event_log, "%s", i > 1 ? "," : "");
+		json_string(app->event_log, argv[i]);
+	}
+	fprintf(app->event_log, "],\"status\":%d}}\n", (int)status);
+	fflush(app->event_log);
+}
+
+static enum ztg_control_status handle_command(void *arg, const struct ztg_control_peer *peer, int argc, char **argv,
+					      FILE *out)
+{
+	struct ztg_app *app = arg;
+	bool json = wants_json(argc, argv);
+	enum ztg_control_status status;
+	struct ztg_stats_source src;
+
+	if (strcmp(argv[0], "status") == 0) {
+		status = command_status(app, json, out);
+	} else if (strcmp(argv[0], "apply") == 0) {
+		status = command_apply(app, argc, argv, out);
+	} else if (strcmp(argv[0], "rollback") == 0) {
+		status = command_rollback(app, out);
+	} else if (strcmp(argv[0], "policy") == 0) {
+		status = command_policy(app, json, out);
+	} else if (strcmp(argv[0], "stats") == 0) {
+		fill_stats_source(app, &src, (double)(time(NULL) - app->started_at));
+		if (json)
+			ztg_stats_json(out, &src);
+		else
+			ztg_stats_print_final(out, &src);
+		status = ZTG_CONTROL_OK;
+	} else {
+		fprintf(out, "unknown command '%s' (status, stats, policy, apply, rollback)\n", argv[0]);
+		status = ZTG_CONTROL_USAGE;
+	}
+	audit(app, peer, argc, argv, status);
+	return status;
+}
+
 static void manage(struct ztg_app *app, uint64_t start_tsc)
 {
 	const struct ztg_options *o = &app->opts;
@@ -312,7 +653,10 @@ static void manage(struct ztg_app *app, uint64_t start_tsc)
 	while (!atomic_load(&stop_requested)) {
 		uint64_t t;
 
-		rte_delay_us_sleep(MANAGEMENT_TICK_MS * 1000);
+		if (app->control != NULL)
+			ztg_control_serve(app->control, MANAGEMENT_TICK_MS, handle_command, app);
+		else
+			rte_delay_us_sleep(MANAGEMENT_TICK_MS * 1000);
 		drain_events(app);
 		t = rte_rdtsc();
 		if (o->duration && t - start_tsc >= (uint64_t)o->duration * hz)
@@ -359,6 +703,10 @@ static void cleanup(struct ztg_app *app)
 	}
 	rte_mempool_free(app->pool);
 	rte_ring_free(app->events);
+	ztg_authz_free(atomic_load(&app->policy));
+	ztg_authz_free(app->previous);
+	rte_free(app->rcu);
+	ztg_control_close(app->control);
 	if (app->event_log != NULL && app->event_log != stdout)
 		fclose(app->event_log);
 }
@@ -370,14 +718,20 @@ static int run(struct ztg_app *app)
 	uint64_t start, stop;
 	uint16_t launched = 0;
 
-	if (select_workers(app, err, sizeof(err)) < 0 || check_ports(app, err, sizeof(err)) < 0)
+	if (load_policy(app, err, sizeof(err)) < 0 || select_workers(app, err, sizeof(err)) < 0 ||
+	    check_ports(app, err, sizeof(err)) < 0)
 		goto fail;
 	printf("ztgate %s (%s): effective configuration\n", ZTG_VERSION, rte_version());
 	ztg_options_print(stdout, &app->opts);
+	print_policy(app);
 	if (open_events(app, err, sizeof(err)) < 0 || create_workers(app, err, sizeof(err)) < 0 ||
 	    setup_ports(app, err, sizeof(err)) < 0)
 		goto fail;
 
+	if (app->opts.control_socket[0] &&
+	    (app->control = ztg_control_open(app->opts.control_socket, err, sizeof(err))) == NULL)
+		goto fail;
+	app->started_at = time(NULL);
 	for (uint16_t i = 0; i < app->worker_count; i++) {
 		if (app->workers[i]->queue_count == 0)
 			continue;

@@ -9,6 +9,8 @@
 
 #include <libconfig.h>
 
+#include "control_socket.h"
+
 /* Bounds on what a config file may hold, so a bad file cannot make us loop or
  * allocate without limit. */
 #define CONFIG_MAX_ERRORS   8
@@ -409,6 +411,16 @@ static int set_stream_ooo(struct ztg_options *opts, const char *value, char *err
 	return parse_choice(value, "buffer", "drop", &opts->stream.buffer_out_of_order, err, err_len);
 }
 
+static int set_policy(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_path(opts->policy_file, sizeof(opts->policy_file), value, err, err_len);
+}
+
+static int set_control_socket(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_path(opts->control_socket, sizeof(opts->control_socket), value, err, err_len);
+}
+
 static int set_event_log(struct ztg_options *opts, const char *value, char *err, size_t err_len)
 {
 	return set_path(opts->event_log, sizeof(opts->event_log), value, err, err_len);
@@ -459,6 +471,11 @@ static const struct option_spec option_specs[] = {
 	 "retain-bytes=16384 depth=0", "per-direction stream bounds (depth 0: unlimited); repeatable", true},
 	{"stream-chunks", 0, true, set_stream_chunks, "N", "8192",
 	 "2 KiB chunks per worker for out-of-order and retained stream bytes", false},
+	{"policy", 0, true, set_policy, "FILE", "none",
+	 "policy file (rules/policy.example.conf): segments, services and routes; default deny within it", false},
+	{"control-socket", 0, true, set_control_socket, "PATH", "none",
+	 "unix socket (mode 0600) for ztgatectl: status, stats, policy, apply, rollback; "
+	 "ztgatectl's default is " ZTG_CONTROL_DEFAULT_PATH, false},
 	{"event-log", 0, true, set_event_log, "FILE", "none (stdout)",
 	 "JSON lines, one per deny/reset/drop decision", false},
 	{"forward-only", 0, false, set_forward_only, NULL, "off",
@@ -781,6 +798,8 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 	const struct ztg_flow_timeouts *t = &opts->timeouts;
 
 	fprintf(out, "  config          = %s\n", opts->config_file[0] ? opts->config_file : "(none)");
+	fprintf(out, "  policy          = %s\n", opts->policy_file[0] ? opts->policy_file : "(none: nothing is authorized)");
+	fprintf(out, "  control socket  = %s\n", opts->control_socket[0] ? opts->control_socket : "(none)");
 	fprintf(out, "  pairs           =");
 	for (uint16_t i = 0; i < opts->pair_count; i++)
 		fprintf(out, " %u:%u", opts->pairs[i].port[0], opts->pairs[i].port[1]);

@@ -87,6 +87,8 @@ struct ztg_options {
 	struct ztg_stream_config stream;
 	uint32_t stream_chunks;
 	char event_log[PATH_MAX];
+	char policy_file[PATH_MAX];      /* empty: no policy, nothing is authorized */
+	char control_socket[108];        /* unix socket for ztgatectl; empty: none */
 };
 
 const char *ztg_verdict_name(enum ztg_verdict verdict);

@@ -20,8 +20,15 @@ struct feed_state {
 	const char *reason;
 	uint64_t request_id;
 	uint32_t request_index;
+	uint64_t now;
 	char method[16];
 	char path[ZTG_EVENT_PATH_MAX];
+	/* Where the policy placed the request, when one decided. */
+	bool policy;
+	bool monitor;
+	const char *segment;
+	const char *service;
+	const char *route;
 };
 
 void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_options *opts,
@@ -38,22 +45,138 @@ void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_
 	};
 }
 
-void ztg_session_open(const struct ztg_session_context *ctx, struct ztg_flow *flow, const struct ztg_packet *pkt)
+static bool is_http_port(const struct ztg_options *o, uint16_t port)
 {
-	const struct ztg_options *o = ctx->opts;
+	for (uint16_t i = 0; i < o->http_port_count; i++) {
+		if (port == o->http_ports[i])
+			return true;
+	}
+	return false;
+}
 
+void ztg_session_open(const struct ztg_session_context *ctx, struct ztg_flow *flow, const struct ztg_packet *pkt,
+		      const struct ztg_authz_flow *placement, bool is_protected)
+{
+	if (is_protected) {
+		flow->flags |= ZTG_FLOW_F_PROTECTED;
+		flow->authz = *placement;
+	}
 	/* Only a connection whose handshake we see can be reassembled as the server will. */
 	if (pkt->l4_proto != IPPROTO_TCP || (pkt->tcp_flags & (ZTG_TCP_SYN | ZTG_TCP_ACK)) != ZTG_TCP_SYN)
 		return;
-	for (uint16_t i = 0; i < o->http_port_count; i++) {
-		if (pkt->dst_port == o->http_ports[i]) {
-			flow->flags |= ZTG_FLOW_F_HTTP;
-			ztg_stream_init(&flow->stream);
-			ztg_http_conn_init(&flow->http);
-			ctx->counters->http_flows++;
-			return;
-		}
+	if (is_protected || is_http_port(ctx->opts, pkt->dst_port)) {
+		flow->flags |= ZTG_FLOW_F_HTTP;
+		ztg_stream_init(&flow->stream);
+		ztg_http_conn_init(&flow->http);
+		ctx->counters->http_flows++;
 	}
+}
+
+/* The event every decision leaves: flow, request and, with a policy, where it placed it. */
+static void fill_event(const struct ztg_session_context *ctx, const struct ztg_flow_key *key, uint8_t initiator,
+		       const struct feed_state *st, enum ztg_event_action action, struct ztg_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->tsc = st->now;
+	e->request_id = st->request_id;
+	e->request_index = st->request_index;
+	e->flow = *key;
+	e->initiator = initiator;
+	e->lcore = ctx->lcore;
+	e->action = (uint8_t)action;
+	snprintf(e->reason, sizeof(e->reason), "%s", st->reason);
+	snprintf(e->method, sizeof(e->method), "%s", st->method);
+	snprintf(e->path, sizeof(e->path), "%s", st->path);
+	e->policy = st->policy;
+	e->monitor = st->monitor;
+	snprintf(e->segment, sizeof(e->segment), "%s", st->segment ? st->segment : "");
+	snprintf(e->service, sizeof(e->service), "%s", st->service ? st->service : "");
+	snprintf(e->route, sizeof(e->route), "%s", st->route ? st->route : "");
+}
+
+static enum ztg_event_action event_action(enum ztg_policy_action action)
+{
+	switch (action) {
+	case ZTG_POLICY_ACTION_DENY:
+		return ZTG_EVENT_ACTION_DENY;
+	case ZTG_POLICY_ACTION_RESET:
+		return ZTG_EVENT_ACTION_RESET;
+	case ZTG_POLICY_ACTION_DROP:
+		return ZTG_EVENT_ACTION_DROP;
+	default:
+		return ZTG_EVENT_ACTION_PASS;
+	}
+}
+
+/* Monitor mode: the decision is logged, the traffic passes. Several may come from one packet. */
+static void push_monitor_event(struct ztg_session_context *ctx, const struct ztg_flow_key *key, uint8_t initiator,
+			       const struct feed_state *st, enum ztg_policy_action action)
+{
+	struct ztg_event e;
+
+	ctx->counters->policy_monitored++;
+	fill_event(ctx, key, initiator, st, event_action(action), &e);
+	if (ctx->events == NULL || ztg_events_push(ctx->events, &e) < 0)
+		ctx->counters->events_dropped++;
+}
+
+static const char *policy_name(const struct ztg_policy *p, uint32_t segment_or_service, bool service)
+{
+	if (segment_or_service == ZTG_AUTHZ_NONE)
+		return NULL;
+	return service ? p->services[segment_or_service].name : p->segments[segment_or_service].name;
+}
+
+enum ztg_drop_reason ztg_session_admit(struct ztg_session_context *ctx, const struct ztg_packet *pkt,
+				       const struct ztg_flow_key *key, unsigned int sender, uint64_t now_tsc,
+				       struct ztg_authz_flow *placement, bool *is_protected,
+				       struct ztg_session_result *r)
+{
+	const struct ztg_authz *authz = ctx->authz;
+	const struct ztg_policy *p;
+	struct feed_state st = {.ctx = ctx, .now = now_tsc, .policy = true};
+	enum ztg_drop_reason drop;
+	enum ztg_policy_action action;
+
+	r->drop = ZTG_DROP_NONE;
+	r->frame_count = 0;
+	r->has_event = false;
+	*is_protected = false;
+	if (authz == NULL)
+		return ZTG_DROP_NONE;
+	p = ztg_authz_policy(authz);
+	switch (ztg_authz_classify_flow(authz, pkt->ip_version, pkt->src_addr, pkt->dst_addr, pkt->dst_port,
+					placement)) {
+	case ZTG_AUTHZ_FLOW_UNPROTECTED:
+		return ZTG_DROP_NONE;
+	case ZTG_AUTHZ_FLOW_SEGMENT_DENIED:
+		/* Micro-segmentation: refused before any layer-7 work, silently, like a firewall. */
+		drop = ZTG_DROP_POLICY_SEGMENT_DENIED;
+		action = ZTG_POLICY_ACTION_DROP;
+		st.reason = ztg_authz_reason_name(ZTG_AUTHZ_SEGMENT_DENIED);
+		break;
+	case ZTG_AUTHZ_FLOW_ALLOWED:
+	default:
+		*is_protected = true;
+		if (pkt->l4_proto == IPPROTO_TCP || ztg_authz_non_http_action(authz) == ZTG_POLICY_ACTION_PASS)
+			return ZTG_DROP_NONE;
+		/* UDP, ICMP ... to an HTTP service: nothing to judge a request by. A RST has no meaning here. */
+		drop = ZTG_DROP_POLICY_NON_HTTP;
+		action = ZTG_POLICY_ACTION_DROP;
+		st.reason = "non_http";
+		break;
+	}
+	st.segment = policy_name(p, placement->segment, false);
+	if (ztg_authz_flow_mode(authz, placement) == ZTG_POLICY_MODE_MONITOR) {
+		st.monitor = true;
+		push_monitor_event(ctx, key, (uint8_t)sender, &st, action);
+		return ZTG_DROP_NONE;
+	}
+	ctx->counters->policy_denied++;
+	fill_event(ctx, key, (uint8_t)sender, &st, event_action(action), &r->event);
+	r->has_event = true;
+	r->drop = drop;
+	return drop;
 }
 
 void ztg_session_release(struct ztg_session_context *ctx, struct ztg_flow *flow)
@@ -136,6 +259,66 @@ static enum ztg_http_normalize_error describe_request(struct feed_state *st, con
 	return norm;
 }
 
+static enum ztg_verdict verdict_of(enum ztg_policy_action action)
+{
+	switch (action) {
+	case ZTG_POLICY_ACTION_RESET:
+		return ZTG_VERDICT_RESET;
+	case ZTG_POLICY_ACTION_DROP:
+		return ZTG_VERDICT_DROP;
+	default:
+		return ZTG_VERDICT_DENY;
+	}
+}
+
+/* Segment, service by Host, route: the policy's word on one request of a protected flow. */
+static int authorize_request(struct feed_state *st, const struct ztg_http_message *msg)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_authz *authz = ctx->authz;
+	const struct ztg_policy *p;
+	const struct ztg_http_slice *path = &ctx->target.path;
+	struct ztg_authz_decision d;
+	struct ztg_http_host host = {0};
+	uint8_t host_buf[ZTG_HTTP_HOST_BUF_LEN];
+
+	/* A policy swapped out for none leaves protected flows unjudged, as new ones would be. */
+	if (authz == NULL)
+		return 0;
+	p = ztg_authz_policy(authz);
+	/* Placed by an earlier policy: its indexes mean nothing here, place the flow again. */
+	if (unlikely(st->flow->authz.generation != ztg_authz_generation(authz))) {
+		const struct ztg_flow_key *k = &st->flow->key;
+		unsigned int client = st->flow->tcp.initiator;
+
+		if (ztg_authz_classify_flow(authz, k->ip_version, k->addr[client], k->addr[client ^ 1],
+					    k->port[client ^ 1], &st->flow->authz) == ZTG_AUTHZ_FLOW_UNPROTECTED)
+			return 0;
+	}
+	if (ztg_http_host_without_port(msg->host, host_buf, sizeof(host_buf), &host) != ZTG_HTTP_NORM_OK)
+		host.name.len = 0;
+	ztg_authz_request(authz, &st->flow->authz, (const char *)host.name.ptr, host.name.len, msg->method,
+			  (const char *)path->ptr, path->len, &d);
+	if (d.action == ZTG_POLICY_ACTION_ALLOW) {
+		ctx->counters->policy_allowed++;
+		return 0;
+	}
+	st->policy = true;
+	st->reason = ztg_authz_reason_name(d.reason);
+	st->segment = policy_name(p, d.segment, false);
+	st->service = policy_name(p, d.service, true);
+	st->route = d.route == ZTG_AUTHZ_NONE ? NULL : p->services[d.service].routes[d.route].name;
+	if (d.mode == ZTG_POLICY_MODE_MONITOR) {
+		st->monitor = true;
+		push_monitor_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, d.action);
+		st->monitor = false;
+		st->policy = false;
+		return 0;
+	}
+	ctx->counters->policy_denied++;
+	return stop_feed(st, true, verdict_of(d.action), ZTG_DROP_POLICY_DENIED, st->reason);
+}
+
 static int on_request_headers(struct feed_state *st, const struct ztg_http_message *msg)
 {
 	struct ztg_session_context *ctx = st->ctx;
@@ -152,6 +335,8 @@ static int on_request_headers(struct feed_state *st, const struct ztg_http_messa
 	}
 	if (msg->upgrade != ZTG_HTTP_UPGRADE_NONE && !o->http_tunnel_pass)
 		return stop_feed(st, true, ZTG_VERDICT_DENY, ZTG_DROP_HTTP_TUNNEL_DENIED, upgrade_reason(msg->upgrade));
+	if (st->flow->flags & ZTG_FLOW_F_PROTECTED)
+		return authorize_request(st, msg);
 	return 0;
 }
 
@@ -219,7 +404,7 @@ static uint8_t *next_frame(struct ztg_session_result *r)
  */
 static void stop_flow(struct ztg_session_context *ctx, struct ztg_flow *flow, unsigned int sender,
 		      const uint8_t *frame, const struct ztg_packet *pkt, const struct feed_state *st,
-		      uint64_t now_tsc, struct ztg_session_result *r)
+		      struct ztg_session_result *r)
 {
 	const uint16_t cap = sizeof(r->frames[0].data);
 	struct ztg_counters *c = ctx->counters;
@@ -258,18 +443,9 @@ static void stop_flow(struct ztg_session_context *ctx, struct ztg_flow *flow, un
 	}
 	c->injected_packets += r->frame_count;
 
-	memset(e, 0, sizeof(*e));
-	e->tsc = now_tsc;
-	e->request_id = st->request_id;
-	e->request_index = st->request_index;
-	e->flow = flow->key;
-	e->initiator = flow->tcp.initiator;
-	e->lcore = ctx->lcore;
-	e->action = verdict == ZTG_VERDICT_DENY ? ZTG_EVENT_ACTION_DENY :
-		    verdict == ZTG_VERDICT_RESET ? ZTG_EVENT_ACTION_RESET : ZTG_EVENT_ACTION_DROP;
-	snprintf(e->reason, sizeof(e->reason), "%s", st->reason);
-	snprintf(e->method, sizeof(e->method), "%s", st->method);
-	snprintf(e->path, sizeof(e->path), "%s", st->path);
+	fill_event(ctx, &flow->key, flow->tcp.initiator, st,
+		   verdict == ZTG_VERDICT_DENY ? ZTG_EVENT_ACTION_DENY :
+		   verdict == ZTG_VERDICT_RESET ? ZTG_EVENT_ACTION_RESET : ZTG_EVENT_ACTION_DROP, e);
 	r->has_event = true;
 
 	/*
@@ -312,7 +488,7 @@ void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, 
 			struct ztg_session_result *result)
 {
 	struct ztg_stream_delivery delivery;
-	struct feed_state st = {.ctx = ctx, .flow = flow};
+	struct feed_state st = {.ctx = ctx, .flow = flow, .now = now_tsc};
 	enum ztg_stream_result sr;
 	bool from_client = sender == flow->tcp.initiator;
 
@@ -350,7 +526,7 @@ void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, 
 				pkt->payload_len, &delivery);
 	if (sr == ZTG_STREAM_BLOCK_OVERLAP) {
 		stop_feed(&st, from_client, ZTG_VERDICT_RESET, ZTG_DROP_STREAM_OVERLAP, "stream_overlap_conflict");
-		stop_flow(ctx, flow, sender, frame, pkt, &st, now_tsc, result);
+		stop_flow(ctx, flow, sender, frame, pkt, &st, result);
 		return;
 	}
 	if (sr != ZTG_STREAM_DELIVER) {
@@ -370,6 +546,6 @@ void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, 
 	if (st.stop) {
 		if (st.request_id == 0)
 			st.request_id = ctx->next_request_id++;
-		stop_flow(ctx, flow, sender, frame, pkt, &st, now_tsc, result);
+		stop_flow(ctx, flow, sender, frame, pkt, &st, result);
 	}
 }

@@ -21,6 +21,7 @@
 #include "http/http_normalize.h"
 #include "http/http_parser.h"
 #include "options.h"
+#include "policy/authz.h"
 #include "stats.h"
 #include "stream/tcp_stream.h"
 #include "verdict/inject.h"
@@ -32,6 +33,8 @@ struct ztg_session_context {
 	struct ztg_counters *counters;
 	uint16_t lcore;
 	uint64_t next_request_id;            /* lcore in the top 16 bits: unique across workers */
+	const struct ztg_authz *authz;       /* the policy in force; NULL: none, nothing is authorized */
+	struct rte_ring *events;             /* monitor-mode events go straight here (several per packet) */
 	/* Scratch for the request being judged: its normalised target. */
 	struct ztg_http_target_view target;
 	uint8_t target_buf[65536];           /* >= the longest start line the limits allow */
@@ -57,8 +60,24 @@ void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_
 			      struct ztg_stream_pool *stream_pool, struct ztg_http_pool *http_pool,
 			      struct ztg_counters *counters, uint16_t lcore);
 
-/* A new flow opened by a SYN from `initiator`: parse it as HTTP when its server port says so. */
-void ztg_session_open(const struct ztg_session_context *ctx, struct ztg_flow *flow, const struct ztg_packet *pkt);
+/*
+ * A new flow's first packet, sent by endpoint `sender` of *key, before the
+ * flow exists: with a policy, place it (source segment, services at the
+ * destination) into *placement and say whether it may start. Returns NONE, or
+ * why the packet is dropped; r->has_event tells whether there is an event.
+ * *is_protected says whether the flow goes to a policy service.
+ */
+enum ztg_drop_reason ztg_session_admit(struct ztg_session_context *ctx, const struct ztg_packet *pkt,
+				       const struct ztg_flow_key *key, unsigned int sender, uint64_t now_tsc,
+				       struct ztg_authz_flow *placement, bool *is_protected,
+				       struct ztg_session_result *r);
+
+/*
+ * A new flow opened by a SYN: parse it as HTTP when its server port says so,
+ * or when it goes to a policy service (is_protected, from ztg_session_admit).
+ */
+void ztg_session_open(const struct ztg_session_context *ctx, struct ztg_flow *flow, const struct ztg_packet *pkt,
+		      const struct ztg_authz_flow *placement, bool is_protected);
 
 /* ztg_session_packet() flags: what the NIC already said about the TCP checksum. */
 #define ZTG_SESSION_L4_CKSUM_GOOD 0x01

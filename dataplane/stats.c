@@ -97,21 +97,10 @@ static void json_counters(FILE *f, const struct ztg_counters *c, const char *ind
 	fprintf(f, "}");
 }
 
-int ztg_stats_write_json(const char *path, const struct ztg_stats_source *src, char *err, size_t err_len)
+void ztg_stats_json(FILE *f, const struct ztg_stats_source *src)
 {
-	char tmp[PATH_MAX];
 	struct ztg_counters total;
-	FILE *f;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		snprintf(err, err_len, "%s: path too long", path);
-		return -1;
-	}
-	f = fopen(tmp, "w");
-	if (f == NULL) {
-		snprintf(err, err_len, "%s: %s", tmp, strerror(errno));
-		return -1;
-	}
 	ztg_stats_sum(src, &total);
 	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"duration_seconds\": %.6f,\n  \"tsc_hz\": %" PRIu64
 		",\n  \"workers\": %u,\n  \"totals\": {\n", src->mode, src->duration_seconds, src->tsc_hz,
@@ -136,6 +125,23 @@ int ztg_stats_write_json(const char *path, const struct ztg_stats_source *src, c
 		fprintf(f, "\n    }");
 	}
 	fprintf(f, "\n  ]\n}\n");
+}
+
+int ztg_stats_write_json(const char *path, const struct ztg_stats_source *src, char *err, size_t err_len)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		snprintf(err, err_len, "%s: path too long", path);
+		return -1;
+	}
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	ztg_stats_json(f, src);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		snprintf(err, err_len, "%s: %s", path, strerror(errno));
 		unlink(tmp);

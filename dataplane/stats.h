@@ -31,6 +31,7 @@
 	X(stream_buffered) X(stream_duplicates) X(stream_unverified)             \
 	X(stream_depth_passed)                                                   \
 	X(verdicts_deny) X(verdicts_reset) X(verdicts_drop)                      \
+	X(policy_allowed) X(policy_denied) X(policy_monitored)                   \
 	X(injected_packets) X(inject_failed) X(events_dropped)
 
 struct ztg_counters {
@@ -61,6 +62,9 @@ void ztg_stats_print_interval(FILE *out, const struct ztg_stats_source *src, str
 
 /* The final table: totals, non-zero drops by reason, each port's NIC counters. */
 void ztg_stats_print_final(FILE *out, const struct ztg_stats_source *src);
+
+/* The counters as one JSON document (the schema of --stats-json). */
+void ztg_stats_json(FILE *out, const struct ztg_stats_source *src);
 
 /* Write the JSON report to path (atomically, through a temporary file). */
 int ztg_stats_write_json(const char *path, const struct ztg_stats_source *src, char *err, size_t err_len);

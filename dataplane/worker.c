@@ -98,29 +98,6 @@ static enum ztg_drop_reason classify(const struct ztg_worker_config *cfg, struct
 	return ZTG_DROP_NONE;
 }
 
-/* Start a flow for a packet that missed the table, or say why it may not. */
-static enum ztg_drop_reason open_flow(struct ztg_worker *w, const struct ztg_flow_key *key, unsigned int sender,
-				      const struct ztg_packet *pkt, uint64_t now, struct ztg_flow **flow)
-{
-	struct ztg_tcp_tracker tracker = {0};
-	enum ztg_drop_reason reason;
-
-	if (pkt->l4_proto == IPPROTO_TCP &&
-	    ztg_tcp_track(&tracker, sender, pkt->tcp_flags, w->config->tcp_midstream_allow) == ZTG_TCP_INVALID)
-		return ZTG_DROP_TCP_NO_FLOW;
-	reason = ztg_flow_table_add(w->flows, key, now, flow);
-	if (reason != ZTG_DROP_NONE)
-		return reason;
-	(*flow)->tcp = tracker;
-	ztg_session_open(&w->session, *flow, pkt);
-	return ZTG_DROP_NONE;
-}
-
-void ztg_worker_release_flow(struct ztg_flow *flow, void *worker)
-{
-	ztg_session_release(&((struct ztg_worker *)worker)->session, flow);
-}
-
 static void queue_frames(struct ztg_worker *w, struct burst_state *b)
 {
 	const struct ztg_session_result *r = &b->session;
@@ -144,6 +121,40 @@ static void queue_frames(struct ztg_worker *w, struct burst_state *b)
 		w->counters.events_dropped++;
 }
 
+/*
+ * Start a flow for a packet that missed the table, or say why it may not:
+ * the policy places it first, so a refused flow never takes a slot.
+ */
+static enum ztg_drop_reason open_flow(struct ztg_worker *w, struct burst_state *b, const struct ztg_flow_key *key,
+				      unsigned int sender, const struct ztg_packet *pkt, uint64_t now,
+				      struct ztg_flow **flow)
+{
+	struct ztg_tcp_tracker tracker = {0};
+	struct ztg_authz_flow placement;
+	enum ztg_drop_reason reason;
+	bool is_protected;
+
+	if (pkt->l4_proto == IPPROTO_TCP &&
+	    ztg_tcp_track(&tracker, sender, pkt->tcp_flags, w->config->tcp_midstream_allow) == ZTG_TCP_INVALID)
+		return ZTG_DROP_TCP_NO_FLOW;
+	reason = ztg_session_admit(&w->session, pkt, key, sender, now, &placement, &is_protected, &b->session);
+	if (unlikely(b->session.has_event))
+		queue_frames(w, b);
+	if (reason != ZTG_DROP_NONE)
+		return reason;
+	reason = ztg_flow_table_add(w->flows, key, now, flow);
+	if (reason != ZTG_DROP_NONE)
+		return reason;
+	(*flow)->tcp = tracker;
+	ztg_session_open(&w->session, *flow, pkt, &placement, is_protected);
+	return ZTG_DROP_NONE;
+}
+
+void ztg_worker_release_flow(struct ztg_flow *flow, void *worker)
+{
+	ztg_session_release(&((struct ztg_worker *)worker)->session, flow);
+}
+
 /* A decoded IP packet on its way into the flow table. */
 struct tracked_packet {
 	const struct ztg_packet *pkt;
@@ -165,7 +176,7 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 	if (flow == NULL && b->flow_created)
 		ztg_flow_table_lookup_bulk(w->flows, &t->key, 1, now, &flow);
 	if (flow == NULL) {
-		reason = open_flow(w, t->key, sender, pkt, now, &flow);
+		reason = open_flow(w, b, t->key, sender, pkt, now, &flow);
 		if (reason == ZTG_DROP_FLOW_TABLE_FULL && w->config->flow_full_open) {
 			w->counters.flows_untracked++;
 			return ZTG_DROP_NONE;
@@ -177,8 +188,11 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 		switch (ztg_tcp_track(&flow->tcp, sender, pkt->tcp_flags, w->config->tcp_midstream_allow)) {
 		case ZTG_TCP_INVALID:
 			return ZTG_DROP_TCP_INVALID_STATE;
-		case ZTG_TCP_REOPEN:
-			/* A new connection on the same tuple: nothing of the old one carries over. */
+		case ZTG_TCP_REOPEN: {
+			/* A new connection on the same tuple: only the policy's placement carries over. */
+			struct ztg_authz_flow placement = flow->authz;
+			bool is_protected = flow->flags & ZTG_FLOW_F_PROTECTED;
+
 			w->counters.flows_reopened++;
 			ztg_session_release(&w->session, flow);
 			flow->flags = 0;
@@ -186,8 +200,9 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 			flow->created_tsc = now;
 			flow->packets[0] = flow->packets[1] = 0;
 			flow->bytes[0] = flow->bytes[1] = 0;
-			ztg_session_open(&w->session, flow, pkt);
+			ztg_session_open(&w->session, flow, pkt, &placement, is_protected);
 			break;
+		}
 		case ZTG_TCP_ACCEPT:
 			break;
 		}
@@ -435,10 +450,18 @@ int ztg_worker_run(void *arg)
 	const uint64_t expire_period = w->config->tsc_hz * EXPIRE_PERIOD_US / 1000000;
 	uint64_t next_expire = rte_rdtsc() + expire_period;
 
+	if (w->rcu != NULL) {
+		rte_rcu_qsbr_thread_register(w->rcu, w->rcu_id);
+		rte_rcu_qsbr_thread_online(w->rcu, w->rcu_id);
+	}
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
 		uint64_t now;
 
+		if (w->policy != NULL)
+			w->session.authz = atomic_load_explicit(w->policy, memory_order_acquire);
 		poll_queues(w, &burst, pkts);
+		if (w->rcu != NULL)
+			rte_rcu_qsbr_quiescent(w->rcu, w->rcu_id);
 		now = rte_rdtsc();
 		if (w->flows != NULL && now >= next_expire) {
 			ztg_flow_table_expire(w->flows, now, EXPIRE_BUDGET);
@@ -455,5 +478,9 @@ int ztg_worker_run(void *arg)
 	if (w->reassembly != NULL)
 		ztg_ip_reassembly_flush(w->reassembly, &w->counters);
 	publish_flow_stats(w);
+	if (w->rcu != NULL) {
+		rte_rcu_qsbr_thread_offline(w->rcu, w->rcu_id);
+		rte_rcu_qsbr_thread_unregister(w->rcu, w->rcu_id);
+	}
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <rte_common.h>
 
 #include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "flow/flow_table.h"
@@ -60,6 +61,15 @@ struct ztg_worker {
 	struct ztg_ip_reassembly *reassembly; /* NULL unless fragments are reassembled */
 	struct rte_mempool *pool;        /* for the frames verdicts inject */
 	struct rte_ring *events;         /* shared, multi-producer; never waited on */
+	/*
+	 * The policy in force, published by the main lcore with one pointer
+	 * store. The worker reads it once per poll round and reports a quiescent
+	 * state after the round, when it holds no reference any more: the main
+	 * lcore frees a replaced policy only after every worker has.
+	 */
+	struct ztg_authz *_Atomic const *policy;
+	struct rte_rcu_qsbr *rcu;
+	unsigned int rcu_id;
 	struct ztg_session_context session;
 	struct ztg_counters counters;    /* written by this worker only */
 } __rte_cache_aligned;

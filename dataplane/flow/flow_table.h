@@ -16,6 +16,7 @@
 
 #include "../drop_reason.h"
 #include "../http/http_parser.h"
+#include "../policy/authz.h"
 #include "../stream/tcp_stream.h"
 #include "flow_key.h"
 #include "tcp_state.h"
@@ -34,6 +35,7 @@ struct ztg_flow_timeouts {
 #define ZTG_FLOW_F_HTTP     0x01   /* reassembled and parsed as HTTP */
 #define ZTG_FLOW_F_BLOCKED  0x02   /* a verdict stopped the flow: every later packet is dropped */
 #define ZTG_FLOW_F_TUNNEL   0x04   /* an allowed tunnel: later bytes pass uninspected */
+#define ZTG_FLOW_F_PROTECTED 0x08  /* to a policy service: every request is authorized */
 
 struct ztg_flow {
 	struct ztg_flow_key key;
@@ -49,6 +51,7 @@ struct ztg_flow {
 	 * can return pooled memory the state holds.
 	 */
 	uint32_t requests;         /* requests seen on this connection */
+	struct ztg_authz_flow authz;   /* where the policy placed the flow (PROTECTED flows) */
 	struct ztg_stream stream;
 	struct ztg_http_conn http;
 };

@@ -11,13 +11,14 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 from scapy.all import (ARP, ICMP, IP, IPv6, TCP, UDP, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
                        IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, ICMPv6EchoReply,
                        ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr,
                        DLT_EN10MB, Ether, Raw, RawPcapReader, RawPcapWriter)
 
-from pipeline import MAC_CLIENT, MAC_SERVER, TcpSession, Ztgate, ip, link, read_pcap
+from pipeline import MAC_CLIENT, MAC_SERVER, TcpSession, Ztgate, ip, link, read_pcap, remove_runtime_dir
 
 V4 = ('192.0.2.10', '198.51.100.20')
 V6 = ('2001:db8::10', '2001:db8:1::20')
@@ -756,6 +757,202 @@ def stream_overlap(zt, args):
     r.expect_totals(stream_duplicates=1, http_requests=1)
 
 
+# ---- policy: segments, services, routes ----------------------------------------------------
+
+POLICY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'policy.conf')
+
+
+def request(method, path, host='api.example', body=b''):
+    head = '%s %s HTTP/1.1\r\nHost: %s\r\n' % (method, path, host)
+    if body:
+        head += 'Content-Length: %d\r\n' % len(body)
+    return head.encode() + b'\r\n' + body
+
+
+def one_request(client, server, raw, sport, dport=80):
+    """A connection carrying one request: the packets, and the request's segment."""
+    t = TcpSession(client, server, sport=sport, dport=dport)
+    return t.handshake() + [t.c('PA', raw)]
+
+
+def policy_events(r):
+    return {(e['flow']['src_port']): e for e in events_of(r)}
+
+
+@case('policy-routes')
+def policy_routes(zt, args):
+    """One connection per request to orders-api: allowed routes pass; no route, a wrong method,
+    an unknown Host get the default (403); a reset route resets; a monitor route passes and
+    logs what it would have done. Each decision names segment, service and route."""
+    cases = [  # sport, request, expected (action, reason, route, mode) or None when allowed
+        (41000, request('GET', '/api/v1/orders/42'), None),
+        (41001, request('POST', '/api/v1/orders', body=b'{"item":1}'), None),
+        (41002, request('GET', '/static/css/site.css'), None),
+        (41003, request('GET', '/api/v1/unknown'), ('deny', 'no_route', None, 'enforce')),
+        (41004, request('DELETE', '/api/v1/orders/42'), ('deny', 'method_not_allowed', 'get-order', 'enforce')),
+        (41005, request('GET', '/admin/users'), ('reset', 'route_action', 'admin', 'enforce')),
+        (41006, request('GET', '/api/v1/orders/42', host='evil.example'),
+         ('deny', 'unknown_host', None, 'enforce')),
+        (41007, request('GET', '/beta/new-checkout'), ('deny', 'route_action', 'beta', 'monitor')),
+        # The normaliser's path is what routes see: this is /api/v1/orders/7.
+        (41008, request('GET', '/api/v1/./items/../orders/%37'), None),
+    ]
+    packets = []
+    for sport, raw, _ in cases:
+        packets += one_request(*V4, raw, sport)
+    r = zt.run(packets, '--policy', POLICY)
+    events = policy_events(r)
+    for sport, raw, want in cases:
+        e = events.get(sport)
+        if want is None:
+            if e is not None:
+                r.fail('%r: expected no event, got %s' % (raw, e))
+            continue
+        action, reason, route, mode = want
+        got = (e['action'], e['reason'], e['route'], e['mode']) if e else None
+        if got != (action, reason, route, mode):
+            r.fail('%r: expected event %s, got %s' % (raw, want, e))
+        if reason != 'unknown_host' and e['service'] != 'orders-api' or e['segment'] != 'clients':
+            r.fail('%r: event places the request wrongly: %s' % (raw, e))
+    r.expect_totals(policy_allowed=4, policy_denied=4, policy_monitored=1, verdicts_deny=3, verdicts_reset=1)
+    r.expect_drops({'policy_denied': 4})
+    # Every allowed or monitored request reached the server: 9 connections x 3 handshake packets + 5.
+    forwarded_payloads = [bytes(tcp_of(f).payload) for f in r.forwarded if tcp_of(f).payload]
+    for sport, raw, want in cases:
+        if (want is None or want[3] == 'monitor') != (raw in forwarded_payloads):
+            r.fail('%r: forwarded %s, expected %s' % (raw, raw in forwarded_payloads,
+                                                      want is None or want[3] == 'monitor'))
+
+
+@case('policy-segments')
+def policy_segments(zt, args):
+    """Micro-segmentation before any layer-7 work: a guest's or an unknown source's SYN to a
+    service is dropped; UDP to a service is not HTTP; traffic to an address no service
+    listens on is outside the policy; IPv6 clients are a segment like any; a monitor-mode
+    service lets a refused flow through and logs it."""
+    guest = one_request('192.0.2.200', V4[1], request('GET', '/api/v1/orders/1'), 42000)
+    stranger = one_request('203.0.113.9', V4[1], request('GET', '/api/v1/orders/1'), 42001)
+    udp_to_service = udp(V4[0], V4[1], sport=5353, dport=80, data=b'not http')
+    outside = one_request(V4[0], '198.51.100.99', request('GET', '/anything', host='other'), 42002)
+    v6 = one_request(*V6, request('GET', '/api/v1/orders/6'), 42003)
+    v6_denied = one_request(*V6, request('GET', '/nope'), 42004)
+    guest_to_monitored = one_request('192.0.2.201', '198.51.100.40', request('GET', '/status', host='a.partner.example'),
+                                     42005, dport=8080)
+    packets = guest + stranger + [udp_to_service] + outside + v6 + v6_denied + guest_to_monitored
+    r = zt.run(packets, '--policy', POLICY)
+    events = policy_events(r)
+    for sport in (42000, 42001):
+        e = events.get(sport)
+        if e is None or (e['action'], e['reason'], e['mode']) != ('drop', 'segment_denied', 'enforce'):
+            r.fail('sport %d: expected a segment_denied drop event, got %s' % (sport, e))
+    if events[42000]['segment'] != 'guests' or events[42001]['segment'] is not None:
+        r.fail('segment names wrong: %s / %s' % (events[42000], events[42001]))
+    if (events.get(5353) or {}).get('reason') != 'non_http':
+        r.fail('expected a non_http event for UDP to the service: %s' % events.get(5353))
+    e = events.get(42004)
+    if e is None or (e['reason'], e['service'], e['flow']['src']) != ('no_route', 'orders-api', V6[0]):
+        r.fail('IPv6 request to /nope: expected no_route for orders-api, got %s' % e)
+    e = events.get(42005)
+    if e is None or (e['reason'], e['mode']) != ('segment_denied', 'monitor'):
+        r.fail('guest to the monitored partner-api: expected a monitor event, got %s' % e)
+    # The guest's and the stranger's SYNs (each client retries nothing here: one SYN each), then
+    # the rest of their packets find no flow; the UDP datagram is dropped as non-HTTP.
+    drops = r.totals['drops']
+    if drops['policy_segment_denied'] != 2 or drops['policy_non_http'] != 1 or drops['policy_denied'] != 1:
+        r.fail('drops: %s' % {k: v for k, v in drops.items() if v})
+    forwarded = [bytes(f) for f in r.forwarded]
+    for frame in outside + v6 + guest_to_monitored:
+        if frame not in forwarded:
+            r.fail('expected forwarded: %s' % Ether(frame).summary())
+    r.expect_totals(policy_allowed=1, policy_monitored=1)
+
+
+@case('policy-errors')
+def policy_errors(zt, args):
+    """A policy with an error never starts ztgate, and says where."""
+    with tempfile.TemporaryDirectory(prefix='ztg-policy-') as tmp:
+        bad = os.path.join(tmp, 'bad.conf')
+        with open(POLICY) as f:
+            text = f.read()
+        with open(bad, 'w') as f:
+            f.write(text.replace('"GET", "HEAD"', '"GET", "FETCH"'))
+        line = text[:text.index('"GET", "HEAD"')].count('\n') + 1
+        expect_rejected(zt, ['--policy', bad], '%s:%d: error' % (bad, line))
+        expect_rejected(zt, ['--policy', os.path.join(tmp, 'missing.conf')], 'missing.conf')
+
+
+@case('policy-hot-swap')
+def policy_hot_swap(zt, args):
+    """Policies applied in a loop through ztgatectl while traffic replays without a pause: no
+    packet is lost, every order request passes under both policies, and an items request is
+    denied exactly when the policy that denies it is in force (never half of each)."""
+    with tempfile.TemporaryDirectory(prefix='ztg-swap-') as tmp:
+        path = lambda name: os.path.join(tmp, name)
+        with open(POLICY) as f:
+            text = f.read()
+        allow, deny = path('allow.conf'), path('deny.conf')
+        with open(allow, 'w') as f:
+            f.write(text)
+        with open(deny, 'w') as f:
+            f.write(text.replace('path = "/api/v1/items";       action = "allow"',
+                                 'path = "/api/v1/items";       action = "deny"'))
+        packets = []
+        for n in range(24):
+            t = TcpSession(*V4, sport=43000 + n)
+            target = '/api/v1/items' if n % 3 == 0 else '/api/v1/orders/%d' % n
+            packets += t.handshake() + t.exchange(request('GET', target)) + t.close()
+        with RawPcapWriter(path('in.pcap'), linktype=DLT_EN10MB) as pcap:
+            for frame in packets:
+                pcap.write(frame)
+        sock = path('ztgate.sock')
+        argv, prefix = zt.arguments(
+            ['-p', '0:1', '--policy', allow, '--control-socket', sock, '--duration', '4',
+             '--event-log', path('events.json'), '--stats-json', path('stats.json')],
+            ['net_pcap0,rx_pcap=%s,infinite_rx=1,tx_pcap=/dev/null' % path('in.pcap'), 'net_null1,no-rx=1'])
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.time() + 10
+            while not os.path.exists(sock) and time.time() < deadline:
+                time.sleep(0.05)
+            applied = 0
+            for i in range(40):
+                rc = subprocess.run([args.ztgatectl, '--socket', sock, 'apply', deny if i % 2 == 0 else allow],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                if rc.returncode != 0:
+                    raise AssertionError('apply %d failed (%d): %s' % (i, rc.returncode, rc.stderr))
+                applied += 1
+                time.sleep(0.04)
+            log, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            remove_runtime_dir(prefix)
+        with open(path('stats.json')) as f:
+            totals = json.load(f)['totals']
+        with open(path('events.json')) as f:
+            lines = [json.loads(line) for line in f]
+        audits = [e for e in lines if 'audit' in e]
+        events = [e for e in lines if 'audit' not in e]
+    if proc.returncode != 0:
+        raise AssertionError('ztgate exited %d\n%s' % (proc.returncode, log))
+    if len(audits) != applied or any(a['audit']['command'] != 'apply' or a['audit']['status'] != 0 for a in audits):
+        raise AssertionError('expected %d audited applies: %s' % (applied, audits[:3]))
+    drops = {k: v for k, v in totals['drops'].items() if v}
+    if set(drops) - {'policy_denied', 'flow_blocked'}:
+        raise AssertionError('drops other than the policy\'s: %s' % drops)
+    if totals['rx_packets'] + totals['injected_packets'] != totals['tx_packets'] + totals['dropped']:
+        raise AssertionError('packets lost: %s' % {k: totals[k] for k in
+                             ('rx_packets', 'injected_packets', 'tx_packets', 'dropped')})
+    wrong = [e for e in events if (e['reason'], e['route'], e['path']) != ('route_action', 'items', '/api/v1/items')]
+    if wrong:
+        raise AssertionError('a decision no policy in force takes: %s' % wrong[:3])
+    if not events or totals['policy_allowed'] == 0 or totals['policy_denied'] != len(events):
+        raise AssertionError('expected both verdicts: %d denied events, allowed %d, denied %d' %
+                             (len(events), totals['policy_allowed'], totals['policy_denied']))
+    print('ok policy-hot-swap: %d applies under %d packets; %d requests allowed, %d denied' %
+          (applied, totals['rx_packets'], totals['policy_allowed'], totals['policy_denied']))
+
+
 @case('http-tunnel')
 def http_tunnel(zt, args):
     upgrade = (b'GET /chat HTTP/1.1\r\nHost: api.example\r\nConnection: Upgrade\r\n'
@@ -796,6 +993,7 @@ def main():
     parser.add_argument('ztgate')
     parser.add_argument('case', choices=sorted(CASES))
     parser.add_argument('--trafgen')
+    parser.add_argument('--ztgatectl')
     args = parser.parse_args()
     try:
         CASES[args.case](Ztgate(args.ztgate), args)

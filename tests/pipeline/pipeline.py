@@ -31,15 +31,19 @@ class Ztgate:
         self.exe = exe
         self.runs = 0
 
-    def execute(self, options, vdevs=(), memory_mb=256, lcores=('-l', '0-1')):
-        """Run ztgate to its end. Returns (exit code, command line and output)."""
+    def arguments(self, options, vdevs=(), memory_mb=256, lcores=('-l', '0-1')):
+        """The command line of one run, and its EAL file prefix."""
         self.runs += 1
         prefix = 'ztgpipe%d_%d' % (os.getpid(), self.runs)
         args = [self.exe] + list(lcores) + ['-m', str(memory_mb), '--no-pci', '--no-shconf',
                 '--no-telemetry', '--file-prefix', prefix, '--log-level=lib.eal:warning']
         for vdev in vdevs:
             args += ['--vdev', vdev]
-        args += ['--'] + list(options)
+        return args + ['--'] + list(options), prefix
+
+    def execute(self, options, vdevs=(), memory_mb=256, lcores=('-l', '0-1')):
+        """Run ztgate to its end. Returns (exit code, command line and output)."""
+        args, prefix = self.arguments(options, vdevs, memory_mb, lcores)
         try:
             p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                timeout=RUN_TIMEOUT)

@@ -1,0 +1,486 @@
+#include "authz.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_rib.h>
+#include <rte_rib6.h>
+
+/* The services whose prefixes contain one destination prefix. */
+struct destination {
+	uint32_t first;                /* into candidates[] */
+	uint32_t count;
+};
+
+struct ztg_authz {
+	struct ztg_policy *policy;
+	uint32_t generation;
+	struct rte_rib *segments4;
+	struct rte_rib6 *segments6;
+	struct rte_rib *services4;
+	struct rte_rib6 *services6;
+	struct destination *destinations;
+	uint32_t destination_count;
+	uint32_t *candidates;
+	uint32_t candidate_count;
+	uint64_t *access;              /* one row of service bits per segment */
+	uint32_t access_words;         /* 64-bit words per row */
+	struct ztg_route_matcher **matchers;   /* per service */
+};
+
+static const char *const reason_names[] = {
+#define ZTG_AUTHZ_REASON_NAME(sym, name) [ZTG_AUTHZ_##sym] = name,
+	ZTG_AUTHZ_REASONS(ZTG_AUTHZ_REASON_NAME)
+#undef ZTG_AUTHZ_REASON_NAME
+};
+
+const char *ztg_authz_reason_name(enum ztg_authz_reason reason)
+{
+	return (unsigned int)reason < ZTG_AUTHZ_REASON_COUNT ? reason_names[reason] : "?";
+}
+
+const struct ztg_policy *ztg_authz_policy(const struct ztg_authz *authz)
+{
+	return authz->policy;
+}
+
+uint32_t ztg_authz_generation(const struct ztg_authz *authz)
+{
+	return authz->generation;
+}
+
+void ztg_authz_free(struct ztg_authz *authz)
+{
+	if (authz == NULL)
+		return;
+	rte_rib_free(authz->segments4);
+	rte_rib6_free(authz->segments6);
+	rte_rib_free(authz->services4);
+	rte_rib6_free(authz->services6);
+	if (authz->matchers != NULL) {
+		for (uint32_t s = 0; s < authz->policy->service_count; s++)
+			ztg_route_matcher_free(authz->matchers[s]);
+	}
+	free(authz->matchers);
+	free(authz->destinations);
+	free(authz->candidates);
+	free(authz->access);
+	ztg_policy_free(authz->policy);
+	free(authz);
+}
+
+size_t ztg_authz_size(const struct ztg_authz *authz)
+{
+	size_t size = sizeof(*authz) + authz->destination_count * sizeof(authz->destinations[0]) +
+		      authz->candidate_count * sizeof(authz->candidates[0]) +
+		      (size_t)authz->policy->segment_count * authz->access_words * sizeof(uint64_t);
+
+	for (uint32_t s = 0; s < authz->policy->service_count; s++)
+		size += ztg_route_matcher_size(authz->matchers[s]);
+	return size;
+}
+
+static int fail(char *err, size_t err_len, const char *fmt, const char *a, const char *b)
+{
+	snprintf(err, err_len, fmt, a, b);
+	return -1;
+}
+
+static inline uint32_t ipv4_host_order(const uint8_t *addr)
+{
+	return (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 | (uint32_t)addr[2] << 8 | addr[3];
+}
+
+/*
+ * One longest-prefix table per family. rte_rib, not rte_lpm: these run once
+ * per flow, not per packet, and rte_lpm's DIR-24-8 first level alone takes
+ * 64 MiB per table, four per policy and up to three policies alive during a
+ * swap; a RIB takes a few nodes per prefix.
+ */
+struct prefix_tables {
+	struct rte_rib *v4;
+	struct rte_rib6 *v6;
+};
+
+static int create_tables(struct prefix_tables *t, const char *kind, uint32_t tag, int socket_id, uint32_t v4,
+			 uint32_t v6, char *err, size_t err_len)
+{
+	char name[32];
+	/* Inserting a prefix adds at most two nodes (itself and a branching one). */
+	struct rte_rib_conf c4 = {.max_nodes = (int)(2 * v4 + 2)};
+	struct rte_rib6_conf c6 = {.max_nodes = (int)(2 * v6 + 2)};
+
+	snprintf(name, sizeof(name), "ztg_%s4_%u", kind, tag);
+	t->v4 = rte_rib_create(name, socket_id, &c4);
+	snprintf(name, sizeof(name), "ztg_%s6_%u", kind, tag);
+	t->v6 = rte_rib6_create(name, socket_id, &c6);
+	if (t->v4 == NULL || t->v6 == NULL)
+		return fail(err, err_len, "cannot create the %s address tables: %s", kind, rte_strerror(rte_errno));
+	return 0;
+}
+
+static int add_prefix(struct prefix_tables *t, const struct ztg_cidr *c, uint32_t value)
+{
+	if (c->family == 4) {
+		struct rte_rib_node *node = rte_rib_insert(t->v4, ipv4_host_order(c->addr), c->prefix_len);
+
+		return node != NULL ? rte_rib_set_nh(node, value) : -1;
+	}
+	struct rte_rib6_node *node = rte_rib6_insert(t->v6, c->addr, c->prefix_len);
+
+	return node != NULL ? rte_rib6_set_nh(node, value) : -1;
+}
+
+static bool lookup(const struct prefix_tables *t, uint8_t ip_version, const uint8_t *addr, uint32_t *value)
+{
+	uint64_t nh;
+
+	if (ip_version == 4) {
+		struct rte_rib_node *node = rte_rib_lookup(t->v4, ipv4_host_order(addr));
+
+		if (node == NULL || rte_rib_get_nh(node, &nh) != 0)
+			return false;
+	} else {
+		struct rte_rib6_node *node = rte_rib6_lookup(t->v6, addr);
+
+		if (node == NULL || rte_rib6_get_nh(node, &nh) != 0)
+			return false;
+	}
+	*value = (uint32_t)nh;
+	return true;
+}
+
+/* outer contains inner: same family, shorter or equal prefix, same leading bits. */
+static bool cidr_contains(const struct ztg_cidr *outer, const struct ztg_cidr *inner)
+{
+	unsigned int bits = outer->prefix_len, bytes = bits / 8;
+
+	if (outer->family != inner->family || outer->prefix_len > inner->prefix_len)
+		return false;
+	if (memcmp(outer->addr, inner->addr, bytes) != 0)
+		return false;
+	if (bits % 8 == 0)
+		return true;
+	return ((outer->addr[bytes] ^ inner->addr[bytes]) & (uint8_t)(0xff << (8 - bits % 8))) == 0;
+}
+
+static int build_segments(struct ztg_authz *a, int socket_id, uint32_t tag, char *err, size_t err_len)
+{
+	const struct ztg_policy *p = a->policy;
+	struct prefix_tables t;
+	uint32_t v4 = 0, v6 = 0;
+
+	for (uint32_t s = 0; s < p->segment_count; s++) {
+		for (uint32_t i = 0; i < p->segments[s].address_count; i++) {
+			if (p->segments[s].addresses[i].cidr.family == 4)
+				v4++;
+			else
+				v6++;
+		}
+	}
+	if (create_tables(&t, "seg", tag, socket_id, v4, v6, err, err_len) < 0)
+		goto out;
+	for (uint32_t s = 0; s < p->segment_count; s++) {
+		for (uint32_t i = 0; i < p->segments[s].address_count; i++) {
+			if (add_prefix(&t, &p->segments[s].addresses[i].cidr, s) != 0) {
+				fail(err, err_len, "segment %s: cannot add an address prefix%s", p->segments[s].name, "");
+				goto out;
+			}
+		}
+	}
+out:
+	a->segments4 = t.v4;
+	a->segments6 = t.v6;
+	return err[0] ? -1 : 0;
+}
+
+/*
+ * Every distinct service prefix becomes a destination whose candidates are
+ * the services with a prefix containing it. The longest-prefix match of an
+ * address is contained in every service prefix holding the address.
+ */
+static int build_destinations(struct ztg_authz *a, int socket_id, uint32_t tag, char *err, size_t err_len)
+{
+	const struct ztg_policy *p = a->policy;
+	const struct ztg_cidr **prefixes;
+	struct prefix_tables t = {0};
+	uint32_t total = 0, distinct = 0, v4 = 0, v6 = 0;
+	int rc = -1;
+
+	for (uint32_t s = 0; s < p->service_count; s++)
+		total += p->services[s].address_count;
+	prefixes = calloc(total ? total : 1, sizeof(*prefixes));
+	a->destinations = calloc(total ? total : 1, sizeof(*a->destinations));
+	if (prefixes == NULL || a->destinations == NULL) {
+		fail(err, err_len, "out of memory for %s%s", "destinations", "");
+		goto out;
+	}
+	for (uint32_t s = 0; s < p->service_count; s++) {
+		for (uint32_t i = 0; i < p->services[s].address_count; i++) {
+			const struct ztg_cidr *c = &p->services[s].addresses[i].cidr;
+			bool seen = false;
+
+			for (uint32_t d = 0; d < distinct && !seen; d++)
+				seen = prefixes[d]->family == c->family && prefixes[d]->prefix_len == c->prefix_len &&
+				       memcmp(prefixes[d]->addr, c->addr, 16) == 0;
+			if (!seen) {
+				prefixes[distinct++] = c;
+				c->family == 4 ? v4++ : v6++;
+			}
+		}
+	}
+	/* Candidates: at most every service per destination. */
+	for (uint32_t d = 0; d < distinct; d++) {
+		a->destinations[d].first = a->candidate_count;
+		for (uint32_t s = 0; s < p->service_count; s++) {
+			for (uint32_t i = 0; i < p->services[s].address_count; i++) {
+				if (!cidr_contains(&p->services[s].addresses[i].cidr, prefixes[d]))
+					continue;
+				uint32_t *grown = realloc(a->candidates, (a->candidate_count + 1) * sizeof(*grown));
+
+				if (grown == NULL) {
+					fail(err, err_len, "out of memory for %s%s", "candidates", "");
+					goto out;
+				}
+				a->candidates = grown;
+				a->candidates[a->candidate_count++] = s;
+				a->destinations[d].count++;
+				break;
+			}
+		}
+	}
+	a->destination_count = distinct;
+	if (create_tables(&t, "svc", tag, socket_id, v4, v6, err, err_len) < 0)
+		goto out;
+	for (uint32_t d = 0; d < distinct; d++) {
+		if (add_prefix(&t, prefixes[d], d) != 0) {
+			fail(err, err_len, "cannot add a service prefix%s%s", "", "");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	a->services4 = t.v4;
+	a->services6 = t.v6;
+	free(prefixes);
+	return rc;
+}
+
+static int build_access(struct ztg_authz *a, char *err, size_t err_len)
+{
+	const struct ztg_policy *p = a->policy;
+
+	a->access_words = (p->service_count + 63) / 64;
+	a->access = calloc((size_t)p->segment_count * a->access_words + 1, sizeof(uint64_t));
+	if (a->access == NULL)
+		return fail(err, err_len, "out of memory for the %s%s", "segment matrix", "");
+	for (uint32_t i = 0; i < p->access_count; i++) {
+		uint64_t *row = a->access + (size_t)p->access[i].from * a->access_words;
+
+		for (uint32_t k = 0; k < p->access[i].to_count; k++)
+			row[p->access[i].to[k] / 64] |= 1ull << (p->access[i].to[k] % 64);
+	}
+	return 0;
+}
+
+static int build_matchers(struct ztg_authz *a, char *err, size_t err_len)
+{
+	const struct ztg_policy *p = a->policy;
+
+	a->matchers = calloc(p->service_count + 1, sizeof(*a->matchers));
+	if (a->matchers == NULL)
+		return fail(err, err_len, "out of memory for the %s%s", "route matchers", "");
+	for (uint32_t s = 0; s < p->service_count; s++) {
+		const struct ztg_policy_service *svc = &p->services[s];
+		struct ztg_route_spec *specs = calloc(svc->route_count + 1, sizeof(*specs));
+		struct ztg_route_diag diag;
+
+		if (specs == NULL)
+			return fail(err, err_len, "out of memory for the %s%s", "route matchers", "");
+		for (uint32_t r = 0; r < svc->route_count; r++)
+			specs[r] = (struct ztg_route_spec){.template = svc->routes[r].path,
+							   .methods = svc->routes[r].methods, .route_id = r};
+		a->matchers[s] = ztg_route_matcher_build(specs, svc->route_count, NULL, &diag);
+		free(specs);
+		if (a->matchers[s] == NULL) {
+			const struct ztg_policy_loc *loc = diag.route_index < svc->route_count ?
+								   &svc->routes[diag.route_index].loc : &svc->loc;
+
+			snprintf(err, err_len, "%s:%u: service %s: %s", loc->file, loc->line, svc->name, diag.message);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, int socket_id, uint32_t generation, char *err,
+				  size_t err_len)
+{
+	struct ztg_authz *a = calloc(1, sizeof(*a));
+
+	err[0] = '\0';
+	if (a == NULL) {
+		ztg_policy_free(policy);
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	a->policy = policy;
+	a->generation = generation;
+	if (build_segments(a, socket_id, generation, err, err_len) < 0 ||
+	    build_destinations(a, socket_id, generation, err, err_len) < 0 || build_access(a, err, err_len) < 0 ||
+	    build_matchers(a, err, err_len) < 0) {
+		ztg_authz_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static inline bool may_reach(const struct ztg_authz *a, uint32_t segment, uint32_t service)
+{
+	if (segment == ZTG_AUTHZ_NONE)
+		return false;
+	return a->access[(size_t)segment * a->access_words + service / 64] >> (service % 64) & 1;
+}
+
+static bool listens_on(const struct ztg_policy_service *svc, uint16_t port)
+{
+	uint32_t lo = 0, hi = svc->port_count;
+
+	/* Ports are sorted by the loader. */
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (svc->ports[mid] == port)
+			return true;
+		if (svc->ports[mid] < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+enum ztg_authz_flow_result ztg_authz_classify_flow(const struct ztg_authz *authz, uint8_t ip_version,
+						   const uint8_t *client, const uint8_t *server, uint16_t server_port,
+						   struct ztg_authz_flow *out)
+{
+	const struct prefix_tables segments = {authz->segments4, authz->segments6};
+	const struct prefix_tables services = {authz->services4, authz->services6};
+	const struct destination *d;
+	bool protected = false;
+	uint32_t value;
+
+	out->segment = lookup(&segments, ip_version, client, &value) ? value : ZTG_AUTHZ_NONE;
+	out->destination = ZTG_AUTHZ_NONE;
+	out->port = server_port;
+	out->generation = authz->generation;
+	if (!lookup(&services, ip_version, server, &value))
+		return ZTG_AUTHZ_FLOW_UNPROTECTED;
+	d = &authz->destinations[value];
+	for (uint32_t k = 0; k < d->count; k++) {
+		uint32_t s = authz->candidates[d->first + k];
+
+		if (!listens_on(&authz->policy->services[s], server_port))
+			continue;
+		protected = true;
+		out->destination = value;
+		if (may_reach(authz, out->segment, s))
+			return ZTG_AUTHZ_FLOW_ALLOWED;
+	}
+	return protected ? ZTG_AUTHZ_FLOW_SEGMENT_DENIED : ZTG_AUTHZ_FLOW_UNPROTECTED;
+}
+
+enum ztg_policy_action ztg_authz_non_http_action(const struct ztg_authz *authz)
+{
+	return authz->policy->defaults.non_http;
+}
+
+enum ztg_policy_mode ztg_authz_flow_mode(const struct ztg_authz *authz, const struct ztg_authz_flow *flow)
+{
+	const struct destination *d;
+
+	if (flow->destination == ZTG_AUTHZ_NONE)
+		return authz->policy->mode;
+	d = &authz->destinations[flow->destination];
+	for (uint32_t k = 0; k < d->count; k++) {
+		const struct ztg_policy_service *svc = &authz->policy->services[authz->candidates[d->first + k]];
+
+		if (listens_on(svc, flow->port) && svc->mode == ZTG_POLICY_MODE_ENFORCE)
+			return ZTG_POLICY_MODE_ENFORCE;
+	}
+	return ZTG_POLICY_MODE_MONITOR;
+}
+
+static bool host_matches(const struct ztg_policy_host *h, const char *host, size_t len)
+{
+	size_t plen = strlen(h->pattern);
+
+	if (!h->wildcard)
+		return plen == len && memcmp(h->pattern, host, len) == 0;
+	/* "*.shop.test": at least one label before ".shop.test". */
+	return len > plen - 1 && memcmp(host + len - (plen - 1), h->pattern + 1, plen - 1) == 0;
+}
+
+static uint32_t service_for_host(const struct ztg_authz *a, const struct ztg_authz_flow *flow, const char *host,
+				 size_t len)
+{
+	const struct destination *d = &a->destinations[flow->destination];
+
+	for (uint32_t k = 0; k < d->count; k++) {
+		uint32_t s = a->candidates[d->first + k];
+		const struct ztg_policy_service *svc = &a->policy->services[s];
+
+		if (!listens_on(svc, flow->port))
+			continue;
+		for (uint32_t h = 0; h < svc->host_count; h++) {
+			if (host_matches(&svc->hosts[h], host, len))
+				return s;
+		}
+	}
+	return ZTG_AUTHZ_NONE;
+}
+
+void ztg_authz_request(const struct ztg_authz *authz, const struct ztg_authz_flow *flow, const char *host,
+		       size_t host_len, unsigned int method, const char *path, size_t path_len,
+		       struct ztg_authz_decision *out)
+{
+	const struct ztg_policy *p = authz->policy;
+	const struct ztg_policy_service *svc;
+
+	memset(out, 0, sizeof(*out));
+	out->segment = flow->segment;
+	out->service = ZTG_AUTHZ_NONE;
+	out->route = ZTG_AUTHZ_NONE;
+	out->mode = p->mode;
+	if (flow->destination == ZTG_AUTHZ_NONE ||
+	    (out->service = service_for_host(authz, flow, host, host_len)) == ZTG_AUTHZ_NONE) {
+		out->action = p->defaults.unknown_host;
+		out->reason = ZTG_AUTHZ_UNKNOWN_HOST;
+		out->mode = ztg_authz_flow_mode(authz, flow);
+		return;
+	}
+	svc = &p->services[out->service];
+	out->mode = svc->mode;
+	out->action = p->defaults.action;
+	if (!may_reach(authz, flow->segment, out->service)) {
+		out->reason = ZTG_AUTHZ_SEGMENT_DENIED;
+		return;
+	}
+	switch (ztg_route_matcher_match(authz->matchers[out->service], method, path, path_len, &out->match)) {
+	case ZTG_ROUTE_MATCH:
+		out->route = out->match.route_id;
+		out->action = svc->routes[out->route].action;
+		out->mode = svc->routes[out->route].mode;
+		out->reason = out->action == ZTG_POLICY_ACTION_ALLOW ? ZTG_AUTHZ_ALLOWED : ZTG_AUTHZ_ROUTE_ACTION;
+		return;
+	case ZTG_ROUTE_METHOD_NOT_ALLOWED:
+		out->route = out->match.route_id;
+		out->reason = ZTG_AUTHZ_METHOD_NOT_ALLOWED;
+		return;
+	default:
+		out->reason = ZTG_AUTHZ_NO_ROUTE;
+		return;
+	}
+}
