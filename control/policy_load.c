@@ -892,6 +892,26 @@ static int parse_host(const char *text, char *lower, bool *wildcard, char *why, 
 		snprintf(why, why_len, "%s is longer than %u characters", show(&sn, text), ZTG_POLICY_HOST_MAX_LEN);
 		return -1;
 	}
+	/* An IPv6 literal, as clients that call by address send it; kept in the normaliser's canonical form. */
+	if (text[0] == '[') {
+		char inner[INET6_ADDRSTRLEN + 1], canon[INET6_ADDRSTRLEN];
+		struct in6_addr a6;
+		const char *close = strchr(text, ']');
+
+		if (close == NULL || close[1] != '\0' || (size_t)(close - text - 1) >= sizeof(inner)) {
+			snprintf(why, why_len, "%s: an IPv6 literal is written in brackets, without a port, "
+				 "e.g. \"[2001:db8::2]\"", show(&sn, text));
+			return -1;
+		}
+		memcpy(inner, text + 1, (size_t)(close - text - 1));
+		inner[close - text - 1] = '\0';
+		if (inet_pton(AF_INET6, inner, &a6) != 1 || inet_ntop(AF_INET6, &a6, canon, sizeof(canon)) == NULL) {
+			snprintf(why, why_len, "%s is not an IPv6 address", show(&sn, text));
+			return -1;
+		}
+		snprintf(lower, ZTG_POLICY_HOST_MAX_LEN + 1, "[%s]", canon);
+		return 0;
+	}
 	if (strchr(text, ':') != NULL) {
 		snprintf(why, why_len, "%s includes a port (hosts match the Host header without its port; "
 			 "list ports in \"ports\")", show(&sn, text));

@@ -159,13 +159,21 @@ static uint32_t route_total(const struct ztg_policy *p)
 	return routes;
 }
 
+static const char *plural(uint32_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 static void print_policy_summary(FILE *out, const struct ztg_authz *authz)
 {
 	const struct ztg_policy *p = ztg_authz_policy(authz);
+	uint32_t routes = route_total(p);
 
-	fprintf(out, "\"%s\" (%s, generation %u): %u segments, %u services, %u routes, %u access entries, "
-		"%zu bytes\n", p->name, ztg_policy_mode_name(p->mode), ztg_authz_generation(authz), p->segment_count,
-		p->service_count, route_total(p), p->access_count, ztg_authz_size(authz));
+	fprintf(out, "\"%s\" (%s, generation %u): %u %s, %u %s, %u %s, %u %s, %zu bytes\n", p->name,
+		ztg_policy_mode_name(p->mode), ztg_authz_generation(authz), p->segment_count,
+		plural(p->segment_count, "segment", "segments"), p->service_count,
+		plural(p->service_count, "service", "services"), routes, plural(routes, "route", "routes"),
+		p->access_count, plural(p->access_count, "access entry", "access entries"), ztg_authz_size(authz));
 }
 
 static void print_policy(const struct ztg_app *app)

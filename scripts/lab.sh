@@ -18,6 +18,8 @@
 #       --testpmd                   run dpdk-testpmd (io forwarding) instead of
 #                                   ztgate: tells a lab problem from a ztgate one
 #   stop-ztgate             SIGINT, wait for a clean exit, print its counters
+#   ctl ARGS...             ztgatectl on the running ztgate's control socket
+#                           (e.g. ctl status, ctl apply rules/lab-strict.conf)
 #   status                  what is up
 #   demo                    setup, build, up, start ztgate, send traffic
 #                           through it, print the counters, tear down
@@ -27,6 +29,8 @@
 # environment:
 #   ZTG_BUILD          meson build directory (default: <repo>/build)
 #   ZTG_BIN            ztgate binary (default: $ZTG_BUILD/dataplane/ztgate)
+#   ZTG_CTL            ztgatectl binary (default: $ZTG_BUILD/control/ztgatectl)
+#   ZTG_LAB_POLICY     policy ztgate starts with (default: <repo>/rules/lab.conf)
 #   ZTG_LAB_RUN        run directory: logs, pid files, stats (default /run/ztg-lab)
 #   ZTG_LAB_LCORES     EAL -l for the DUT (default 0-1)
 #   ZTG_LAB_EAL_MEM    EAL memory options
@@ -45,6 +49,8 @@ source "$LAB_DIR/lib.sh"
 
 BUILD=${ZTG_BUILD:-$ROOT/build}
 ZTG_BIN=${ZTG_BIN:-$BUILD/dataplane/ztgate}
+ZTG_CTL=${ZTG_CTL:-$BUILD/control/ztgatectl}
+LAB_POLICY=${ZTG_LAB_POLICY:-$ROOT/rules/lab.conf}
 RUN=${ZTG_LAB_RUN:-/run/ztg-lab}
 LCORES=${ZTG_LAB_LCORES:-0-1}
 # --no-huge with --in-memory is refused by DPDK 22.11 ("--legacy-mem is not
@@ -68,6 +74,7 @@ DUT_INFO=$RUN/ztgate.info     # "kind driver" of the running bridge
 DUT_CMD=$RUN/ztgate.cmd       # the command line, for the log reader
 READY_FILE=$RUN/ready
 STATS_JSON=$RUN/stats.json
+CONTROL_SOCKET=$RUN/ztgate.sock
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
@@ -324,7 +331,8 @@ ztgate_start() {
 		"--vdev=${pmd}0,iface=$DUT_IF_CLIENT" "--vdev=${pmd}1,iface=$DUT_IF_SERVER")
 	if [[ $kind == ztgate ]]; then
 		[[ -x $ZTG_BIN ]] || die "no ztgate binary at $ZTG_BIN: build it (meson setup build && ninja -C build) or set ZTG_BIN / ZTG_BUILD"
-		cmd=("$ZTG_BIN" "${eal[@]}" -- -p 0:1 --ready-file "$READY_FILE" --stats-json "$STATS_JSON" "${extra[@]}")
+		cmd=("$ZTG_BIN" "${eal[@]}" -- -p 0:1 --ready-file "$READY_FILE" --stats-json "$STATS_JSON"
+			--policy "$LAB_POLICY" --control-socket "$CONTROL_SOCKET" "${extra[@]}")
 	else
 		need_tools dpdk-testpmd
 		# Stand-in bridge: io forwarding port 0 <-> port 1, no inspection. A
@@ -561,8 +569,34 @@ demo_denied() {
 	echo "  nginx's access log did not grow: none of them reached the server"
 	echo
 	echo "ztgate's events for them (JSON lines, one per decision):"
-	grep '^{"timestamp"' "$DUT_LOG" | jq -c '{action, reason, request_id, method, path, client: .flow.src}' |
+	grep '^{"timestamp"' "$DUT_LOG" | jq -c 'select(.reason) | {action, reason, request_id, method, path, client: .flow.src}' |
 		sed 's/^/  /'
+}
+
+demo_policy() {
+	heading "Zero trust: only what the policy allows reaches nginx ($(basename "$LAB_POLICY"))"
+	lab_ctl status
+	echo
+	echo "No route for this path: denied by default"
+	lab_http 403 GET "$SERVER_URL/api/v1/internal/metrics"
+	echo "A route for this path, but not for this method"
+	lab_http 403 DELETE "$SERVER_URL/api/v1/orders/42"
+	echo "A route that denies"
+	lab_http 403 GET "$SERVER_URL/api/v1/admin/users"
+	echo "A Host no service answers to"
+	lab_http 403 GET "$SERVER_URL/healthz" '' -H 'Host: intranet.example'
+	sleep 0.3
+	echo
+	echo "ztgate's events for them: which segment, service and route, and why"
+	grep '^{"timestamp"' "$DUT_LOG" | jq -c 'select(.mode) | {action, reason, segment, service, route, method, path}' |
+		sed 's/^/  /'
+
+	heading "A stricter policy, applied live with ztgatectl: the get-user route is gone"
+	lab_ctl apply "$ROOT/rules/lab-strict.conf"
+	lab_http 403 GET "$SERVER_URL/api/v1/users/alice"
+	echo
+	lab_ctl rollback
+	lab_http 200 GET "$SERVER_URL/api/v1/users/alice"
 }
 
 demo_ipv6() {
@@ -623,7 +657,7 @@ demo_server_view() {
 
 # Demo steps after ztgate is up, in order. To add one, write a demo_*
 # function and add its name here.
-DEMO_SECTIONS=(demo_requests demo_denied demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
+DEMO_SECTIONS=(demo_requests demo_denied demo_policy demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
 
 demo_cleanup() {
 	local rc=$?
@@ -683,6 +717,12 @@ EOF
 
 # --- main -------------------------------------------------------------------------
 
+# lab_ctl ARGS...: ztgatectl against the lab's ztgate
+lab_ctl() {
+	[[ -x $ZTG_CTL ]] || die "no ztgatectl at $ZTG_CTL: build it (ninja -C build) or set ZTG_CTL"
+	"$ZTG_CTL" --socket "$CONTROL_SOCKET" "$@"
+}
+
 main() {
 	local sub=${1:-}
 	[[ -n $sub ]] || { usage >&2; exit 2; }
@@ -691,6 +731,7 @@ main() {
 	up) lab_up "$@" ;;
 	down) lab_down "$@" ;;
 	start-ztgate) ztgate_start "$@" ;;
+	ctl) lab_ctl "$@" ;;
 	stop-ztgate) ztgate_stop "$@" ;;
 	status) lab_status ;;
 	demo) lab_demo ;;
