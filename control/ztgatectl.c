@@ -88,6 +88,7 @@ struct ctl_command {
 	const struct ctl_option *options;   /* the command's own, ended by { NULL }; or NULL */
 	int min_args;
 	int max_args;
+	bool passthrough;         /* options go to ztgate as they are (only --json and --help are ours) */
 	int (*run)(const struct ctl_call *call);   /* returns an enum ctl_exit */
 };
 
@@ -96,6 +97,7 @@ static int cmd_validate(const struct ctl_call *call);
 static int cmd_show(const struct ctl_call *call);
 static int cmd_remote(const struct ctl_call *call);
 static int cmd_apply(const struct ctl_call *call);
+static int cmd_explain(const struct ctl_call *call);
 
 /*
  * The commands, in the order help lists them. Those that talk to a running
@@ -167,6 +169,24 @@ static const struct ctl_command ctl_commands[] = {
 		.synopsis = "",
 		.summary = "the policy in force: services and routes with their file:line",
 		.run = cmd_remote,
+	},
+	{
+		.name = "explain",
+		.synopsis = "[--policy FILE] --src ADDR --dst ADDR [--port N] [--host HOST] METHOD TARGET",
+		.summary = "which step of the policy lets a request through or stops it, and why",
+		.description =
+			"The running ztgate judges the request with the code its workers run and\n"
+			"prints every step: the source's segment, the services at the destination\n"
+			"and port (80 unless --port), the access matrix, the service its Host\n"
+			"selects (--host, else the target's authority, else the address), the\n"
+			"normalised path, the route with its captured parameters and file:line,\n"
+			"and the verdict with its reason. --policy FILE judges by FILE instead of\n"
+			"the policy in force, without applying it. TARGET is the request-target:\n"
+			"\"/api/v1/orders/42?x=1\" or \"http://api.example/path\".",
+		.min_args = 0,
+		.max_args = 16,
+		.passthrough = true,
+		.run = cmd_explain,
 	},
 	{
 		.name = "apply",
@@ -327,6 +347,11 @@ static int parse_command_args(const struct ctl_command *c, int argc, char **argv
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const struct ctl_option *o;
+
+		if (c->passthrough && !options_done && strcmp(a, "--json") && strcmp(a, "--help") && strcmp(a, "-h")) {
+			argv[call->argc++] = argv[i];
+			continue;
+		}
 
 		if (options_done || a[0] != '-' || a[1] == '\0') {   /* "-" is an argument */
 			argv[call->argc++] = argv[i];
@@ -992,6 +1017,33 @@ static int cmd_remote(const struct ctl_call *call)
 	const char *argv[2] = {call->cmd->name, "--json"};
 
 	return remote(call, call->flags & CTL_F_JSON ? 2 : 1, argv);
+}
+
+static int cmd_explain(const struct ctl_call *call)
+{
+	const char *argv[20];
+	char *policy = NULL;
+	int argc = 0, rc;
+
+	argv[argc++] = "explain";
+	for (int i = 0; i < call->argc && argc < 18; i++) {
+		argv[argc++] = call->args[i];
+		/* ztgate reads the file itself, from its own directory. */
+		if (strcmp(call->args[i], "--policy") == 0 && i + 1 < call->argc && policy == NULL) {
+			policy = realpath(call->args[i + 1], NULL);
+			if (policy == NULL) {
+				fprintf(stderr, "%s: explain: %s: %s\n", CTL_NAME, call->args[i + 1], strerror(errno));
+				return CTL_EXIT_NEGATIVE;
+			}
+			argv[argc++] = policy;
+			i++;
+		}
+	}
+	if (call->flags & CTL_F_JSON)
+		argv[argc++] = "--json";
+	rc = remote(call, argc, argv);
+	free(policy);
+	return rc;
 }
 
 static int cmd_apply(const struct ctl_call *call)

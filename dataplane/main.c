@@ -3,6 +3,7 @@
  * worker bring-up, then management only (signals, periodic stats, stop
  * conditions); worker lcores run ztg_worker_run.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -598,6 +599,102 @@ static enum ztg_control_status command_policy(struct ztg_app *app, bool json, FI
 	return ZTG_CONTROL_OK;
 }
 
+static bool parse_address(const char *text, struct ztg_authz_explain_request *req, uint8_t *out)
+{
+	uint8_t version = strchr(text, ':') ? 6 : 4;
+
+	if (inet_pton(version == 4 ? AF_INET : AF_INET6, text, out) != 1)
+		return false;
+	if (req->ip_version != 0 && req->ip_version != version)
+		return false;
+	req->ip_version = version;
+	return true;
+}
+
+/* explain [--policy FILE] --src ADDR --dst ADDR [--port N] [--host HOST] METHOD TARGET [--json] */
+static enum ztg_control_status command_explain(struct ztg_app *app, int argc, char **argv, bool json, FILE *out)
+{
+	struct ztg_authz_explain_request req = {.port = 80};
+	const char *file = NULL, *positional[2];
+	struct ztg_authz *authz, *temporary = NULL;
+	bool have_src = false, have_dst = false;
+	int npos = 0;
+	char err[1024];
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--json") == 0)
+			continue;
+		if (a[0] == '-' && a[1] == '-' && v == NULL) {
+			fprintf(out, "explain: %s needs a value\n", a);
+			return ZTG_CONTROL_USAGE;
+		}
+		if (strcmp(a, "--policy") == 0) {
+			file = v;
+		} else if (strcmp(a, "--src") == 0) {
+			have_src = parse_address(v, &req, req.client);
+			if (!have_src) {
+				fprintf(out, "explain: --src %s: not an address of the destination's family\n", v);
+				return ZTG_CONTROL_USAGE;
+			}
+		} else if (strcmp(a, "--dst") == 0) {
+			have_dst = parse_address(v, &req, req.server);
+			if (!have_dst) {
+				fprintf(out, "explain: --dst %s: not an address of the source's family\n", v);
+				return ZTG_CONTROL_USAGE;
+			}
+		} else if (strcmp(a, "--port") == 0) {
+			char *end;
+			unsigned long port = strtoul(v, &end, 10);
+
+			if (*end != '\0' || port == 0 || port > 65535) {
+				fprintf(out, "explain: --port %s: expected 1..65535\n", v);
+				return ZTG_CONTROL_USAGE;
+			}
+			req.port = (uint16_t)port;
+		} else if (strcmp(a, "--host") == 0) {
+			req.host = v;
+		} else if (a[0] == '-') {
+			fprintf(out, "explain: unknown option %s\n", a);
+			return ZTG_CONTROL_USAGE;
+		} else {
+			if (npos == 2) {
+				fprintf(out, "explain: unexpected argument %s\n", a);
+				return ZTG_CONTROL_USAGE;
+			}
+			positional[npos++] = a;
+			continue;
+		}
+		i++;
+	}
+	if (!have_src || !have_dst || npos != 2) {
+		fprintf(out, "explain: usage: explain [--policy FILE] --src ADDR --dst ADDR [--port N] [--host HOST] "
+			"METHOD TARGET\n");
+		return ZTG_CONTROL_USAGE;
+	}
+	req.method = positional[0];
+	req.target = positional[1];
+	authz = atomic_load(&app->policy);
+	if (file != NULL) {
+		/* Judged by the file, as if applied; the running policy is not touched. */
+		temporary = compile_policy(app, file, out, err, sizeof(err));
+		if (temporary == NULL) {
+			fprintf(out, "%s\n", err);
+			return ZTG_CONTROL_NEGATIVE;
+		}
+		authz = temporary;
+	}
+	if (authz == NULL) {
+		fprintf(out, "explain: no policy in force; give one with --policy FILE\n");
+		return ZTG_CONTROL_NEGATIVE;
+	}
+	ztg_authz_explain(authz, &req, json, out);
+	ztg_authz_free(temporary);
+	return ZTG_CONTROL_OK;
+}
+
 /* Every command, whoever sent it and however it ended, leaves one audit line in the event log. */
 static void audit(struct ztg_app *app, const struct ztg_control_peer *peer, int argc, char **argv,
 		  enum ztg_control_status status)
@@ -633,6 +730,8 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 		status = command_rollback(app, out);
 	} else if (strcmp(argv[0], "policy") == 0) {
 		status = command_policy(app, json, out);
+	} else if (strcmp(argv[0], "explain") == 0) {
+		status = command_explain(app, argc, argv, json, out);
 	} else if (strcmp(argv[0], "stats") == 0) {
 		fill_stats_source(app, &src, (double)(time(NULL) - app->started_at));
 		if (json)
@@ -641,7 +740,7 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 			ztg_stats_print_final(out, &src);
 		status = ZTG_CONTROL_OK;
 	} else {
-		fprintf(out, "unknown command '%s' (status, stats, policy, apply, rollback)\n", argv[0]);
+		fprintf(out, "unknown command '%s' (status, stats, policy, explain, apply, rollback)\n", argv[0]);
 		status = ZTG_CONTROL_USAGE;
 	}
 	audit(app, peer, argc, argv, status);

@@ -295,7 +295,9 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 					    k->port[client ^ 1], &st->flow->authz) == ZTG_AUTHZ_FLOW_UNPROTECTED)
 			return 0;
 	}
-	if (ztg_http_host_without_port(msg->host, host_buf, sizeof(host_buf), &host) != ZTG_HTTP_NORM_OK)
+	/* An absolute-form target's authority overrides Host (RFC 9112 3.2.2): route on what the server will. */
+	if (ztg_http_host_without_port(ctx->target.authority.len ? ctx->target.authority : msg->host, host_buf,
+				       sizeof(host_buf), &host) != ZTG_HTTP_NORM_OK)
 		host.name.len = 0;
 	ztg_authz_request(authz, &st->flow->authz, (const char *)host.name.ptr, host.name.len, msg->method,
 			  (const char *)path->ptr, path->len, &d);

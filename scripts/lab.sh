@@ -591,6 +591,9 @@ demo_policy() {
 	grep '^{"timestamp"' "$DUT_LOG" | jq -c 'select(.mode) | {action, reason, segment, service, route, method, path}' |
 		sed 's/^/  /'
 
+	heading "ztgatectl explain: the decision path of one request, step by step"
+	lab_ctl explain --src "$CLIENT_IP4" --dst "$SERVER_IP4" DELETE /api/v1/orders/42
+
 	heading "A stricter policy, applied live with ztgatectl: the get-user route is gone"
 	lab_ctl apply "$ROOT/rules/lab-strict.conf"
 	lab_http 403 GET "$SERVER_URL/api/v1/users/alice"

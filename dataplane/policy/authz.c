@@ -1,8 +1,12 @@
 #include "authz.h"
 
+#include "../http/http_normalize.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <arpa/inet.h>
 
 #include <rte_errno.h>
 #include <rte_rib.h>
@@ -483,4 +487,202 @@ void ztg_authz_request(const struct ztg_authz *authz, const struct ztg_authz_flo
 		out->reason = ZTG_AUTHZ_NO_ROUTE;
 		return;
 	}
+}
+
+/* ------------------------------------------------------------------ explain */
+
+static void explain_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; s != NULL && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void explain_name(FILE *out, bool json, const char *key, const char *value)
+{
+	if (!json)
+		return;
+	fprintf(out, ",\"%s\":", key);
+	if (value == NULL)
+		fputs("null", out);
+	else
+		explain_string(out, value);
+}
+
+enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const struct ztg_authz_explain_request *req,
+					 bool json, FILE *out)
+{
+	const struct ztg_policy *p = authz->policy;
+	struct ztg_authz_flow flow;
+	struct ztg_authz_decision d = {.action = ZTG_POLICY_ACTION_ALLOW, .segment = ZTG_AUTHZ_NONE,
+				       .service = ZTG_AUTHZ_NONE, .route = ZTG_AUTHZ_NONE, .mode = p->mode};
+	struct ztg_http_target_view view;
+	struct ztg_http_host host = {0};
+	uint8_t target_buf[8192], host_buf[ZTG_HTTP_HOST_BUF_LEN];
+	char client[INET6_ADDRSTRLEN], server[INET6_ADDRSTRLEN], host_text[ZTG_HTTP_HOST_BUF_LEN + 1] = "";
+	char path[ZTG_ROUTE_MAX_PATH_LEN + 1] = "";
+	enum ztg_authz_flow_result fr;
+	enum ztg_http_normalize_error norm;
+	const char *verdict_note = NULL;
+	uint32_t mask = 0;
+	unsigned int method = 0;
+	int af = req->ip_version == 4 ? AF_INET : AF_INET6;
+
+	inet_ntop(af, req->client, client, sizeof(client));
+	inet_ntop(af, req->server, server, sizeof(server));
+	if (ztg_route_method_parse(req->method, strlen(req->method), &mask) == 0 && mask != ZTG_ROUTE_METHOD_ANY)
+		method = (unsigned int)__builtin_ctz(mask);
+	fr = ztg_authz_classify_flow(authz, req->ip_version, req->client, req->server, req->port, &flow);
+	d.segment = flow.segment;
+	if (json)
+		fprintf(out, "{\"policy\":");
+	if (json) {
+		explain_string(out, p->name);
+		fprintf(out, ",\"client\":\"%s\",\"server\":\"%s\",\"port\":%u", client, server, req->port);
+	} else {
+		fprintf(out, "policy \"%s\" (%s), generation %u\n", p->name, ztg_policy_mode_name(p->mode),
+			authz->generation);
+	}
+	/* 1. segment */
+	if (!json) {
+		if (flow.segment == ZTG_AUTHZ_NONE)
+			fprintf(out, "1. source %s: in no segment\n", client);
+		else
+			fprintf(out, "1. source %s: segment %s (%s:%u)\n", client, p->segments[flow.segment].name,
+				p->segments[flow.segment].loc.file, p->segments[flow.segment].loc.line);
+	}
+	explain_name(out, json, "segment", flow.segment == ZTG_AUTHZ_NONE ? NULL : p->segments[flow.segment].name);
+	/* 2. destination */
+	if (fr == ZTG_AUTHZ_FLOW_UNPROTECTED) {
+		if (!json)
+			fprintf(out, "2. destination %s port %u: no service listens there: outside the policy, "
+				"forwarded uninspected by it\n", server, req->port);
+		verdict_note = "unprotected";
+		goto verdict;
+	}
+	if (!json) {
+		const struct destination *dest = &authz->destinations[flow.destination];
+
+		fprintf(out, "2. destination %s port %u: services", server, req->port);
+		for (uint32_t k = 0; k < dest->count; k++) {
+			const struct ztg_policy_service *svc = &p->services[authz->candidates[dest->first + k]];
+
+			if (listens_on(svc, req->port))
+				fprintf(out, " %s (%s:%u)", svc->name, svc->loc.file, svc->loc.line);
+		}
+		fputc('\n', out);
+	}
+	if (fr == ZTG_AUTHZ_FLOW_SEGMENT_DENIED) {
+		if (!json)
+			fprintf(out, "3. access: no entry lets %s reach them: the connection is refused at its first "
+				"packet, before any HTTP\n", flow.segment == ZTG_AUTHZ_NONE ? "a source in no segment" :
+				p->segments[flow.segment].name);
+		d.action = ZTG_POLICY_ACTION_DROP;
+		d.reason = ZTG_AUTHZ_SEGMENT_DENIED;
+		d.mode = ztg_authz_flow_mode(authz, &flow);
+		goto verdict;
+	}
+	if (!json)
+		fprintf(out, "3. access: %s may reach a service there\n", p->segments[flow.segment].name);
+	/* 4. the request */
+	norm = ztg_http_normalize_target((const uint8_t *)req->target, (uint32_t)strlen(req->target), target_buf,
+					 sizeof(target_buf), &view);
+	if (norm != ZTG_HTTP_NORM_OK) {
+		if (!json)
+			fprintf(out, "4. target %s: refused by the HTTP layer (%s): denied before the policy\n",
+				req->target, ztg_http_normalize_error_name(norm));
+		d.action = ZTG_POLICY_ACTION_DENY;
+		verdict_note = ztg_http_normalize_error_name(norm);
+		goto verdict;
+	}
+	snprintf(path, sizeof(path), "%.*s", (int)view.path.len, (const char *)view.path.ptr);
+	{
+		struct ztg_http_slice h = view.authority.len ? view.authority :
+			(struct ztg_http_slice){.ptr = (const uint8_t *)(req->host ? req->host : server),
+						.len = (uint32_t)strlen(req->host ? req->host : server)};
+		char bracketed[INET6_ADDRSTRLEN + 2];
+
+		/* Clients that call an IPv6 address by address send it bracketed. */
+		if (view.authority.len == 0 && req->host == NULL && req->ip_version == 6) {
+			snprintf(bracketed, sizeof(bracketed), "[%s]", server);
+			h = (struct ztg_http_slice){.ptr = (const uint8_t *)bracketed, .len = (uint32_t)strlen(bracketed)};
+		}
+		if (ztg_http_host_without_port(h, host_buf, sizeof(host_buf), &host) == ZTG_HTTP_NORM_OK)
+			snprintf(host_text, sizeof(host_text), "%.*s", (int)host.name.len, (const char *)host.name.ptr);
+	}
+	ztg_authz_request(authz, &flow, host_text, strlen(host_text), method, path, strlen(path), &d);
+	if (!json) {
+		fprintf(out, "4. request %s %s: Host %s, path %s%s\n", req->method, req->target,
+			host_text[0] ? host_text : "(none)", path,
+			method == 0 ? " (a method outside the list: only ANY routes match it)" : "");
+		if (d.service == ZTG_AUTHZ_NONE) {
+			fprintf(out, "5. service: no service listening there answers to Host %s\n", host_text);
+		} else {
+			const struct ztg_policy_service *svc = &p->services[d.service];
+
+			fprintf(out, "5. service %s (%s:%u, %s)\n", svc->name, svc->loc.file, svc->loc.line,
+				ztg_policy_mode_name(svc->mode));
+			if (d.reason == ZTG_AUTHZ_SEGMENT_DENIED) {
+				fprintf(out, "6. access: %s may not reach %s\n", p->segments[flow.segment].name, svc->name);
+			} else if (d.route == ZTG_AUTHZ_NONE) {
+				fprintf(out, "6. route: none of the %u routes matches %s\n", svc->route_count, path);
+			} else {
+				const struct ztg_policy_route *r = &svc->routes[d.route];
+				char allowed[128] = "";
+
+				ztg_route_methods_format(d.match.allowed, allowed, sizeof(allowed));
+				fprintf(out, "6. route %s: %s %s (%s:%u)", r->name, allowed, r->path, r->loc.file, r->loc.line);
+				for (uint32_t c = 0; c < d.match.param_count; c++)
+					fprintf(out, "%s%s=%.*s", c ? ", " : " with ",
+						ztg_route_matcher_param_name(authz->matchers[d.service], d.match.route_index, c),
+						(int)d.match.params[c].len, path + d.match.params[c].off);
+				if (d.reason == ZTG_AUTHZ_METHOD_NOT_ALLOWED)
+					fprintf(out, ": matches the path, but %s is not among %s", req->method, allowed);
+				fputc('\n', out);
+			}
+		}
+	} else {
+		fprintf(out, ",\"host\":");
+		explain_string(out, host_text);
+		fprintf(out, ",\"path\":");
+		explain_string(out, path);
+		explain_name(out, json, "service", d.service == ZTG_AUTHZ_NONE ? NULL : p->services[d.service].name);
+		explain_name(out, json, "route", d.route == ZTG_AUTHZ_NONE ? NULL :
+			     p->services[d.service].routes[d.route].name);
+		fprintf(out, ",\"captures\":{");
+		for (uint32_t c = 0; d.route != ZTG_AUTHZ_NONE && c < d.match.param_count; c++) {
+			char value[ZTG_ROUTE_MAX_PATH_LEN + 1];
+
+			fprintf(out, "%s", c ? "," : "");
+			explain_string(out, ztg_route_matcher_param_name(authz->matchers[d.service], d.match.route_index, c));
+			snprintf(value, sizeof(value), "%.*s", (int)d.match.params[c].len, path + d.match.params[c].off);
+			fputc(':', out);
+			explain_string(out, value);
+		}
+		fputc('}', out);
+	}
+verdict:
+	if (json) {
+		fprintf(out, ",\"action\":\"%s\",\"mode\":\"%s\",\"reason\":", ztg_policy_action_name(d.action),
+			ztg_policy_mode_name(d.mode));
+		explain_string(out, verdict_note ? verdict_note : ztg_authz_reason_name(d.reason));
+		fprintf(out, "}\n");
+	} else if (verdict_note != NULL && strcmp(verdict_note, "unprotected") == 0) {
+		fprintf(out, "verdict: pass (no service there)\n");
+	} else {
+		fprintf(out, "verdict: %s (%s)%s\n", ztg_policy_action_name(d.action),
+			verdict_note ? verdict_note : ztg_authz_reason_name(d.reason),
+			d.mode == ZTG_POLICY_MODE_MONITOR && d.action != ZTG_POLICY_ACTION_ALLOW ?
+				", monitor mode: logged, then passed" : "");
+	}
+	return d.action;
 }

@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../../control/policy.h"
 #include "route_match.h"
@@ -116,5 +117,25 @@ void ztg_authz_request(const struct ztg_authz *authz, const struct ztg_authz_flo
 		       struct ztg_authz_decision *out);
 
 const char *ztg_authz_reason_name(enum ztg_authz_reason reason);
+
+/* A request as an operator describes it to explain. */
+struct ztg_authz_explain_request {
+	uint8_t ip_version;
+	uint8_t client[16];            /* network order */
+	uint8_t server[16];
+	uint16_t port;
+	const char *method;            /* as sent: "GET" */
+	const char *target;            /* request-target: "/api/v1/orders/42?x=1" or absolute-form */
+	const char *host;              /* Host header; NULL: the target's authority, else the server address */
+};
+
+/*
+ * Print the decision path for req step by step (segment, services at the
+ * destination, access, service by Host, normalised path, route and captures,
+ * verdict), with file:line of the policy elements, as text or one JSON
+ * document. Uses the functions the workers run. Returns the verdict's action.
+ */
+enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const struct ztg_authz_explain_request *req,
+					 bool json, FILE *out);
 
 #endif

@@ -330,6 +330,13 @@ get "$SERVER_URL/api/v1/users/alice"
 [[ $CODE == 200 ]] || fail "GET /api/v1/users/alice under the lab policy: HTTP $CODE"
 pass "default deny: no route and a wrong method get 403 (no_route, method_not_allowed); get-user passes"
 
+explained=$("$LAB" ctl --json explain --src "$CLIENT_IP4" --dst "$SERVER_IP4" DELETE /api/v1/orders/7) ||
+	fail "ztgatectl explain: exit $?"
+jq -e '.segment == "clients" and .service == "lab-api" and .route == "get-order" and .captures.id == "7" and
+	.action == "deny" and .reason == "method_not_allowed"' <<<"$explained" >/dev/null ||
+	fail "ztgatectl explain DELETE /api/v1/orders/7: $explained"
+pass "ztgatectl explain names segment, service, route get-order with id=7, and why DELETE is denied"
+
 "$LAB" ctl apply "$SRC/rules/lab-strict.conf" >/dev/null || fail "ztgatectl apply rules/lab-strict.conf: exit $?"
 get "$SERVER_URL/api/v1/users/alice"
 [[ $CODE == 403 ]] || fail "GET /api/v1/users/alice after applying lab-strict: HTTP $CODE, expected 403"
