@@ -171,6 +171,12 @@ static const struct ctl_command ctl_commands[] = {
 		.run = cmd_remote,
 	},
 	{
+		.name = "inventory",
+		.synopsis = "",
+		.summary = "endpoints clients call that no route describes (shadow APIs), by path shape",
+		.run = cmd_remote,
+	},
+	{
 		.name = "explain",
 		.synopsis = "[--policy FILE] --src ADDR --dst ADDR [--port N] [--host HOST] METHOD TARGET",
 		.summary = "which step of the policy lets a request through or stops it, and why",

@@ -85,8 +85,8 @@ static void write_event(FILE *out, const struct ztg_event *e, double wall_start,
 	}
 	if (e->policy) {
 		/* Names the policy gave; empty when the decision came before that step. */
-		const char *keys[] = {"segment", "service", "route"};
-		const char *values[] = {e->segment, e->service, e->route};
+		const char *keys[] = {"segment", "service", "route", "host"};
+		const char *values[] = {e->segment, e->service, e->route, e->host};
 
 		fprintf(out, ",\"mode\":\"%s\"", e->monitor ? "monitor" : "enforce");
 		for (unsigned int i = 0; i < RTE_DIM(keys); i++) {
@@ -101,7 +101,7 @@ static void write_event(FILE *out, const struct ztg_event *e, double wall_start,
 }
 
 unsigned int ztg_events_drain(struct rte_ring *ring, FILE *out, unsigned int max, double wall_start,
-			      uint64_t tsc_start, uint64_t tsc_hz)
+			      uint64_t tsc_start, uint64_t tsc_hz, ztg_events_observer observe, void *arg)
 {
 	struct ztg_event batch[32];
 	unsigned int written = 0;
@@ -111,8 +111,12 @@ unsigned int ztg_events_drain(struct rte_ring *ring, FILE *out, unsigned int max
 
 		if (n == 0)
 			break;
-		for (unsigned int i = 0; i < n; i++)
+		for (unsigned int i = 0; i < n; i++) {
 			write_event(out, &batch[i], wall_start, tsc_start, tsc_hz);
+			if (observe != NULL)
+				observe(arg, &batch[i],
+					wall_start + (double)(int64_t)(batch[i].tsc - tsc_start) / (double)tsc_hz);
+		}
 		written += n;
 	}
 	if (written)

@@ -46,6 +46,7 @@ struct ztg_event {
 	char segment[ZTG_EVENT_NAME_MAX];
 	char service[ZTG_EVENT_NAME_MAX];
 	char route[ZTG_EVENT_NAME_MAX];
+	char host[ZTG_EVENT_NAME_MAX];  /* canonical Host of the request, cut to fit */
 };
 
 /* A ring for `count` events (rounded up to a power of two). NULL with rte_errno set on failure. */
@@ -61,12 +62,15 @@ static inline int ztg_events_push(struct rte_ring *ring, const struct ztg_event 
 /* "ztg-" and 16 hex digits: the id the 403 body and the event share. */
 void ztg_events_format_request_id(uint64_t request_id, char *out, size_t out_len);
 
+/* Called for each drained event, after it is written (the API inventory feeds on them). */
+typedef void (*ztg_events_observer)(void *arg, const struct ztg_event *event, double when);
+
 /*
  * Main lcore: drain up to max events and write one JSON object per line to
  * out. wall_start/tsc_start/tsc_hz turn TSC stamps into wall-clock time.
- * Returns the number written.
+ * observe may be NULL. Returns the number written.
  */
 unsigned int ztg_events_drain(struct rte_ring *ring, FILE *out, unsigned int max, double wall_start,
-			      uint64_t tsc_start, uint64_t tsc_hz);
+			      uint64_t tsc_start, uint64_t tsc_hz, ztg_events_observer observe, void *arg);
 
 #endif

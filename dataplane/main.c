@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "control_socket.h"
+#include "inventory.h"
 #include "options.h"
 #include "policy/authz.h"
 #include "policy_load.h"
@@ -76,12 +77,15 @@ struct ztg_app {
 	time_t started_at;
 	struct rte_rcu_qsbr *rcu;
 	struct ztg_control *control;
+	struct ztg_inventory *inventory;  /* shadow endpoints, from the events */
 	double wall_start;               /* realtime seconds at tsc_start, to date events */
 	uint64_t tsc_start;
 	atomic_bool stop;
 };
 
 #define EVENT_RING_SIZE 8192
+/* Shadow endpoints remembered; more only counts as overflow. */
+#define INVENTORY_CAPACITY 4096
 
 static int open_events(struct ztg_app *app, char *err, size_t err_len)
 {
@@ -90,6 +94,11 @@ static int open_events(struct ztg_app *app, char *err, size_t err_len)
 	app->events = ztg_events_ring_create(EVENT_RING_SIZE);
 	if (app->events == NULL) {
 		snprintf(err, err_len, "cannot create the event ring: %s", rte_strerror(rte_errno));
+		return -1;
+	}
+	app->inventory = ztg_inventory_create(INVENTORY_CAPACITY);
+	if (app->inventory == NULL) {
+		snprintf(err, err_len, "out of memory for the API inventory");
 		return -1;
 	}
 	app->event_log = stdout;
@@ -107,10 +116,15 @@ static int open_events(struct ztg_app *app, char *err, size_t err_len)
 	return 0;
 }
 
+static void observe_event(void *arg, const struct ztg_event *e, double when)
+{
+	ztg_inventory_observe(arg, e, (time_t)when);
+}
+
 static void drain_events(struct ztg_app *app)
 {
 	ztg_events_drain(app->events, app->event_log, EVENT_RING_SIZE, app->wall_start, app->tsc_start,
-			 rte_get_tsc_hz());
+			 rte_get_tsc_hz(), app->inventory ? observe_event : NULL, app->inventory);
 }
 
 /*
@@ -730,6 +744,9 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 		status = command_rollback(app, out);
 	} else if (strcmp(argv[0], "policy") == 0) {
 		status = command_policy(app, json, out);
+	} else if (strcmp(argv[0], "inventory") == 0) {
+		ztg_inventory_print(app->inventory, json, out);
+		status = ZTG_CONTROL_OK;
 	} else if (strcmp(argv[0], "explain") == 0) {
 		status = command_explain(app, argc, argv, json, out);
 	} else if (strcmp(argv[0], "stats") == 0) {
@@ -740,7 +757,8 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 			ztg_stats_print_final(out, &src);
 		status = ZTG_CONTROL_OK;
 	} else {
-		fprintf(out, "unknown command '%s' (status, stats, policy, explain, apply, rollback)\n", argv[0]);
+		fprintf(out, "unknown command '%s' (status, stats, policy, explain, inventory, apply, rollback)\n",
+			argv[0]);
 		status = ZTG_CONTROL_USAGE;
 	}
 	audit(app, peer, argc, argv, status);
@@ -814,6 +832,7 @@ static void cleanup(struct ztg_app *app)
 	ztg_authz_free(app->previous);
 	rte_free(app->rcu);
 	ztg_control_close(app->control);
+	ztg_inventory_free(app->inventory);
 	if (app->event_log != NULL && app->event_log != stdout)
 		fclose(app->event_log);
 }

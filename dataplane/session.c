@@ -29,6 +29,7 @@ struct feed_state {
 	const char *segment;
 	const char *service;
 	const char *route;
+	char host[ZTG_EVENT_NAME_MAX];
 };
 
 void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_options *opts,
@@ -92,6 +93,7 @@ static void fill_event(const struct ztg_session_context *ctx, const struct ztg_f
 	snprintf(e->segment, sizeof(e->segment), "%s", st->segment ? st->segment : "");
 	snprintf(e->service, sizeof(e->service), "%s", st->service ? st->service : "");
 	snprintf(e->route, sizeof(e->route), "%s", st->route ? st->route : "");
+	snprintf(e->host, sizeof(e->host), "%s", st->host);
 }
 
 static enum ztg_event_action event_action(enum ztg_policy_action action)
@@ -306,6 +308,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		return 0;
 	}
 	st->policy = true;
+	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.name.len, (const char *)host.name.ptr);
 	st->reason = ztg_authz_reason_name(d.reason);
 	st->segment = policy_name(p, d.segment, false);
 	st->service = policy_name(p, d.service, true);

@@ -591,6 +591,13 @@ demo_policy() {
 	grep '^{"timestamp"' "$DUT_LOG" | jq -c 'select(.mode) | {action, reason, segment, service, route, method, path}' |
 		sed 's/^/  /'
 
+	echo
+	echo "Two calls to an endpoint no route describes, then the API inventory (shadow endpoints):"
+	lab_http 403 GET "$SERVER_URL/api/v1/invoices/17"
+	lab_http 403 GET "$SERVER_URL/api/v1/invoices/18"
+	sleep 0.3
+	lab_ctl inventory
+
 	heading "ztgatectl explain: the decision path of one request, step by step"
 	lab_ctl explain --src "$CLIENT_IP4" --dst "$SERVER_IP4" DELETE /api/v1/orders/42
 

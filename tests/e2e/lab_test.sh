@@ -330,6 +330,18 @@ get "$SERVER_URL/api/v1/users/alice"
 [[ $CODE == 200 ]] || fail "GET /api/v1/users/alice under the lab policy: HTTP $CODE"
 pass "default deny: no route and a wrong method get 403 (no_route, method_not_allowed); get-user passes"
 
+# Shadow endpoints: calls no route describes, grouped by path shape.
+for id in 17 18 19; do
+	get "$SERVER_URL/api/v1/invoices/$id"
+	[[ $CODE == 403 ]] || fail "GET /api/v1/invoices/$id: HTTP $CODE, expected 403 (no route)"
+done
+sleep 0.3
+inventory=$("$LAB" ctl --json inventory) || fail "ztgatectl inventory: exit $?"
+jq -e '.endpoints | any(.method == "GET" and .path_shape == "/api/v1/invoices/{id}" and .requests == 3 and
+	.service == "lab-api" and .host == "'"$SERVER_IP4"'")' <<<"$inventory" >/dev/null ||
+	fail "ztgatectl inventory: no GET /api/v1/invoices/{id} x3: $inventory"
+pass "ztgatectl inventory: 3 calls to /api/v1/invoices/17..19 recorded as one shadow endpoint {id}"
+
 explained=$("$LAB" ctl --json explain --src "$CLIENT_IP4" --dst "$SERVER_IP4" DELETE /api/v1/orders/7) ||
 	fail "ztgatectl explain: exit $?"
 jq -e '.segment == "clients" and .service == "lab-api" and .route == "get-order" and .captures.id == "7" and
