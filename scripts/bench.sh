@@ -1,9 +1,12 @@
 #!/bin/bash
 # Throughput benchmark: ztgate on net_pcap (infinite_rx=1, the generated API
 # traffic replayed from memory) into net_null, for a fixed time, in one run on
-# the same harness: plain forwarding (--forward-only, the baseline) and full
-# inspection, interleaved over several rounds so that a noisy neighbour slows
-# both alike. Writes a JSON report: every run, the medians, and the ratio.
+# the same harness: plain forwarding (--forward-only, the baseline), full
+# inspection, inspection judged by rules/bench.conf, and the same while
+# ztgatectl applies that policy every 100 ms (the swap's effect on workers),
+# interleaved over several rounds so that a noisy neighbour slows all alike.
+# Then the route matcher alone at 10, 1,000 and 10,000 routes. Writes a JSON
+# report: every run, the medians, and the ratios.
 #
 #   scripts/bench.sh [--seconds N] [--rounds N] [--sessions N] [--body-size N]
 #                    [--malicious F] [--seed N] [--output FILE] [--no-hugepages]
@@ -45,9 +48,11 @@ done
 if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" "$root" -Dbuildtype=release -Dlab_tests=false >/dev/null
 fi
-ninja -C "$build" dataplane/ztgate tests/traffic/ztg-trafgen >/dev/null
+ninja -C "$build" dataplane/ztgate tests/traffic/ztg-trafgen control/ztgatectl tests/bench/route_match_bench >/dev/null
 ztgate=$build/dataplane/ztgate
 trafgen=$build/tests/traffic/ztg-trafgen
+ztgatectl=$build/control/ztgatectl
+policy=$root/rules/bench.conf
 
 mkdir -p "$out_dir"
 pcap=$out_dir/api-traffic-s$seed-n$sessions-b$body_size.pcap
@@ -78,10 +83,36 @@ run() { # run MODE-NAME [ztgate options...]
 		--stats-json "$out_dir/$name.stats.json" "$@" > "$out_dir/$name.log" 2>&1 ||
 		{ echo "bench: ztgate ($name) failed:" >&2; tail -20 "$out_dir/$name.log" >&2; exit 1; }
 }
+# ctl_loop SOCKET LOG COMMAND...: run ztgatectl COMMAND every 100 ms while ztgate runs.
+ctl_loop() {
+	local sock=$1 log=$2
+	shift 2
+	: >"$log"
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	while [ -S "$sock" ]; do
+		"$ztgatectl" --socket "$sock" "$@" >>"$log" 2>&1 || break
+		sleep 0.1
+	done
+}
+
 for round in $(seq "$rounds"); do
 	run "forward-only-$round" --forward-only
 	run "inspect-$round"
+	run "policy-$round" --policy "$policy"
+	# The swap's own cost: against a run where ztgatectl asks only for the status as often,
+	# so that starting ztgatectl on a 2-core machine weighs on both alike.
+	sock=$out_dir/ztgate-ctl.sock
+	ctl_loop "$sock" "$out_dir/status-$round.log" status &
+	loop=$!
+	run "status-$round" --policy "$policy" --control-socket "$sock"
+	wait "$loop" || true
+	ctl_loop "$sock" "$out_dir/swap-$round.applies" apply "$policy" &
+	loop=$!
+	run "swap-$round" --policy "$policy" --control-socket "$sock"
+	wait "$loop" || true
 done
+echo "bench: route matcher at 10, 1,000 and 10,000 routes"
+"$build/tests/bench/route_match_bench" --rounds 5 >"$out_dir/route_match.json"
 
 [ -n "$report" ] || report=$out_dir/bench-$(date +%Y%m%d-%H%M%S).json
 /usr/bin/python3 - "$out_dir" "$describe" "$report" "$seconds" "$rounds" "$use_hugepages" \
@@ -111,8 +142,19 @@ def median_of(runs):
 
 base_runs = [figures("forward-only-%d" % i) for i in range(1, rounds + 1)]
 full_runs = [figures("inspect-%d" % i) for i in range(1, rounds + 1)]
+policy_runs = [figures("policy-%d" % i) for i in range(1, rounds + 1)]
+status_runs = [figures("status-%d" % i) for i in range(1, rounds + 1)]
+swap_runs = [figures("swap-%d" % i) for i in range(1, rounds + 1)]
 base, full = median_of(base_runs), median_of(full_runs)
+pol, status, swap = median_of(policy_runs), median_of(status_runs), median_of(swap_runs)
 per_round = [round(f["mpps"] / b["mpps"], 3) for b, f in zip(base_runs, full_runs)]
+graces, applies = [], 0
+for i in range(1, rounds + 1):
+    for line in open(os.path.join(out_dir, "swap-%d.applies" % i)):
+        if "grace period of" in line:
+            applies += 1
+            graces.append(float(line.split("grace period of")[1].split()[0]))
+route_match = json.load(open(os.path.join(out_dir, "route_match.json")))
 result = {
     "benchmark": "ztgate inline throughput, net_pcap infinite_rx -> net_null, 1 worker",
     "commit": commit,
@@ -125,6 +167,14 @@ result = {
     "pcap": json.load(open(describe)),
     "baseline_forward_only": {"median": base, "runs": base_runs},
     "inspect": {"median": full, "runs": full_runs},
+    "policy": {"file": "rules/bench.conf", "mode": "monitor", "median": pol, "runs": policy_runs},
+    "policy_with_status_every_100ms": {"median": status, "runs": status_runs},
+    "policy_with_swaps": {
+        "median": swap, "runs": swap_runs, "applies": applies,
+        "grace_period_us": {"median": round(statistics.median(graces), 1) if graces else None,
+                            "max": round(max(graces), 1) if graces else None},
+    },
+    "route_match": route_match,
     "ratio": {
         "mpps_inspect_over_forward": round(full["mpps"] / base["mpps"], 3),
         "mpps_inspect_over_forward_per_round": per_round,
@@ -132,10 +182,20 @@ result = {
             round(full["cycles_per_packet"] / base["cycles_per_packet"], 3),
         "inspect_extra_cycles_per_packet":
             round(full["cycles_per_packet"] - base["cycles_per_packet"], 1),
+        "mpps_policy_over_inspect": round(pol["mpps"] / full["mpps"], 3),
+        "policy_extra_cycles_per_packet": round(pol["cycles_per_packet"] - full["cycles_per_packet"], 1),
+        "mpps_swapping_over_status_loop": round(swap["mpps"] / status["mpps"], 3),
+        "cycles_per_packet_swapping_over_status_loop":
+            round(swap["cycles_per_packet"] / status["cycles_per_packet"], 3),
+        "route_lookup_ns_10_1000_10000": [m["ns_per_lookup_median"] for m in route_match["matchers"]],
+        "route_lookup_ratio_to_10_routes": [m["ratio_to_10"] for m in route_match["matchers"]],
     },
 }
 with open(report, "w") as f:
     json.dump(result, f, indent=2)
-print(json.dumps({"baseline": base, "inspect": full, "ratio": result["ratio"]}, indent=2))
+print(json.dumps({"baseline": base, "inspect": full, "policy": pol, "policy_with_status_loop": status,
+                  "policy_with_swaps": swap,
+                  "applies": applies, "grace_period_us": result["policy_with_swaps"]["grace_period_us"],
+                  "ratio": result["ratio"]}, indent=2))
 print("bench: report written to", report)
 PY
