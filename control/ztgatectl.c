@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "control_socket.h"
 #include "policy.h"
@@ -61,6 +62,7 @@ enum ctl_flag {
 	CTL_F_JSON = 1u << 0,     /* every command: one JSON document on stdout */
 	CTL_F_HELP = 1u << 1,     /* every command: print its help, exit 0 */
 	CTL_F_STRICT = 1u << 2,   /* validate: warnings fail too */
+	CTL_F_FOLLOW = 1u << 3,   /* events: keep printing new ones */
 };
 
 struct ctl_option {
@@ -98,6 +100,7 @@ static int cmd_show(const struct ctl_call *call);
 static int cmd_remote(const struct ctl_call *call);
 static int cmd_apply(const struct ctl_call *call);
 static int cmd_explain(const struct ctl_call *call);
+static int cmd_events(const struct ctl_call *call);
 
 /*
  * The commands, in the order help lists them. Those that talk to a running
@@ -169,6 +172,16 @@ static const struct ctl_command ctl_commands[] = {
 		.synopsis = "",
 		.summary = "the policy in force: services and routes with their file:line",
 		.run = cmd_remote,
+	},
+	{
+		.name = "events",
+		.synopsis = "[--follow]",
+		.summary = "the latest decisions as JSON lines (the last 1,024); --follow keeps printing new ones",
+		.options = (const struct ctl_option[]){
+			{ "--follow", CTL_F_FOLLOW, "poll for new events every 200 ms until interrupted" },
+			{ NULL, 0, NULL },
+		},
+		.run = cmd_events,
 	},
 	{
 		.name = "inventory",
@@ -999,23 +1012,87 @@ out:
 
 /* ------------------------------------------------------- running ztgate */
 
-/* Send the command and its arguments; the body goes to stdout on success, stderr otherwise. */
-static int remote(const struct ctl_call *call, int argc, const char *const *argv)
+/* The command's answer in *body (caller frees); the status ztgate gave, or UNREACHABLE with err printed. */
+static int fetch(const struct ctl_call *call, int argc, const char *const *argv, char **body, size_t *len)
 {
-	char *body = NULL, err[512];
-	size_t body_len = 0;
-	FILE *out = open_memstream(&body, &body_len);
+	char err[512];
+	FILE *out = open_memstream(body, len);
 	enum ztg_control_status status;
 
 	if (out == NULL)
 		return CTL_EXIT_INTERNAL;
 	status = ztg_control_call(call->socket, argc, argv, out, err, sizeof(err));
 	fclose(out);
-	if (status == ZTG_CONTROL_UNREACHABLE && body_len == 0)
+	if (status == ZTG_CONTROL_UNREACHABLE && *len == 0)
 		fprintf(stderr, "%s: %s\n", CTL_NAME, err);
-	fwrite(body, 1, body_len, status == ZTG_CONTROL_OK ? stdout : stderr);
-	free(body);
 	return (int)status;
+}
+
+/* Send the command and its arguments; the body goes to stdout on success, stderr otherwise. */
+static int remote(const struct ctl_call *call, int argc, const char *const *argv)
+{
+	char *body = NULL;
+	size_t body_len = 0;
+	int status = fetch(call, argc, argv, &body, &body_len);
+
+	fwrite(body, 1, body_len, status == CTL_EXIT_OK ? stdout : stderr);
+	free(body);
+	return status;
+}
+
+/* Print the event lines of a text answer; return the "#next N" cursor it ends with. */
+static unsigned long long print_events(const char *body)
+{
+	const char *cursor = strstr(body, "#next ");
+
+	fwrite(body, 1, cursor ? (size_t)(cursor - body) : strlen(body), stdout);
+	fflush(stdout);
+	return cursor ? strtoull(cursor + 6, NULL, 10) : 0;
+}
+
+static int cmd_events(const struct ctl_call *call)
+{
+	char since[32];
+	const char *argv[3] = {"events", "--since", since};
+	bool json = call->flags & CTL_F_JSON, follow = call->flags & CTL_F_FOLLOW;
+	unsigned long long next;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (json && follow) {
+		fprintf(stderr, "%s: events: --follow prints JSON lines already; --json is for one snapshot\n", CTL_NAME);
+		return CTL_EXIT_USAGE;
+	}
+	if (json) {
+		argv[1] = "--json";
+		return remote(call, 2, argv);
+	}
+	rc = fetch(call, 1, argv, &body, &len);
+	if (rc != CTL_EXIT_OK) {
+		fwrite(body, 1, len, stderr);
+		free(body);
+		return rc;
+	}
+	next = print_events(body);
+	free(body);
+	while (follow) {
+		struct timespec pause = {.tv_nsec = 200 * 1000 * 1000};
+
+		nanosleep(&pause, NULL);
+		snprintf(since, sizeof(since), "%llu", next);
+		body = NULL;
+		len = 0;
+		rc = fetch(call, 3, argv, &body, &len);
+		if (rc != CTL_EXIT_OK) {
+			fwrite(body, 1, len, stderr);
+			free(body);
+			return rc;
+		}
+		next = print_events(body);
+		free(body);
+	}
+	return CTL_EXIT_OK;
 }
 
 static int cmd_remote(const struct ctl_call *call)

@@ -49,8 +49,8 @@ static void format_address(const struct ztg_flow_key *key, unsigned int endpoint
 		snprintf(buf, len, "?");
 }
 
-static void write_event(FILE *out, const struct ztg_event *e, double wall_start, uint64_t tsc_start,
-			uint64_t tsc_hz)
+void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_start, uint64_t tsc_start,
+			   uint64_t tsc_hz)
 {
 	double when = wall_start + (double)(int64_t)(e->tsc - tsc_start) / (double)tsc_hz;
 	unsigned int client = e->initiator, server = e->initiator ^ 1;
@@ -112,7 +112,7 @@ unsigned int ztg_events_drain(struct rte_ring *ring, FILE *out, unsigned int max
 		if (n == 0)
 			break;
 		for (unsigned int i = 0; i < n; i++) {
-			write_event(out, &batch[i], wall_start, tsc_start, tsc_hz);
+			ztg_events_write_json(out, &batch[i], wall_start, tsc_start, tsc_hz);
 			if (observe != NULL)
 				observe(arg, &batch[i],
 					wall_start + (double)(int64_t)(batch[i].tsc - tsc_start) / (double)tsc_hz);

@@ -62,6 +62,10 @@ static inline int ztg_events_push(struct rte_ring *ring, const struct ztg_event 
 /* "ztg-" and 16 hex digits: the id the 403 body and the event share. */
 void ztg_events_format_request_id(uint64_t request_id, char *out, size_t out_len);
 
+/* One event as one JSON line, as the drain writes it. */
+void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_start, uint64_t tsc_start,
+			   uint64_t tsc_hz);
+
 /* Called for each drained event, after it is written (the API inventory feeds on them). */
 typedef void (*ztg_events_observer)(void *arg, const struct ztg_event *event, double when);
 

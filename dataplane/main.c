@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -78,6 +79,9 @@ struct ztg_app {
 	struct rte_rcu_qsbr *rcu;
 	struct ztg_control *control;
 	struct ztg_inventory *inventory;  /* shadow endpoints, from the events */
+	/* The latest events for ztgatectl events; event number n sits in slot n % RECENT_EVENTS. */
+	struct ztg_event *recent;
+	uint64_t recent_next;
 	double wall_start;               /* realtime seconds at tsc_start, to date events */
 	uint64_t tsc_start;
 	atomic_bool stop;
@@ -86,6 +90,8 @@ struct ztg_app {
 #define EVENT_RING_SIZE 8192
 /* Shadow endpoints remembered; more only counts as overflow. */
 #define INVENTORY_CAPACITY 4096
+/* Events kept for ztgatectl events (--follow polls with a cursor into them). */
+#define RECENT_EVENTS 1024
 
 static int open_events(struct ztg_app *app, char *err, size_t err_len)
 {
@@ -97,7 +103,8 @@ static int open_events(struct ztg_app *app, char *err, size_t err_len)
 		return -1;
 	}
 	app->inventory = ztg_inventory_create(INVENTORY_CAPACITY);
-	if (app->inventory == NULL) {
+	app->recent = calloc(RECENT_EVENTS, sizeof(*app->recent));
+	if (app->inventory == NULL || app->recent == NULL) {
 		snprintf(err, err_len, "out of memory for the API inventory");
 		return -1;
 	}
@@ -118,13 +125,16 @@ static int open_events(struct ztg_app *app, char *err, size_t err_len)
 
 static void observe_event(void *arg, const struct ztg_event *e, double when)
 {
-	ztg_inventory_observe(arg, e, (time_t)when);
+	struct ztg_app *app = arg;
+
+	ztg_inventory_observe(app->inventory, e, (time_t)when);
+	app->recent[app->recent_next++ % RECENT_EVENTS] = *e;
 }
 
 static void drain_events(struct ztg_app *app)
 {
 	ztg_events_drain(app->events, app->event_log, EVENT_RING_SIZE, app->wall_start, app->tsc_start,
-			 rte_get_tsc_hz(), app->inventory ? observe_event : NULL, app->inventory);
+			 rte_get_tsc_hz(), observe_event, app);
 }
 
 /*
@@ -709,6 +719,53 @@ static enum ztg_control_status command_explain(struct ztg_app *app, int argc, ch
 	return ZTG_CONTROL_OK;
 }
 
+/*
+ * events [--since N]: the kept events numbered above N (all kept ones
+ * without it), as JSON lines, then "#next M" for the next call's --since.
+ * With --json: {"next": M, "dropped": D, "events": [...]}, D counting events
+ * after N that were no longer kept.
+ */
+static enum ztg_control_status command_events(struct ztg_app *app, int argc, char **argv, bool json, FILE *out)
+{
+	uint64_t since = 0, first, next;
+	bool have_since = false;
+	uint64_t hz = rte_get_tsc_hz();
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+			char *end;
+
+			since = strtoull(argv[++i], &end, 10);
+			have_since = *end == '\0';
+			if (!have_since) {
+				fprintf(out, "events: --since %s: expected an event number\n", argv[i]);
+				return ZTG_CONTROL_USAGE;
+			}
+		} else if (strcmp(argv[i], "--json") != 0) {
+			fprintf(out, "events: unknown argument %s (--since N, --json)\n", argv[i]);
+			return ZTG_CONTROL_USAGE;
+		}
+	}
+	drain_events(app);
+	next = app->recent_next;
+	first = next > RECENT_EVENTS ? next - RECENT_EVENTS : 0;
+	if (have_since && since > first)
+		first = since < next ? since : next;
+	if (json)
+		fprintf(out, "{\"next\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"events\":[\n", next,
+			have_since && since < first ? first - since : 0);
+	for (uint64_t n = first; n < next; n++) {
+		if (json && n > first)
+			fputc(',', out);
+		ztg_events_write_json(out, &app->recent[n % RECENT_EVENTS], app->wall_start, app->tsc_start, hz);
+	}
+	if (json)
+		fprintf(out, "]}\n");
+	else
+		fprintf(out, "#next %" PRIu64 "\n", next);
+	return ZTG_CONTROL_OK;
+}
+
 /* Every command, whoever sent it and however it ended, leaves one audit line in the event log. */
 static void audit(struct ztg_app *app, const struct ztg_control_peer *peer, int argc, char **argv,
 		  enum ztg_control_status status)
@@ -744,6 +801,8 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 		status = command_rollback(app, out);
 	} else if (strcmp(argv[0], "policy") == 0) {
 		status = command_policy(app, json, out);
+	} else if (strcmp(argv[0], "events") == 0) {
+		status = command_events(app, argc, argv, json, out);
 	} else if (strcmp(argv[0], "inventory") == 0) {
 		ztg_inventory_print(app->inventory, json, out);
 		status = ZTG_CONTROL_OK;
@@ -757,11 +816,13 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 			ztg_stats_print_final(out, &src);
 		status = ZTG_CONTROL_OK;
 	} else {
-		fprintf(out, "unknown command '%s' (status, stats, policy, explain, inventory, apply, rollback)\n",
-			argv[0]);
+		fprintf(out, "unknown command '%s' (status, stats, policy, events, explain, inventory, apply, "
+			"rollback)\n", argv[0]);
 		status = ZTG_CONTROL_USAGE;
 	}
-	audit(app, peer, argc, argv, status);
+	/* events --since N is what --follow polls with: its first call is the one worth a line. */
+	if (strcmp(argv[0], "events") != 0 || operand(argc, argv) == NULL)
+		audit(app, peer, argc, argv, status);
 	return status;
 }
 
@@ -833,6 +894,7 @@ static void cleanup(struct ztg_app *app)
 	rte_free(app->rcu);
 	ztg_control_close(app->control);
 	ztg_inventory_free(app->inventory);
+	free(app->recent);
 	if (app->event_log != NULL && app->event_log != stdout)
 		fclose(app->event_log);
 }

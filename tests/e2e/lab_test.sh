@@ -342,6 +342,19 @@ jq -e '.endpoints | any(.method == "GET" and .path_shape == "/api/v1/invoices/{i
 	fail "ztgatectl inventory: no GET /api/v1/invoices/{id} x3: $inventory"
 pass "ztgatectl inventory: 3 calls to /api/v1/invoices/17..19 recorded as one shadow endpoint {id}"
 
+"$LAB" ctl --json events | jq -e '.events | any(.reason == "no_route" and .path == "/api/v1/invoices/19" and
+	.segment == "clients" and .service == "lab-api")' >/dev/null || fail "ztgatectl events: no event for invoices/19"
+followed=$(mktemp)
+timeout 3 "$LAB" ctl events --follow >"$followed" 2>&1 &
+follower=$!
+sleep 1
+get "$SERVER_URL/api/v1/invoices/20"
+wait "$follower" || true
+grep -q '"path":"/api/v1/invoices/20"' "$followed" || fail "ztgatectl events --follow did not show the new event: $(cat "$followed")"
+grep -q '"path":"/api/v1/invoices/19"' "$followed" || fail "ztgatectl events --follow did not start with the kept events"
+rm -f -- "$followed"
+pass "ztgatectl events: the kept decisions, and --follow prints a new one as it happens"
+
 explained=$("$LAB" ctl --json explain --src "$CLIENT_IP4" --dst "$SERVER_IP4" DELETE /api/v1/orders/7) ||
 	fail "ztgatectl explain: exit $?"
 jq -e '.segment == "clients" and .service == "lab-api" and .route == "get-order" and .captures.id == "7" and
