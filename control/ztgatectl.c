@@ -101,6 +101,7 @@ static int cmd_remote(const struct ctl_call *call);
 static int cmd_apply(const struct ctl_call *call);
 static int cmd_explain(const struct ctl_call *call);
 static int cmd_events(const struct ctl_call *call);
+static int cmd_passthrough(const struct ctl_call *call);
 
 /*
  * The commands, in the order help lists them. Those that talk to a running
@@ -172,6 +173,15 @@ static const struct ctl_command ctl_commands[] = {
 		.synopsis = "",
 		.summary = "the policy in force: services and routes with their file:line",
 		.run = cmd_remote,
+	},
+	{
+		.name = "flows",
+		.synopsis = "[--top N] [--by bytes|requests]",
+		.summary = "the busiest flows of every worker (20 by bytes unless told)",
+		.min_args = 0,
+		.max_args = 4,
+		.passthrough = true,
+		.run = cmd_passthrough,
 	},
 	{
 		.name = "events",
@@ -1093,6 +1103,20 @@ static int cmd_events(const struct ctl_call *call)
 		free(body);
 	}
 	return CTL_EXIT_OK;
+}
+
+/* The command and its arguments as they are, --json if asked. */
+static int cmd_passthrough(const struct ctl_call *call)
+{
+	const char *argv[20];
+	int argc = 0;
+
+	argv[argc++] = call->cmd->name;
+	for (int i = 0; i < call->argc && argc < 18; i++)
+		argv[argc++] = call->args[i];
+	if (call->flags & CTL_F_JSON)
+		argv[argc++] = "--json";
+	return remote(call, argc, argv);
 }
 
 static int cmd_remote(const struct ctl_call *call)

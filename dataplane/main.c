@@ -719,6 +719,125 @@ static enum ztg_control_status command_explain(struct ztg_app *app, int argc, ch
 	return ZTG_CONTROL_OK;
 }
 
+struct ranked_flow {
+	struct ztg_flow_summary s;
+	unsigned int lcore;
+	uint64_t rank;
+};
+
+static int by_rank(const void *a, const void *b)
+{
+	const struct ranked_flow *x = a, *y = b;
+
+	return x->rank < y->rank ? 1 : x->rank > y->rank ? -1 : 0;
+}
+
+/* flows [--top N] [--by bytes|requests]: the busiest flows of every worker, merged. */
+static enum ztg_control_status command_flows(struct ztg_app *app, int argc, char **argv, bool json, FILE *out)
+{
+	const uint64_t hz = rte_get_tsc_hz(), now = rte_rdtsc();
+	struct ranked_flow *all;
+	bool by_requests = false;
+	unsigned long top = 20;
+	uint32_t total = 0;
+	uint64_t walked = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) {
+			char *end;
+
+			top = strtoul(argv[++i], &end, 10);
+			if (*end != '\0' || top == 0 || top > 1000) {
+				fprintf(out, "flows: --top %s: expected 1..1000\n", argv[i]);
+				return ZTG_CONTROL_USAGE;
+			}
+		} else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "requests") != 0 && strcmp(argv[i], "bytes") != 0) {
+				fprintf(out, "flows: --by %s: expected bytes or requests\n", argv[i]);
+				return ZTG_CONTROL_USAGE;
+			}
+			by_requests = strcmp(argv[i], "requests") == 0;
+		} else if (strcmp(argv[i], "--json") != 0) {
+			fprintf(out, "flows: unknown argument %s (--top N, --by bytes|requests, --json)\n", argv[i]);
+			return ZTG_CONTROL_USAGE;
+		}
+	}
+	/* Ask every running worker, then wait for the answers (a walk of its table between two rounds). */
+	for (uint16_t w = 0; w < app->worker_count; w++) {
+		struct ztg_flows_query *q = &app->workers[w]->flows_query;
+
+		if (app->workers[w]->queue_count == 0 || app->workers[w]->flows == NULL)
+			continue;
+		q->by_requests = by_requests;
+		atomic_fetch_add_explicit(&q->asked, 1, memory_order_release);
+	}
+	all = calloc((size_t)app->worker_count * ZTG_FLOWS_QUERY_TOP + 1, sizeof(*all));
+	if (all == NULL)
+		return ZTG_CONTROL_INTERNAL;
+	for (uint16_t w = 0; w < app->worker_count; w++) {
+		struct ztg_worker *wk = app->workers[w];
+		struct ztg_flows_query *q = &wk->flows_query;
+		uint64_t deadline = rte_rdtsc() + hz / 2;
+
+		if (wk->queue_count == 0 || wk->flows == NULL)
+			continue;
+		while (atomic_load_explicit(&q->answered, memory_order_acquire) !=
+		       atomic_load_explicit(&q->asked, memory_order_relaxed)) {
+			if (rte_rdtsc() > deadline) {
+				fprintf(out, "flows: worker %u did not answer within 500 ms\n", wk->lcore_id);
+				free(all);
+				return ZTG_CONTROL_INTERNAL;
+			}
+			rte_delay_us_sleep(1000);
+		}
+		walked += q->walked;
+		for (uint32_t k = 0; k < q->count; k++)
+			all[total++] = (struct ranked_flow){.s = q->top[k], .lcore = wk->lcore_id,
+							    .rank = by_requests ? q->top[k].requests : q->top[k].bytes};
+	}
+	qsort(all, total, sizeof(*all), by_rank);
+	if (total > top)
+		total = (uint32_t)top;
+	if (json)
+		fprintf(out, "{\"flows_active\":%" PRIu64 ",\"by\":\"%s\",\"flows\":[", walked,
+			by_requests ? "requests" : "bytes");
+	else
+		fprintf(out, "%" PRIu64 " flows; top %u by %s\n%-46s %-46s %-5s %-12s %10s %12s %8s %8s %8s %s\n",
+			walked, total, by_requests ? "requests" : "bytes", "CLIENT", "SERVER", "PROTO", "STATE",
+			"PACKETS", "BYTES", "REQUESTS", "AGE s", "IDLE s", "WORKER");
+	for (uint32_t i = 0; i < total; i++) {
+		const struct ztg_flow_summary *s = &all[i].s;
+		unsigned int c = s->initiator;
+		int af = s->key.ip_version == 4 ? AF_INET : AF_INET6;
+		char client[INET6_ADDRSTRLEN], server[INET6_ADDRSTRLEN], from[64], to[64];
+		double age = (double)(now - s->created_tsc) / (double)hz;
+		double idle = now > s->last_seen_tsc ? (double)(now - s->last_seen_tsc) / (double)hz : 0;
+		const char *state = s->key.l4_proto == IPPROTO_TCP ? ztg_tcp_state_name(s->tcp_state) : "-";
+
+		inet_ntop(af, s->key.addr[c], client, sizeof(client));
+		inet_ntop(af, s->key.addr[c ^ 1], server, sizeof(server));
+		if (json) {
+			fprintf(out, "%s{\"client\":\"%s\",\"client_port\":%u,\"server\":\"%s\",\"server_port\":%u,"
+				"\"proto\":%u,\"state\":\"%s\",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+				",\"requests\":%u,\"age_seconds\":%.3f,\"idle_seconds\":%.3f,\"worker\":%u,"
+				"\"blocked\":%s}", i ? "," : "", client, s->key.port[c], server, s->key.port[c ^ 1],
+				s->key.l4_proto, state, s->packets, s->bytes, s->requests, age, idle, all[i].lcore,
+				(s->flags & ZTG_FLOW_F_BLOCKED) ? "true" : "false");
+			continue;
+		}
+		snprintf(from, sizeof(from), af == AF_INET ? "%s:%u" : "[%s]:%u", client, s->key.port[c]);
+		snprintf(to, sizeof(to), af == AF_INET ? "%s:%u" : "[%s]:%u", server, s->key.port[c ^ 1]);
+		fprintf(out, "%-46s %-46s %-5u %-12s %10" PRIu64 " %12" PRIu64 " %8u %8.1f %8.1f %u%s\n", from, to,
+			s->key.l4_proto, state, s->packets, s->bytes, s->requests, age, idle, all[i].lcore,
+			(s->flags & ZTG_FLOW_F_BLOCKED) ? " blocked" : "");
+	}
+	if (json)
+		fprintf(out, "]}\n");
+	free(all);
+	return ZTG_CONTROL_OK;
+}
+
 /*
  * events [--since N]: the kept events numbered above N (all kept ones
  * without it), as JSON lines, then "#next M" for the next call's --since.
@@ -801,6 +920,8 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 		status = command_rollback(app, out);
 	} else if (strcmp(argv[0], "policy") == 0) {
 		status = command_policy(app, json, out);
+	} else if (strcmp(argv[0], "flows") == 0) {
+		status = command_flows(app, argc, argv, json, out);
 	} else if (strcmp(argv[0], "events") == 0) {
 		status = command_events(app, argc, argv, json, out);
 	} else if (strcmp(argv[0], "inventory") == 0) {
@@ -816,7 +937,7 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 			ztg_stats_print_final(out, &src);
 		status = ZTG_CONTROL_OK;
 	} else {
-		fprintf(out, "unknown command '%s' (status, stats, policy, events, explain, inventory, apply, "
+		fprintf(out, "unknown command '%s' (status, stats, policy, flows, events, explain, inventory, apply, "
 			"rollback)\n", argv[0]);
 		status = ZTG_CONTROL_USAGE;
 	}

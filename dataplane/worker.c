@@ -430,6 +430,50 @@ static uint32_t poll_queues(struct ztg_worker *w, struct burst_state *b, struct 
 	return received;
 }
 
+static uint64_t flow_rank(const struct ztg_flows_query *q, const struct ztg_flow_summary *s)
+{
+	return q->by_requests ? s->requests : s->bytes;
+}
+
+/* Keep the ZTG_FLOWS_QUERY_TOP highest-ranked flows, sorted, highest first. */
+static int rank_flow(const struct ztg_flow *flow, void *arg)
+{
+	struct ztg_flows_query *q = arg;
+	struct ztg_flow_summary s = {
+		.key = flow->key,
+		.initiator = flow->tcp.initiator,
+		.tcp_state = (uint8_t)flow->tcp.state,
+		.flags = flow->flags,
+		.requests = flow->requests,
+		.packets = flow->packets[0] + flow->packets[1],
+		.bytes = flow->bytes[0] + flow->bytes[1],
+		.created_tsc = flow->created_tsc,
+		.last_seen_tsc = flow->last_seen_tsc,
+	};
+	uint32_t at;
+
+	q->walked++;
+	if (q->count == ZTG_FLOWS_QUERY_TOP && flow_rank(q, &s) <= flow_rank(q, &q->top[q->count - 1]))
+		return 0;
+	at = q->count < ZTG_FLOWS_QUERY_TOP ? q->count++ : q->count - 1;
+	for (; at > 0 && flow_rank(q, &q->top[at - 1]) < flow_rank(q, &s); at--)
+		q->top[at] = q->top[at - 1];
+	q->top[at] = s;
+	return 0;
+}
+
+static void answer_flows_query(struct ztg_worker *w)
+{
+	struct ztg_flows_query *q = &w->flows_query;
+	uint32_t asked = atomic_load_explicit(&q->asked, memory_order_acquire);
+
+	q->count = 0;
+	q->walked = 0;
+	if (w->flows != NULL)
+		ztg_flow_table_walk(w->flows, rank_flow, q);
+	atomic_store_explicit(&q->answered, asked, memory_order_release);
+}
+
 static void publish_flow_stats(struct ztg_worker *w)
 {
 	struct ztg_flow_table_stats fs;
@@ -462,6 +506,9 @@ int ztg_worker_run(void *arg)
 		poll_queues(w, &burst, pkts);
 		if (w->rcu != NULL)
 			rte_rcu_qsbr_quiescent(w->rcu, w->rcu_id);
+		if (unlikely(atomic_load_explicit(&w->flows_query.asked, memory_order_relaxed) !=
+			     atomic_load_explicit(&w->flows_query.answered, memory_order_relaxed)))
+			answer_flows_query(w);
 		now = rte_rdtsc();
 		if (w->flows != NULL && now >= next_expire) {
 			ztg_flow_table_expire(w->flows, now, EXPIRE_BUDGET);

@@ -32,6 +32,36 @@
 
 #define ZTG_WORKER_MAX_QUEUES 64
 
+/* Flows a worker reports per query (ztgatectl flows); the main lcore merges them. */
+#define ZTG_FLOWS_QUERY_TOP 64
+
+struct ztg_flow_summary {
+	struct ztg_flow_key key;
+	uint8_t initiator;
+	uint8_t tcp_state;               /* enum ztg_tcp_state */
+	uint8_t flags;                   /* ZTG_FLOW_F_* */
+	uint32_t requests;
+	uint64_t packets;                /* both directions */
+	uint64_t bytes;
+	uint64_t created_tsc;
+	uint64_t last_seen_tsc;
+};
+
+/*
+ * The main lcore asks a worker for its busiest flows; the worker answers
+ * between two poll rounds, so its table is never read by another thread.
+ * Main: fill by_requests, then bump asked (release). Worker: fill the
+ * answer, then store answered = asked (release).
+ */
+struct ztg_flows_query {
+	_Atomic uint32_t asked;
+	_Atomic uint32_t answered;
+	bool by_requests;                /* rank by requests, else by bytes */
+	uint32_t count;
+	uint32_t walked;
+	struct ztg_flow_summary top[ZTG_FLOWS_QUERY_TOP];
+};
+
 /* One rx queue the worker polls and the tx queue its packets leave on. */
 struct ztg_worker_queue {
 	uint16_t rx_port;
@@ -72,6 +102,7 @@ struct ztg_worker {
 	unsigned int rcu_id;
 	struct ztg_session_context session;
 	struct ztg_counters counters;    /* written by this worker only */
+	struct ztg_flows_query flows_query;
 } __rte_cache_aligned;
 
 /* on_release hook of the worker's flow table: gives layer-7 memory back. */

@@ -355,6 +355,13 @@ grep -q '"path":"/api/v1/invoices/19"' "$followed" || fail "ztgatectl events --f
 rm -f -- "$followed"
 pass "ztgatectl events: the kept decisions, and --follow prints a new one as it happens"
 
+flows=$("$LAB" ctl --json flows --by requests --top 5) || fail "ztgatectl flows: exit $?"
+jq -e '(.flows | length) >= 1 and (.flows | length) <= 5 and
+	(.flows | all(.server == "'"$SERVER_IP4"'" or .server == "'"$SERVER_IP6"'" or .proto != 6)) and
+	(.flows[0].requests >= 1) and ([.flows[].requests] == ([.flows[].requests] | sort | reverse))' \
+	<<<"$flows" >/dev/null || fail "ztgatectl flows --by requests --top 5: $flows"
+pass "ztgatectl flows: the busiest flows by requests, at most --top, highest first"
+
 explained=$("$LAB" ctl --json explain --src "$CLIENT_IP4" --dst "$SERVER_IP4" DELETE /api/v1/orders/7) ||
 	fail "ztgatectl explain: exit $?"
 jq -e '.segment == "clients" and .service == "lab-api" and .route == "get-order" and .captures.id == "7" and
