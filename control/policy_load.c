@@ -18,13 +18,17 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <libconfig.h>
+
+#include "policy/route_match.h"
 
 /* ------------------------------------------------------------------ names */
 
@@ -279,9 +283,25 @@ static char *arena_strdup(struct loader *ld, const char *s)
 	return arena_strndup(ld, s, strlen(s));
 }
 
-/* The path to show for a file libconfig names: includes are relative to ld->dir. */
+/*
+ * The path to show for a file libconfig names raw (what the @include said):
+ * relative to the policy's directory, written the way the policy's own path
+ * was (no "./" added when the policy was named without a directory).
+ */
+static void compose_shown(const struct loader *ld, const char *raw, char *buf, size_t len)
+{
+	size_t dlen = strlen(ld->dir);
+
+	if (raw[0] == '/' || !ld->dir_given)
+		snprintf(buf, len, "%s", raw);
+	else
+		snprintf(buf, len, "%s%s%s", ld->dir, dlen > 0 && ld->dir[dlen - 1] == '/' ? "" : "/", raw);
+}
+
+/* compose_shown(), kept in the policy and remembered per libconfig file name. */
 static const char *file_shown(struct loader *ld, const char *raw)
 {
+	char buf[PATH_MAX];
 	struct file_name *f;
 	char *shown;
 
@@ -302,16 +322,8 @@ static const char *file_shown(struct loader *ld, const char *raw)
 		ld->files = grown;
 		ld->file_capacity = cap;
 	}
-	if (raw[0] == '/' || !ld->dir_given) {
-		shown = arena_strdup(ld, raw);
-	} else {
-		size_t dlen = strlen(ld->dir);
-		bool slash = dlen > 0 && ld->dir[dlen - 1] == '/';
-
-		shown = arena_alloc(ld, dlen + strlen(raw) + 2, 1);
-		if (shown != NULL)
-			sprintf(shown, "%s%s%s", ld->dir, slash ? "" : "/", raw);
-	}
+	compose_shown(ld, raw, buf, sizeof(buf));
+	shown = arena_strdup(ld, buf);
 	if (shown == NULL)
 		return ld->policy->path;
 	f = &ld->files[ld->file_count++];
@@ -1445,6 +1457,69 @@ static void check_route_overlaps(struct loader *ld, const struct ztg_policy_serv
 	free(refs);
 }
 
+struct template_check {
+	struct loader *ld;
+	const struct ztg_policy_service *svc;
+	const struct ztg_route_spec *specs;
+	const char *where;
+};
+
+/* A matcher diagnostic at the route's own file:line; spec indexes map back through route_id. */
+static void on_template_diag(void *arg, const struct ztg_route_diag *diag)
+{
+	const struct template_check *tc = arg;
+	const struct ztg_policy_route *r, *other;
+	struct loc_text lt;
+
+	if (diag->route_index == ZTG_ROUTE_NONE || diag->code == ZTG_ROUTE_E_TOO_MANY_ERRORS) {
+		error_loc(tc->ld, &tc->svc->loc, "%s.routes: %s", tc->where, diag->message);
+		return;
+	}
+	r = &tc->svc->routes[tc->specs[diag->route_index].route_id];
+	if (diag->code == ZTG_ROUTE_E_DUPLICATE_ROUTE && diag->other_index != ZTG_ROUTE_NONE) {
+		other = &tc->svc->routes[tc->specs[diag->other_index].route_id];
+		/* The same text is check_route_overlaps' to report. */
+		if (strcmp(other->path, r->path) == 0)
+			return;
+		error_loc(tc->ld, &r->loc, "%s.routes: route \"%s\" (%s) is unreachable: route \"%s\" at %s has the same "
+			  "shape and serves the same methods (parameter names do not tell paths apart)", tc->where,
+			  r->name, r->path, other->name, loc_str(&lt, &other->loc));
+		return;
+	}
+	if (diag->warning)
+		warning_loc(tc->ld, &r->loc, "%s.routes: route \"%s\": %s", tc->where, r->name, diag->message);
+	else
+		error_loc(tc->ld, &r->loc, "%s.routes: route \"%s\": %s", tc->where, r->name, diag->message);
+}
+
+/*
+ * Compile the service's routes with the matcher the dataplane runs, so that
+ * what it would refuse (a template it cannot parse, two routes of one shape
+ * and methods) is an error here, at file:line, and never a surprise at
+ * apply. The matcher is thrown away: the dataplane compiles its own.
+ */
+static void check_route_templates(struct loader *ld, const struct ztg_policy_service *svc, const char *where)
+{
+	struct ztg_route_spec *specs = calloc(svc->route_count + 1, sizeof(*specs));
+	struct template_check tc = {ld, svc, specs, where};
+	struct ztg_route_build_opts opts = {.diag = on_template_diag, .ctx = &tc};
+	uint32_t n = 0;
+
+	if (specs == NULL) {
+		out_of_memory(ld);
+		return;
+	}
+	/* Routes whose path or methods already failed are left out: one error each is enough. */
+	for (uint32_t i = 0; i < svc->route_count; i++) {
+		const struct ztg_policy_route *r = &svc->routes[i];
+
+		if (r->path != NULL && r->path[0] == '/' && r->methods != 0)
+			specs[n++] = (struct ztg_route_spec){.template = r->path, .methods = r->methods, .route_id = i};
+	}
+	ztg_route_matcher_free(ztg_route_matcher_build(specs, n, &opts, NULL));
+	free(specs);
+}
+
 static void parse_routes(struct loader *ld, const config_setting_t *list, const char *where,
 			 struct ztg_policy_service *svc)
 {
@@ -1466,6 +1541,7 @@ static void parse_routes(struct loader *ld, const config_setting_t *list, const 
 	sort_names(ld, names, name_count, path, "route");
 	free(names);
 	check_route_overlaps(ld, svc, where);
+	check_route_templates(ld, svc, where);
 }
 
 static const struct key_spec service_keys[] = {
@@ -2141,6 +2217,174 @@ static void report_read_error(struct loader *ld, const config_t *cfg)
 	diag_add(ld, ZTG_POLICY_ERROR, file, line > 0 ? (uint32_t)line : 0, msg);
 }
 
+/*
+ * libconfig 1.5 opens whatever an @include names: a directory makes its
+ * scanner call exit() (the whole process would go), a FIFO blocks, a device
+ * such as /dev/zero never ends. So before libconfig reads anything, each
+ * include line of each file reachable from the policy must name a regular
+ * file. Like libconfig, only lines that start (after blanks) with
+ * `@include "` count, and the name is used as written, without escapes, after
+ * the include directory. Unlike libconfig, block comments are not skipped: a
+ * commented-out include of a directory is refused too, the safe side.
+ */
+#define INCLUDE_MAX_FILES 1024     /* distinct files one policy may pull in */
+#define INCLUDE_MAX_DEPTH 16       /* libconfig itself stops at 10 */
+
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct include_scan {
+	struct file_id *seen;
+	uint32_t count;
+	uint32_t capacity;
+};
+
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* true when st's file was scanned already; otherwise remembers it. */
+static bool include_seen(struct loader *ld, struct include_scan *scan, const struct stat *st, const char *shown,
+			 uint32_t line)
+{
+	for (uint32_t i = 0; i < scan->count; i++) {
+		if (scan->seen[i].dev == st->st_dev && scan->seen[i].ino == st->st_ino)
+			return true;
+	}
+	if (scan->count == INCLUDE_MAX_FILES) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "more than %u files included", INCLUDE_MAX_FILES);
+		diag_add(ld, ZTG_POLICY_ERROR, shown, line, msg);
+		return true;
+	}
+	if (scan->count == scan->capacity) {
+		uint32_t cap = scan->capacity ? 2 * scan->capacity : 8;
+		struct file_id *grown = realloc(scan->seen, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			out_of_memory(ld);
+			return true;
+		}
+		scan->seen = grown;
+		scan->capacity = cap;
+	}
+	scan->seen[scan->count++] = (struct file_id){st->st_dev, st->st_ino};
+	return false;
+}
+
+/* Per include level; on the heap, as the scan recurses. */
+struct include_buffers {
+	char name[PATH_MAX / 2];
+	char target[PATH_MAX];
+	char shown[PATH_MAX];
+	char msg[PATH_MAX];
+};
+
+static void scan_includes(struct loader *ld, struct include_scan *scan, const char *file, const char *shown,
+			  unsigned depth)
+{
+	struct include_buffers *b;
+	char *text = NULL;
+	uint32_t line = 0;
+	size_t cap = 0;
+	FILE *f;
+
+	if (depth > INCLUDE_MAX_DEPTH)
+		return;
+	f = fopen(file, "r");
+	if (f == NULL)
+		return;                  /* libconfig says it cannot open it */
+	b = malloc(sizeof(*b));
+	if (b == NULL) {
+		fclose(f);
+		out_of_memory(ld);
+		return;
+	}
+	while (getline(&text, &cap, f) >= 0 && !ld->nomem) {
+		const char *p = text, *end;
+		struct stat st;
+		struct shown sn;
+
+		line++;
+		p += strspn(p, " \t");
+		if (strncmp(p, "@include", 8) != 0 || (p[8] != ' ' && p[8] != '\t'))
+			continue;
+		p += 8;
+		p += strspn(p, " \t");
+		if (*p != '"' || (end = strchr(p + 1, '"')) == NULL)
+			continue;        /* not an include to libconfig either: its syntax error */
+		if ((size_t)(end - p - 1) >= sizeof(b->name)) {
+			diag_add(ld, ZTG_POLICY_ERROR, shown, line, "include file name too long");
+			continue;
+		}
+		memcpy(b->name, p + 1, (size_t)(end - p - 1));
+		b->name[end - p - 1] = '\0';
+		if (strchr(b->name, '\\') != NULL) {
+			snprintf(b->msg, sizeof(b->msg), "cannot include %s: escapes are not supported in include names",
+				 show(&sn, b->name));
+			diag_add(ld, ZTG_POLICY_ERROR, shown, line, b->msg);
+			continue;
+		}
+		/* What libconfig opens: the include directory, '/', the name. */
+		if ((size_t)snprintf(b->target, sizeof(b->target), "%s/%s", ld->dir, b->name) >= sizeof(b->target) ||
+		    stat(b->target, &st) != 0)
+			continue;        /* libconfig says it cannot open it, at this line */
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(b->msg, sizeof(b->msg), "cannot include %s: it is %s (an include names a regular file, "
+				 "relative to the policy file's directory \"%s\")", show(&sn, b->name),
+				 file_kind(st.st_mode), ld->dir);
+			diag_add(ld, ZTG_POLICY_ERROR, shown, line, b->msg);
+			continue;
+		}
+		if (include_seen(ld, scan, &st, shown, line))
+			continue;
+		compose_shown(ld, b->name, b->shown, sizeof(b->shown));
+		scan_includes(ld, scan, b->target, b->shown, depth + 1);
+	}
+	free(text);
+	free(b);
+	fclose(f);
+}
+
+/*
+ * The policy file must be a regular file, and so must everything it
+ * includes; false (reported) when not.
+ */
+static bool check_files(struct loader *ld)
+{
+	struct include_scan scan = {NULL, 0, 0};
+	uint32_t errors = ld->errors;
+	char msg[512];
+	struct stat st;
+
+	if (stat(ld->path, &st) != 0) {
+		snprintf(msg, sizeof(msg), "cannot open the policy file: %s", strerror(errno));
+		diag_add(ld, ZTG_POLICY_ERROR, ld->policy->path, 0, msg);
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(msg, sizeof(msg), "the policy file is %s, not a regular file", file_kind(st.st_mode));
+		diag_add(ld, ZTG_POLICY_ERROR, ld->policy->path, 0, msg);
+		return false;
+	}
+	include_seen(ld, &scan, &st, ld->policy->path, 0);
+	scan_includes(ld, &scan, ld->path, ld->policy->path, 1);
+	free(scan.seen);
+	return ld->errors == errors && !ld->nomem;
+}
+
 int ztg_policy_load(const char *path, struct ztg_policy **out, struct ztg_policy_diag *diag)
 {
 	struct loader ld;
@@ -2181,13 +2425,13 @@ int ztg_policy_load(const char *path, struct ztg_policy **out, struct ztg_policy
 	p->loc.line = 0;
 
 	/* libconfig says only "file I/O error"; the reason comes from our own open. */
-	f = fopen(path, "r");
-	if (f == NULL) {
+	f = check_files(&ld) ? fopen(path, "r") : NULL;
+	if (f == NULL && ld.errors == 0 && !ld.nomem) {
 		char msg[300];
 
 		snprintf(msg, sizeof(msg), "cannot open the policy file: %s", strerror(errno));
 		diag_add(&ld, ZTG_POLICY_ERROR, p->path, 0, msg);
-	} else {
+	} else if (f != NULL) {
 		fclose(f);
 		config_init(&cfg);
 		config_set_include_dir(&cfg, ld.dir);

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 
 #include <cmocka.h>
@@ -67,6 +69,14 @@ static void unload(struct load *l)
 {
 	ztg_policy_free(l->policy);
 	ztg_policy_diag_free(&l->diag);
+}
+
+/* A file in a fresh temporary directory; the caller removes both. */
+static void write_temp(char *dir, size_t dir_len, char *path, size_t path_len, const char *name)
+{
+	snprintf(dir, dir_len, "/tmp/ztg_policy_test.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, path_len, "%.*s/%s", (int)(path_len / 2), dir, name);
 }
 
 static void fixture_path(void **state, const char *name, char *out, size_t len)
@@ -583,14 +593,33 @@ static void test_route_overlap(void **state)
 	struct load l;
 
 	load_fixture(state, &l, "route_overlap.conf");
-	/* put-order shares the path but no method; other-text differs in case: neither is an error. */
-	expect_failure(&l, 2);
+	/*
+	 * put-order shares the path but no method: fine. other-text differs only
+	 * in its parameter's name: the same shape, so the matcher could never
+	 * pick it for GET.
+	 */
+	expect_failure(&l, 3);
 	expect_error(state, &l, "route_overlap.conf", 9,
 		     "services[0].routes[2]: route \"head-order\" has the same path \"/orders/{id}\" as route "
 		     "\"get-order\" (");
 	expect_error(state, &l, "route_overlap.conf", 9, "route_overlap.conf:7) and both match HEAD");
 	expect_error(state, &l, "route_overlap.conf", 10, "route \"any-order\" has the same path");
 	expect_error(state, &l, "route_overlap.conf", 10, "route_overlap.conf:7) and both match GET, HEAD");
+	expect_error(state, &l, "route_overlap.conf", 11, "route \"other-text\" (/orders/{ID}) is unreachable: route "
+		     "\"get-order\" at ");
+	unload(&l);
+}
+
+/* Templates the route matcher refuses are load errors at the route's line. */
+static void test_bad_template(void **state)
+{
+	struct load l;
+
+	load_fixture(state, &l, "bad_template.conf");
+	expect_failure(&l, 2);
+	expect_error(state, &l, "bad_template.conf", 7, "route \"partial\": segment 2 \"v{n}\"");
+	expect_error(state, &l, "bad_template.conf", 7, "a parameter must be a whole segment");
+	expect_error(state, &l, "bad_template.conf", 8, "a wildcard must be the last segment");
 	unload(&l);
 }
 
@@ -668,6 +697,47 @@ static void test_include_syntax(void **state)
 	unload(&l);
 }
 
+/* libconfig 1.5 would exit() the process on a directory: the loader refuses it first, nested too. */
+static void test_include_directory(void **state)
+{
+	struct load l;
+
+	load_fixture(state, &l, "include_directory.conf");
+	expect_failure(&l, 2);
+	expect_error(state, &l, "include_directory.conf", 4, "cannot include \"\": it is a directory");
+	expect_error(state, &l, "include_directory_part.conf", 2, "cannot include \".\": it is a directory");
+	unload(&l);
+}
+
+/* A FIFO would block libconfig forever: refused as policy file and as include. */
+static void test_include_fifo(void **state)
+{
+	char dir[PATH_MAX / 2], fifo[PATH_MAX], path[PATH_MAX];
+	struct load l;
+	FILE *f;
+
+	(void)state;
+	write_temp(dir, sizeof(dir), path, sizeof(path), "fifo.conf");
+	snprintf(fifo, sizeof(fifo), "%s/pipe.conf", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "version = 1;\nname = \"fifo\";\n@include \"pipe.conf\"\n");
+	fclose(f);
+
+	load_path(&l, path);
+	expect_failure(&l, 1);
+	expect_diag_in(&l, ZTG_POLICY_ERROR, path, 3, "cannot include \"pipe.conf\": it is a FIFO");
+	unload(&l);
+	load_path(&l, fifo);
+	expect_failure(&l, 1);
+	expect_diag_in(&l, ZTG_POLICY_ERROR, fifo, 0, "the policy file is a FIFO, not a regular file");
+	unload(&l);
+	assert_int_equal(unlink(fifo), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_syntax_error(void **state)
 {
 	struct load l;
@@ -689,14 +759,6 @@ static void test_unreadable(void **state)
 }
 
 /* --------------------------------------------------- bounds and reporting */
-
-/* A file in a fresh temporary directory; the caller removes both. */
-static void write_temp(char *dir, size_t dir_len, char *path, size_t path_len, const char *name)
-{
-	snprintf(dir, dir_len, "/tmp/ztg_policy_test.XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, path_len, "%s/%s", dir, name);
-}
 
 static void test_caps(void **state)
 {
@@ -922,11 +984,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test_prestate(test_access_unknown, &paths),
 		cmocka_unit_test_prestate(test_access_duplicate, &paths),
 		cmocka_unit_test_prestate(test_route_overlap, &paths),
+		cmocka_unit_test_prestate(test_bad_template, &paths),
 		cmocka_unit_test_prestate(test_service_overlap, &paths),
 		cmocka_unit_test_prestate(test_segment_overlap, &paths),
 		cmocka_unit_test_prestate(test_include_error, &paths),
 		cmocka_unit_test_prestate(test_include_missing, &paths),
 		cmocka_unit_test_prestate(test_include_syntax, &paths),
+		cmocka_unit_test_prestate(test_include_directory, &paths),
+		cmocka_unit_test_prestate(test_include_fifo, &paths),
 		cmocka_unit_test_prestate(test_syntax_error, &paths),
 		cmocka_unit_test_prestate(test_unreadable, &paths),
 		cmocka_unit_test_prestate(test_caps, &paths),
