@@ -102,6 +102,7 @@ static int cmd_apply(const struct ctl_call *call);
 static int cmd_explain(const struct ctl_call *call);
 static int cmd_events(const struct ctl_call *call);
 static int cmd_passthrough(const struct ctl_call *call);
+static int cmd_policy(const struct ctl_call *call);
 
 /*
  * The commands, in the order help lists them. Those that talk to a running
@@ -170,9 +171,10 @@ static const struct ctl_command ctl_commands[] = {
 	},
 	{
 		.name = "policy",
-		.synopsis = "",
+		.synopsis = "[show]",
 		.summary = "the policy in force: services and routes with their file:line",
-		.run = cmd_remote,
+		.max_args = 1,
+		.run = cmd_policy,
 	},
 	{
 		.name = "flows",
@@ -1117,6 +1119,14 @@ static int cmd_passthrough(const struct ctl_call *call)
 	if (call->flags & CTL_F_JSON)
 		argv[argc++] = "--json";
 	return remote(call, argc, argv);
+}
+
+/* "policy" and "policy show" are the same question. */
+static int cmd_policy(const struct ctl_call *call)
+{
+	if (call->argc == 1 && strcmp(call->args[0], "show") != 0)
+		return usage_error(call->cmd, "policy: unknown subcommand '%s' (show)", call->args[0]);
+	return cmd_remote(call);
 }
 
 static int cmd_remote(const struct ctl_call *call)
