@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -30,6 +31,7 @@
 #include "options.h"
 #include "policy/authz.h"
 #include "policy_load.h"
+#include "policy_source.h"
 #include "port.h"
 #include "stats.h"
 #include "worker.h"
@@ -48,6 +50,15 @@ static void on_signal(int signo)
 	(void)signo;
 	atomic_store(&stop_requested, true);
 }
+
+/* Where a compiled policy came from: shown by status, persisted as the last good policy. */
+struct policy_record {
+	char source[PATH_MAX];
+	char hash[ZTG_BUNDLE_HASH_HEX_LEN + 1];
+	time_t loaded_at;
+	uint8_t *bundle;                 /* the bundle bytes that reproduce it */
+	size_t bundle_len;
+};
 
 struct ztg_app {
 	struct ztg_options opts;
@@ -71,10 +82,8 @@ struct ztg_app {
 	struct ztg_authz *_Atomic policy;
 	struct ztg_authz *previous;
 	uint32_t policy_generation;
-	char policy_source[PATH_MAX];
-	char previous_source[PATH_MAX];
-	time_t policy_loaded_at;
-	time_t previous_loaded_at;
+	struct policy_record current;    /* what app->policy was compiled from */
+	struct policy_record former;     /* what app->previous was compiled from */
 	time_t started_at;
 	struct rte_rcu_qsbr *rcu;
 	struct ztg_control *control;
@@ -137,41 +146,86 @@ static void drain_events(struct ztg_app *app)
 			 rte_get_tsc_hz(), observe_event, app);
 }
 
+static void record_release(struct policy_record *r)
+{
+	free(r->bundle);
+	memset(r, 0, sizeof(*r));
+}
+
 /*
- * Load, validate and compile a policy file into a new generation; every
- * diagnostic goes to diag_out with its file:line. NULL on any error.
+ * Load, validate and compile a policy file or bundle into a new generation;
+ * every diagnostic goes to diag_out with its file:line. NULL on any error;
+ * *record (when not NULL) says where it came from.
  */
-static struct ztg_authz *compile_policy(struct ztg_app *app, const char *path, FILE *diag_out, char *err,
-					size_t err_len)
+static struct ztg_authz *compile_policy(struct ztg_app *app, const char *path, FILE *diag_out,
+					struct policy_record *record, char *err, size_t err_len)
 {
 	struct ztg_policy_diag diag;
-	struct ztg_policy *policy = NULL;
+	struct ztg_policy_source src;
+	struct ztg_authz *authz;
+	char why[512];
 	int rc;
 
 	ztg_policy_diag_init(&diag);
-	rc = ztg_policy_load(path, &policy, &diag);
+	rc = ztg_policy_source_load(path, &src, &diag, why, sizeof(why));
 	ztg_policy_diag_print(diag_out, &diag);
 	if (rc != 0) {
-		snprintf(err, err_len, "policy %.900s: %u error(s), not loaded", path, diag.errors);
+		snprintf(err, err_len, "%s (%u error(s)): not loaded", why, diag.errors);
 		ztg_policy_diag_free(&diag);
+		ztg_policy_source_release(&src);
 		return NULL;
 	}
 	ztg_policy_diag_free(&diag);
-	return ztg_authz_build(policy, (int)rte_socket_id(), ++app->policy_generation, err, err_len);
+	authz = ztg_authz_build(src.policy, (int)rte_socket_id(), ++app->policy_generation, err, err_len);
+	src.policy = NULL;                       /* the authz owns it now, or freed it */
+	if (authz != NULL && record != NULL) {
+		*record = (struct policy_record){.loaded_at = time(NULL), .bundle = src.bundle,
+						 .bundle_len = src.bundle_len};
+		snprintf(record->source, sizeof(record->source), "%s", path);
+		memcpy(record->hash, src.hash, sizeof(record->hash));
+		src.bundle = NULL;
+	}
+	ztg_policy_source_release(&src);
+	return authz;
+}
+
+/* The state directory's copy of the policy in force, which a restart without --policy enforces again. */
+static void persist_policy(struct ztg_app *app, FILE *out)
+{
+	char path[PATH_MAX + 32], err[512];
+	struct ztg_policy_source src = {.bundle = app->current.bundle, .bundle_len = app->current.bundle_len};
+
+	if (app->opts.state_dir[0] == '\0' || app->current.bundle == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/last-good.bundle", app->opts.state_dir);
+	if (mkdir(app->opts.state_dir, 0700) != 0 && errno != EEXIST)
+		fprintf(out, "warning: cannot create %s: %s; the policy is in force but not persisted\n",
+			app->opts.state_dir, strerror(errno));
+	else if (ztg_policy_source_save(&src, path, err, sizeof(err)) != 0)
+		fprintf(out, "warning: %s; the policy is in force but not persisted\n", err);
 }
 
 static int load_policy(struct ztg_app *app, char *err, size_t err_len)
 {
+	char persisted[PATH_MAX + 32] = "";
+	const char *path = app->opts.policy_file;
 	struct ztg_authz *authz;
 
-	if (app->opts.policy_file[0] == '\0')
+	if (path[0] == '\0' && app->opts.state_dir[0] != '\0') {
+		snprintf(persisted, sizeof(persisted), "%s/last-good.bundle", app->opts.state_dir);
+		if (access(persisted, R_OK) == 0)
+			path = persisted;
+	}
+	if (path[0] == '\0')
 		return 0;
-	authz = compile_policy(app, app->opts.policy_file, stderr, err, err_len);
+	authz = compile_policy(app, path, stderr, &app->current, err, err_len);
 	if (authz == NULL)
 		return -1;
 	atomic_store(&app->policy, authz);
-	snprintf(app->policy_source, sizeof(app->policy_source), "%s", app->opts.policy_file);
-	app->policy_loaded_at = time(NULL);
+	if (path == persisted)
+		printf("ztgate: enforcing the last good policy from %s\n", persisted);
+	else
+		persist_policy(app, stderr);
 	return 0;
 }
 
@@ -432,19 +486,19 @@ static void fill_stats_source(const struct ztg_app *app, struct ztg_stats_source
  * target and the former rollback target is freed once every worker has
  * passed a quiescent state. Returns the grace period in microseconds.
  */
-static double publish_policy(struct ztg_app *app, struct ztg_authz *next, const char *source)
+static double publish_policy(struct ztg_app *app, struct ztg_authz *next, struct policy_record *record, FILE *out)
 {
 	struct ztg_authz *retired = app->previous;
 	uint64_t start;
 
 	app->previous = atomic_exchange(&app->policy, next);
-	snprintf(app->previous_source, sizeof(app->previous_source), "%s", app->policy_source);
-	app->previous_loaded_at = app->policy_loaded_at;
-	snprintf(app->policy_source, sizeof(app->policy_source), "%s", source);
-	app->policy_loaded_at = time(NULL);
+	record_release(&app->former);
+	app->former = app->current;
+	app->current = *record;
 	start = rte_rdtsc();
 	rte_rcu_qsbr_synchronize(app->rcu, RTE_QSBR_THRID_INVALID);
 	ztg_authz_free(retired);
+	persist_policy(app, out);
 	return (double)(rte_rdtsc() - start) * 1e6 / (double)rte_get_tsc_hz();
 }
 
@@ -499,7 +553,7 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 	long uptime = (long)(time(NULL) - app->started_at);
 
 	if (p != NULL)
-		format_time(app->policy_loaded_at, loaded, sizeof(loaded));
+		format_time(app->current.loaded_at, loaded, sizeof(loaded));
 	if (json) {
 		fprintf(out, "{\"version\":\"%s\",\"dpdk\":\"%s\",\"uptime_seconds\":%ld,\"workers\":%u,\"ports\":%u,"
 			"\"policy\":", ZTG_VERSION, rte_version(), uptime, app->worker_count, app->port_count);
@@ -510,7 +564,8 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 			json_string(out, p->name);
 			fprintf(out, ",\"mode\":\"%s\",\"generation\":%u,\"source\":", ztg_policy_mode_name(p->mode),
 				ztg_authz_generation(authz));
-			json_string(out, app->policy_source);
+			json_string(out, app->current.source);
+			fprintf(out, ",\"sha256\":\"%s\"", app->current.hash);
 			fprintf(out, ",\"loaded_at\":\"%s\",\"segments\":%u,\"services\":%u,\"routes\":%u,"
 				"\"access\":%u,\"bytes\":%zu}", loaded, p->segment_count, p->service_count, route_total(p),
 				p->access_count, ztg_authz_size(authz));
@@ -525,15 +580,16 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 	} else {
 		fprintf(out, "policy: ");
 		print_policy_summary(out, authz);
-		fprintf(out, "  from %s, loaded %s\n", app->policy_source, loaded);
+		fprintf(out, "  from %s, loaded %s\n  sha256 %s\n", app->current.source, loaded, app->current.hash);
 	}
-	fprintf(out, "rollback: %s\n", app->previous ? app->previous_source : "none");
+	fprintf(out, "rollback: %s\n", app->previous ? app->former.source : "none");
 	return ZTG_CONTROL_OK;
 }
 
 static enum ztg_control_status command_apply(struct ztg_app *app, int argc, char **argv, FILE *out)
 {
 	const char *path = operand(argc, argv);
+	struct policy_record record;
 	struct ztg_authz *next;
 	char err[1024];
 	double grace_us;
@@ -542,12 +598,12 @@ static enum ztg_control_status command_apply(struct ztg_app *app, int argc, char
 		fprintf(out, "apply: which policy file?\n");
 		return ZTG_CONTROL_USAGE;
 	}
-	next = compile_policy(app, path, out, err, sizeof(err));
+	next = compile_policy(app, path, out, &record, err, sizeof(err));
 	if (next == NULL) {
 		fprintf(out, "%s; the running policy stays in force\n", err);
 		return ZTG_CONTROL_NEGATIVE;
 	}
-	grace_us = publish_policy(app, next, path);
+	grace_us = publish_policy(app, next, &record, out);
 	fprintf(out, "applied ");
 	print_policy_summary(out, next);
 	fprintf(out, "in force on every worker after a grace period of %.0f us\n", grace_us);
@@ -557,18 +613,16 @@ static enum ztg_control_status command_apply(struct ztg_app *app, int argc, char
 static enum ztg_control_status command_rollback(struct ztg_app *app, FILE *out)
 {
 	struct ztg_authz *back = app->previous;
-	char source[PATH_MAX];
-	time_t loaded = app->previous_loaded_at;
+	struct policy_record record = app->former;
 
 	if (back == NULL) {
 		fprintf(out, "rollback: no earlier policy to go back to\n");
 		return ZTG_CONTROL_NEGATIVE;
 	}
-	snprintf(source, sizeof(source), "%s", app->previous_source);
 	app->previous = NULL;
+	memset(&app->former, 0, sizeof(app->former));
 	/* The current one becomes the rollback target, so a second rollback undoes the first. */
-	publish_policy(app, back, source);
-	app->policy_loaded_at = loaded;
+	publish_policy(app, back, &record, out);
 	fprintf(out, "rolled back to ");
 	print_policy_summary(out, back);
 	return ZTG_CONTROL_OK;
@@ -703,7 +757,7 @@ static enum ztg_control_status command_explain(struct ztg_app *app, int argc, ch
 	authz = atomic_load(&app->policy);
 	if (file != NULL) {
 		/* Judged by the file, as if applied; the running policy is not touched. */
-		temporary = compile_policy(app, file, out, err, sizeof(err));
+		temporary = compile_policy(app, file, out, NULL, err, sizeof(err));
 		if (temporary == NULL) {
 			fprintf(out, "%s\n", err);
 			return ZTG_CONTROL_NEGATIVE;
@@ -1012,6 +1066,8 @@ static void cleanup(struct ztg_app *app)
 	rte_ring_free(app->events);
 	ztg_authz_free(atomic_load(&app->policy));
 	ztg_authz_free(app->previous);
+	record_release(&app->current);
+	record_release(&app->former);
 	rte_free(app->rcu);
 	ztg_control_close(app->control);
 	ztg_inventory_free(app->inventory);

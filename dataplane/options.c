@@ -421,6 +421,11 @@ static int set_control_socket(struct ztg_options *opts, const char *value, char 
 	return set_path(opts->control_socket, sizeof(opts->control_socket), value, err, err_len);
 }
 
+static int set_state_dir(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return set_path(opts->state_dir, sizeof(opts->state_dir), value, err, err_len);
+}
+
 static int set_event_log(struct ztg_options *opts, const char *value, char *err, size_t err_len)
 {
 	return set_path(opts->event_log, sizeof(opts->event_log), value, err, err_len);
@@ -476,6 +481,8 @@ static const struct option_spec option_specs[] = {
 	{"control-socket", 0, true, set_control_socket, "PATH", "none",
 	 "unix socket (mode 0600) for ztgatectl: status, stats, policy, apply, rollback; "
 	 "ztgatectl's default is " ZTG_CONTROL_DEFAULT_PATH, false},
+	{"state-dir", 0, true, set_state_dir, "DIR", "none",
+	 "keep the policy in force there as last-good.bundle; started without --policy, enforce it again", false},
 	{"event-log", 0, true, set_event_log, "FILE", "none (stdout)",
 	 "JSON lines, one per deny/reset/drop decision", false},
 	{"forward-only", 0, false, set_forward_only, NULL, "off",

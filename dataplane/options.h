@@ -89,6 +89,7 @@ struct ztg_options {
 	char event_log[PATH_MAX];
 	char policy_file[PATH_MAX];      /* empty: no policy, nothing is authorized */
 	char control_socket[108];        /* unix socket for ztgatectl; empty: none */
+	char state_dir[PATH_MAX];        /* where the last good policy is kept; empty: nowhere */
 };
 
 const char *ztg_verdict_name(enum ztg_verdict verdict);

@@ -30,7 +30,9 @@
 #   ZTG_BUILD          meson build directory (default: <repo>/build)
 #   ZTG_BIN            ztgate binary (default: $ZTG_BUILD/dataplane/ztgate)
 #   ZTG_CTL            ztgatectl binary (default: $ZTG_BUILD/control/ztgatectl)
-#   ZTG_LAB_POLICY     policy ztgate starts with (default: <repo>/rules/lab.conf)
+#   ZTG_LAB_POLICY     policy ztgate starts with (default: <repo>/rules/lab.conf); "none"
+#                      starts it without one: it enforces the last good policy it kept
+#                      in the run directory's state/, if any
 #   ZTG_LAB_RUN        run directory: logs, pid files, stats (default /run/ztg-lab)
 #   ZTG_LAB_LCORES     EAL -l for the DUT (default 0-1)
 #   ZTG_LAB_EAL_MEM    EAL memory options
@@ -331,8 +333,10 @@ ztgate_start() {
 		"--vdev=${pmd}0,iface=$DUT_IF_CLIENT" "--vdev=${pmd}1,iface=$DUT_IF_SERVER")
 	if [[ $kind == ztgate ]]; then
 		[[ -x $ZTG_BIN ]] || die "no ztgate binary at $ZTG_BIN: build it (meson setup build && ninja -C build) or set ZTG_BIN / ZTG_BUILD"
+		local -a policy=(--policy "$LAB_POLICY")
+		[[ $LAB_POLICY == none ]] && policy=()
 		cmd=("$ZTG_BIN" "${eal[@]}" -- -p 0:1 --ready-file "$READY_FILE" --stats-json "$STATS_JSON"
-			--policy "$LAB_POLICY" --control-socket "$CONTROL_SOCKET" "${extra[@]}")
+			"${policy[@]}" --control-socket "$CONTROL_SOCKET" --state-dir "$RUN/state" "${extra[@]}")
 	else
 		need_tools dpdk-testpmd
 		# Stand-in bridge: io forwarding port 0 <-> port 1, no inspection. A

@@ -386,11 +386,32 @@ get "$SERVER_URL/api/v1/users/alice"
 [[ $CODE == 200 ]] || fail "GET /api/v1/users/alice after rollback: HTTP $CODE"
 pass "a policy with errors is refused (exit 1) and the running one stays; rollback restores get-user"
 
+# The stricter policy as a bundle: applied like a file, identified by its content hash.
+bundle=$RUN/lab-strict.bundle
+hash=$("$LAB" ctl --json compile "$SRC/rules/lab-strict.conf" -o "$bundle" | jq -r .sha256) ||
+	fail "ztgatectl compile rules/lab-strict.conf: exit $?"
+"$LAB" ctl apply "$bundle" >/dev/null || fail "ztgatectl apply $bundle: exit $?"
+"$LAB" ctl --json status | jq -e --arg h "$hash" '.policy.name == "lab-strict" and .policy.sha256 == $h' >/dev/null ||
+	fail "after applying the bundle, status does not show lab-strict with sha256 $hash"
+pass "ztgatectl compile writes a bundle; apply takes it; status shows its sha256"
+
 "$LAB" stop-ztgate >/dev/null || fail "ztgate did not stop cleanly after the policy checks"
 n=$(log_count ".ua == \"$UA/policy\" and .status == 403")
 ((n == 0)) || fail "access log: nginx answered $n request(s) with 403 itself: ztgate let them through"
 n=$(grep -c '"audit":{' "$RUN/ztgate.log" || true)
 ((n >= 5)) || fail "expected an audit line per ztgatectl command in the event log, found $n"
 pass "denied requests never reached nginx; every ztgatectl command was audited ($n lines)"
+
+# The last good policy survives a restart: applied lab-strict, restarted without --policy.
+"$LAB" start-ztgate --driver "$DRIVER" >/dev/null || fail "start-ztgate (before the restart)"
+"$LAB" ctl apply "$SRC/rules/lab-strict.conf" >/dev/null || fail "ztgatectl apply lab-strict (before the restart)"
+"$LAB" stop-ztgate >/dev/null || fail "ztgate did not stop cleanly before the restart"
+ZTG_LAB_POLICY=none "$LAB" start-ztgate --driver "$DRIVER" >/dev/null || fail "start-ztgate without --policy"
+"$LAB" ctl --json status | jq -e '.policy.name == "lab-strict"' >/dev/null ||
+	fail "restarted without --policy: not enforcing the last good policy lab-strict"
+get "$SERVER_URL/api/v1/users/alice"
+[[ $CODE == 403 ]] || fail "after the restart, GET /api/v1/users/alice: HTTP $CODE, expected 403 (lab-strict)"
+pass "restarted without --policy, ztgate enforces the last good policy it kept (lab-strict)"
+"$LAB" stop-ztgate >/dev/null || fail "ztgate did not stop cleanly after the restart"
 
 echo "PASS: $checks checks"

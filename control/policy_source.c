@@ -1,0 +1,167 @@
+#include "policy_source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "rb");
+	long size;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+		int e = errno;
+
+		snprintf(err, err_len, "%s: %s", path, strerror(e));
+		if (f != NULL)
+			fclose(f);
+		return -e;
+	}
+	if ((unsigned long)size > ZTG_BUNDLE_MAX_BYTES) {
+		snprintf(err, err_len, "%s: larger than a bundle may be (%u bytes)", path, ZTG_BUNDLE_MAX_BYTES);
+		fclose(f);
+		return -EINVAL;
+	}
+	*data = malloc((size_t)size + 1);
+	if (*data == NULL || fread(*data, 1, (size_t)size, f) != (size_t)size) {
+		snprintf(err, err_len, "%s: cannot read it", path);
+		free(*data);
+		*data = NULL;
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	*len = (size_t)size;
+	return 0;
+}
+
+/* Diagnostics of an extracted bundle name the bundle and the file in it, not the temporary directory. */
+static void rename_diagnostics(struct ztg_policy_diag *diag, const char *dir, const char *bundle)
+{
+	size_t dir_len = strlen(dir);
+
+	for (uint32_t i = 0; diag != NULL && i < diag->count; i++) {
+		char *file = diag->entries[i].file, *renamed;
+
+		if (file == NULL || strncmp(file, dir, dir_len) != 0 || file[dir_len] != '/')
+			continue;
+		if (asprintf(&renamed, "%s[%s]", bundle, file + dir_len + 1) < 0)
+			continue;
+		free(file);
+		diag->entries[i].file = renamed;
+	}
+}
+
+static int load_bundle(const char *path, struct ztg_policy_source *out, struct ztg_policy_diag *diag, char *err,
+		       size_t err_len)
+{
+	char dir[] = "/tmp/ztg-bundle-XXXXXX", main_path[4096];
+	int rc;
+
+	rc = read_file(path, &out->bundle, &out->bundle_len, err, err_len);
+	if (rc != 0)
+		return rc;
+	if (mkdtemp(dir) == NULL) {
+		snprintf(err, err_len, "cannot make a directory to extract %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	rc = ztg_bundle_extract(path, dir, main_path, sizeof(main_path), out->hash, err, err_len);
+	if (rc == 0) {
+		uint32_t before = diag ? diag->count : 0;
+
+		rc = ztg_policy_load(main_path, &out->policy, diag);
+		if (diag != NULL && diag->count > before)
+			rename_diagnostics(diag, dir, path);
+		if (rc != 0)
+			snprintf(err, err_len, "%s: the policy in the bundle has errors", path);
+	}
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	out->from_bundle = true;
+	return rc;
+}
+
+int ztg_policy_source_load(const char *path, struct ztg_policy_source *out, struct ztg_policy_diag *diag,
+			   char *err, size_t err_len)
+{
+	struct ztg_bundle_files files = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	switch (ztg_bundle_is_bundle(path)) {
+	case 1:
+		return load_bundle(path, out, diag, err, err_len);
+	case 0:
+		break;
+	default:
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return -ENOENT;
+	}
+	rc = ztg_policy_load(path, &out->policy, diag);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: the policy has errors", path);
+		return rc;
+	}
+	/* The bytes that reproduce what was just loaded: its identity, and what a restart comes back to. */
+	rc = ztg_bundle_collect(path, &files, err, err_len);
+	if (rc == 0)
+		rc = ztg_bundle_encode(&files, out->policy->name, &out->bundle, &out->bundle_len, out->hash, err,
+				       err_len);
+	ztg_bundle_files_free(&files);
+	return rc;
+}
+
+void ztg_policy_source_release(struct ztg_policy_source *source)
+{
+	ztg_policy_free(source->policy);
+	free(source->bundle);
+	memset(source, 0, sizeof(*source));
+}
+
+int ztg_policy_source_save(const struct ztg_policy_source *source, const char *path, char *err, size_t err_len)
+{
+	char tmp[4096];
+	int fd, rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		snprintf(err, err_len, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, err_len, "%s: %s", tmp, strerror(errno));
+		return -errno;
+	}
+	for (size_t done = 0; done < source->bundle_len;) {
+		ssize_t n = write(fd, source->bundle + done, source->bundle_len - done);
+
+		if (n <= 0) {
+			rc = -errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: %s", path, strerror(-rc));
+		unlink(tmp);
+	}
+	return rc;
+}
