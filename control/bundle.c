@@ -1429,41 +1429,29 @@ static int load_bundle(const char *path, struct parsed *ps, uint8_t **buf, char 
 	return rc;
 }
 
-int ztg_bundle_extract(const char *bundle_path, const char *dir, char *main_path, size_t main_len,
-		       char hash_hex[ZTG_BUNDLE_HASH_HEX_LEN + 1], char *err, size_t err_len)
+/* Writes the files of a parsed bundle (buf) under dir; as ztg_bundle_extract(). */
+static int extract_parsed(const struct parsed *ps, const uint8_t *buf, const char *source, const char *dir,
+			  char *main_path, size_t main_len, char hash_hex[ZTG_BUNDLE_HASH_HEX_LEN + 1], char *err,
+			  size_t err_len)
 {
 	struct created cr = {0};
-	struct parsed *ps;
 	char shown_dir[PATH_MAX], what[ZTG_BUNDLE_FILE_NAME_MAX + 64] = "";
 	char name[ZTG_BUNDLE_FILE_NAME_MAX + 1];
 	bool made_dir = false;
-	uint8_t *buf = NULL;
 	size_t dir_len;
-	int dfd = -1, rc, n;
+	int dfd = -1, rc = 0, n;
 
-	if (bundle_path == NULL || dir == NULL || main_path == NULL) {
-		set_err(err, err_len, "no bundle, directory or main path buffer");
-		return -EINVAL;
-	}
 	/* The directory as diagnostics will show it: without trailing slashes. */
 	dir_len = strlen(dir);
 	while (dir_len > 1 && dir[dir_len - 1] == '/')
 		dir_len--;
 	if (dir_len == 0 || dir_len >= sizeof(shown_dir)) {
 		set_err(err, err_len, "bad target directory \"%s\"", dir);
-		return dir_len == 0 ? -EINVAL : -ENAMETOOLONG;
+		rc = dir_len == 0 ? -EINVAL : -ENAMETOOLONG;
+		goto out;
 	}
 	memcpy(shown_dir, dir, dir_len);
 	shown_dir[dir_len] = '\0';
-
-	ps = malloc(sizeof(*ps));
-	if (ps == NULL) {
-		set_err(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	rc = load_bundle(bundle_path, ps, &buf, err, err_len);
-	if (rc != 0)
-		goto out;
 	memcpy(name, ps->records[0].name, ps->records[0].name_len);
 	name[ps->records[0].name_len] = '\0';
 	n = snprintf(main_path, main_len, "%s%s%s", shown_dir, strcmp(shown_dir, "/") == 0 ? "" : "/", name);
@@ -1508,7 +1496,7 @@ int ztg_bundle_extract(const char *bundle_path, const char *dir, char *main_path
 			if (rc == -ENOMEM)
 				set_err(err, err_len, "out of memory");
 			else
-				set_err(err, err_len, "extracting %s into %s: %s: %s", bundle_path, shown_dir, what,
+				set_err(err, err_len, "extracting %s into %s: %s: %s", source, shown_dir, what,
 					strerror(-rc));
 			goto out;
 		}
@@ -1526,7 +1514,57 @@ out:
 		rmdir(shown_dir);
 	if (rc != 0 && main_len > 0)
 		main_path[0] = '\0';
+	return rc;
+}
+
+int ztg_bundle_extract(const char *bundle_path, const char *dir, char *main_path, size_t main_len,
+		       char hash_hex[ZTG_BUNDLE_HASH_HEX_LEN + 1], char *err, size_t err_len)
+{
+	struct parsed *ps;
+	uint8_t *buf = NULL;
+	int rc;
+
+	if (bundle_path == NULL || dir == NULL || main_path == NULL) {
+		set_err(err, err_len, "no bundle, directory or main path buffer");
+		return -EINVAL;
+	}
+	ps = malloc(sizeof(*ps));
+	if (ps == NULL) {
+		set_err(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	rc = load_bundle(bundle_path, ps, &buf, err, err_len);
+	if (rc == 0)
+		rc = extract_parsed(ps, buf, bundle_path, dir, main_path, main_len, hash_hex, err, err_len);
+	else if (main_len > 0)
+		main_path[0] = '\0';
 	free(buf);
+	free(ps);
+	return rc;
+}
+
+int ztg_bundle_extract_data(const uint8_t *data, size_t len, const char *source, const char *dir, char *main_path,
+			    size_t main_len, char hash_hex[ZTG_BUNDLE_HASH_HEX_LEN + 1], char *err, size_t err_len)
+{
+	struct parsed *ps;
+	int rc;
+
+	if ((data == NULL && len > 0) || dir == NULL || main_path == NULL) {
+		set_err(err, err_len, "no bundle, directory or main path buffer");
+		return -EINVAL;
+	}
+	if (source == NULL)
+		source = "bundle";
+	ps = malloc(sizeof(*ps));
+	if (ps == NULL) {
+		set_err(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	rc = parse_bundle(data != NULL ? data : (const uint8_t *)"", len, source, ps, err, err_len);
+	if (rc == 0)
+		rc = extract_parsed(ps, data, source, dir, main_path, main_len, hash_hex, err, err_len);
+	else if (main_len > 0)
+		main_path[0] = '\0';
 	free(ps);
 	return rc;
 }

@@ -165,6 +165,15 @@ int ztg_bundle_extract(const char *bundle_path, const char *dir, char *main_path
 		       char hash_hex[ZTG_BUNDLE_HASH_HEX_LEN + 1], char *err, size_t err_len);
 
 /*
+ * ztg_bundle_extract() of a bundle already in memory (len bytes at data),
+ * named source in messages (NULL: "bundle"): extracts exactly the bytes a
+ * caller also keeps or persists, with no second read of a file that may have
+ * changed in between.
+ */
+int ztg_bundle_extract_data(const uint8_t *data, size_t len, const char *source, const char *dir, char *main_path,
+			    size_t main_len, char hash_hex[ZTG_BUNDLE_HASH_HEX_LEN + 1], char *err, size_t err_len);
+
+/*
  * The content hash of the bundle at path, after a full parse and
  * verification (as extract does, without writing anything): what identifies
  * a persisted bundle. name/name_len: receive its policy name; NULL if not

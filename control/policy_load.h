@@ -16,7 +16,10 @@
  * Includes use libconfig's own `@include "file"`. libconfig 1.5 (Debian's)
  * resolves every include, nested ones too, against one directory: the loader
  * sets it to the directory of the policy file, so include names are relative
- * to that directory and absolute include paths do not work.
+ * to that directory and absolute include paths do not work. Every file
+ * reached must be a regular file, checked before libconfig opens it: given a
+ * directory, libconfig 1.5 calls exit(); given a FIFO or a device, it blocks
+ * or never ends.
  *
  * Nothing here is global; calls on different diag/policy objects may run in
  * parallel.

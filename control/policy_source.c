@@ -78,7 +78,9 @@ static int load_bundle(const char *path, struct ztg_policy_source *out, struct z
 		snprintf(err, err_len, "cannot make a directory to extract %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	rc = ztg_bundle_extract(path, dir, main_path, sizeof(main_path), out->hash, err, err_len);
+	/* From the bytes kept, not the file again: what is persisted is exactly what was loaded. */
+	rc = ztg_bundle_extract_data(out->bundle, out->bundle_len, path, dir, main_path, sizeof(main_path), out->hash,
+				     err, err_len);
 	if (rc == 0) {
 		uint32_t before = diag ? diag->count : 0;
 
