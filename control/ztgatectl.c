@@ -219,7 +219,7 @@ static const struct ctl_command ctl_commands[] = {
 	},
 	{
 		.name = "explain",
-		.synopsis = "[--policy FILE] --src ADDR --dst ADDR [--port N] [--host HOST] METHOD TARGET",
+		.synopsis = "[--policy FILE] --src ADDR --dst ADDR [--port N] (--request FILE | [--host HOST] METHOD TARGET)",
 		.summary = "which step of the policy lets a request through or stops it, and why",
 		.description =
 			"The running ztgate judges the request with the code its workers run and\n"
@@ -229,7 +229,9 @@ static const struct ctl_command ctl_commands[] = {
 			"normalised path, the route with its captured parameters and file:line,\n"
 			"and the verdict with its reason. --policy FILE judges by FILE instead of\n"
 			"the policy in force, without applying it. TARGET is the request-target:\n"
-			"\"/api/v1/orders/42?x=1\" or \"http://api.example/path\".",
+			"\"/api/v1/orders/42?x=1\" or \"http://api.example/path\". --request FILE\n"
+			"takes method, target and Host from a raw HTTP request in FILE, parsed by\n"
+			"the workers' HTTP parser (a request it refuses is said so).",
 		.min_args = 0,
 		.max_args = 16,
 		.passthrough = true,
@@ -1195,27 +1197,32 @@ static int cmd_remote(const struct ctl_call *call)
 static int cmd_explain(const struct ctl_call *call)
 {
 	const char *argv[20];
-	char *policy = NULL;
-	int argc = 0, rc;
+	char *paths[2] = {NULL, NULL};
+	int argc = 0, npaths = 0, rc;
 
 	argv[argc++] = "explain";
 	for (int i = 0; i < call->argc && argc < 18; i++) {
 		argv[argc++] = call->args[i];
-		/* ztgate reads the file itself, from its own directory. */
-		if (strcmp(call->args[i], "--policy") == 0 && i + 1 < call->argc && policy == NULL) {
-			policy = realpath(call->args[i + 1], NULL);
-			if (policy == NULL) {
+		/* ztgate reads these files itself, from its own directory. */
+		if ((strcmp(call->args[i], "--policy") == 0 || strcmp(call->args[i], "--request") == 0) &&
+		    i + 1 < call->argc && npaths < 2) {
+			char *path = realpath(call->args[i + 1], NULL);
+
+			if (path == NULL) {
 				fprintf(stderr, "%s: explain: %s: %s\n", CTL_NAME, call->args[i + 1], strerror(errno));
+				free(paths[0]);
 				return CTL_EXIT_NEGATIVE;
 			}
-			argv[argc++] = policy;
+			paths[npaths++] = path;
+			argv[argc++] = path;
 			i++;
 		}
 	}
 	if (call->flags & CTL_F_JSON)
 		argv[argc++] = "--json";
 	rc = remote(call, argc, argv);
-	free(policy);
+	free(paths[0]);
+	free(paths[1]);
 	return rc;
 }
 

@@ -677,6 +677,63 @@ static enum ztg_control_status command_policy(struct ztg_app *app, bool json, FI
 	return ZTG_CONTROL_OK;
 }
 
+/* What explain --request FILE takes from the raw request: the first head, parsed as the workers parse it. */
+struct raw_request {
+	char method[32];
+	char target[4096];
+	char host[256];
+	const char *violation;
+	bool seen;
+};
+
+static int on_raw_request(void *arg, const struct ztg_http_event *ev)
+{
+	struct raw_request *rr = arg;
+	const struct ztg_http_message *m = ev->message;
+
+	if (ev->type == ZTG_HTTP_EV_VIOLATION) {
+		rr->violation = ztg_http_violation_name(ev->violation);
+		return 1;
+	}
+	if (ev->type != ZTG_HTTP_EV_HEADERS || !ev->is_request || rr->seen)
+		return 0;
+	rr->seen = true;
+	snprintf(rr->method, sizeof(rr->method), "%.*s", (int)m->method_token.len, (const char *)m->method_token.ptr);
+	snprintf(rr->target, sizeof(rr->target), "%.*s", (int)m->target.len, (const char *)m->target.ptr);
+	snprintf(rr->host, sizeof(rr->host), "%.*s", (int)m->host.len, (const char *)m->host.ptr);
+	return 1;
+}
+
+static bool read_raw_request(const char *path, struct raw_request *rr, FILE *out)
+{
+	struct ztg_http_limits limits;
+	struct ztg_http_pool *pool;
+	struct ztg_http_conn conn;
+	uint8_t buf[65536];
+	size_t len;
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL) {
+		fprintf(out, "explain: --request %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	ztg_http_limits_default(&limits);
+	pool = ztg_http_pool_create(2, limits.max_head_bytes);
+	if (pool == NULL)
+		return false;
+	ztg_http_conn_init(&conn);
+	ztg_http_feed(&conn, true, buf, (uint32_t)len, &limits, pool, on_raw_request, rr);
+	ztg_http_conn_release(&conn, pool);
+	ztg_http_pool_free(pool);
+	if (!rr->seen && rr->violation == NULL) {
+		fprintf(out, "explain: --request %s: no complete request head in the file (%zu bytes)\n", path, len);
+		return false;
+	}
+	return true;
+}
+
 static bool parse_address(const char *text, struct ztg_authz_explain_request *req, uint8_t *out)
 {
 	uint8_t version = strchr(text, ':') ? 6 : 4;
@@ -693,7 +750,8 @@ static bool parse_address(const char *text, struct ztg_authz_explain_request *re
 static enum ztg_control_status command_explain(struct ztg_app *app, int argc, char **argv, bool json, FILE *out)
 {
 	struct ztg_authz_explain_request req = {.port = 80};
-	const char *file = NULL, *positional[2];
+	const char *file = NULL, *request_file = NULL, *positional[2];
+	struct raw_request raw = {0};
 	struct ztg_authz *authz, *temporary = NULL;
 	bool have_src = false, have_dst = false;
 	int npos = 0;
@@ -734,6 +792,8 @@ static enum ztg_control_status command_explain(struct ztg_app *app, int argc, ch
 			req.port = (uint16_t)port;
 		} else if (strcmp(a, "--host") == 0) {
 			req.host = v;
+		} else if (strcmp(a, "--request") == 0) {
+			request_file = v;
 		} else if (a[0] == '-') {
 			fprintf(out, "explain: unknown option %s\n", a);
 			return ZTG_CONTROL_USAGE;
@@ -747,10 +807,23 @@ static enum ztg_control_status command_explain(struct ztg_app *app, int argc, ch
 		}
 		i++;
 	}
-	if (!have_src || !have_dst || npos != 2) {
-		fprintf(out, "explain: usage: explain [--policy FILE] --src ADDR --dst ADDR [--port N] [--host HOST] "
-			"METHOD TARGET\n");
+	if (!have_src || !have_dst || npos != (request_file ? 0 : 2)) {
+		fprintf(out, "explain: usage: explain [--policy FILE] --src ADDR --dst ADDR [--port N] "
+			"(--request FILE | [--host HOST] METHOD TARGET)\n");
 		return ZTG_CONTROL_USAGE;
+	}
+	if (request_file != NULL) {
+		if (!read_raw_request(request_file, &raw, out))
+			return ZTG_CONTROL_NEGATIVE;
+		if (!raw.seen) {
+			fprintf(out, "the HTTP layer refuses this request before any policy: %s\nverdict: deny (%s)\n",
+				raw.violation, raw.violation);
+			return ZTG_CONTROL_OK;
+		}
+		positional[0] = raw.method;
+		positional[1] = raw.target;
+		if (raw.host[0] != '\0')
+			req.host = raw.host;
 	}
 	req.method = positional[0];
 	req.target = positional[1];

@@ -369,6 +369,14 @@ jq -e '.segment == "clients" and .service == "lab-api" and .route == "get-order"
 	fail "ztgatectl explain DELETE /api/v1/orders/7: $explained"
 pass "ztgatectl explain names segment, service, route get-order with id=7, and why DELETE is denied"
 
+raw=$RUN/smuggle.http
+printf 'POST /api/v1/orders HTTP/1.1\r\nHost: %s\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' \
+	"$SERVER_IP4" >"$raw"
+"$LAB" ctl explain --src "$CLIENT_IP4" --dst "$SERVER_IP4" --request "$raw" |
+	grep -q 'refuses this request before any policy: http_content_length_and_transfer_encoding' ||
+	fail "ztgatectl explain --request of a smuggling request did not say the HTTP layer refuses it"
+pass "ztgatectl explain --request parses a raw request as the workers do (a smuggling one is refused)"
+
 "$LAB" ctl apply "$SRC/rules/lab-strict.conf" >/dev/null || fail "ztgatectl apply rules/lab-strict.conf: exit $?"
 get "$SERVER_URL/api/v1/users/alice"
 [[ $CODE == 403 ]] || fail "GET /api/v1/users/alice after applying lab-strict: HTTP $CODE, expected 403"
