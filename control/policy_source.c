@@ -1,5 +1,7 @@
 #include "policy_source.h"
 
+#include "policy_compile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -65,9 +67,28 @@ static void rename_diagnostics(struct ztg_policy_diag *diag, const char *dir, co
 	}
 }
 
+/* Move the compiled-routes records out of files into compiled; the rest stays. */
+static int keep_compiled(struct ztg_bundle_files *files, struct ztg_bundle_files *compiled)
+{
+	size_t prefix = strlen(ZTG_POLICY_COMPILED_ROUTES);
+
+	compiled->files = calloc(files->count + 1, sizeof(*compiled->files));
+	if (compiled->files == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < files->count; i++) {
+		if (strncmp(files->files[i].name, ZTG_POLICY_COMPILED_ROUTES, prefix) != 0)
+			continue;
+		compiled->files[compiled->count++] = files->files[i];
+		files->files[i].name = NULL;
+		files->files[i].data = NULL;
+	}
+	return 0;
+}
+
 static int load_bundle(const char *path, struct ztg_policy_source *out, struct ztg_policy_diag *diag, char *err,
 		       size_t err_len)
 {
+	struct ztg_bundle_files files = {0};
 	char dir[] = "/tmp/ztg-bundle-XXXXXX", main_path[4096];
 	int rc;
 
@@ -92,6 +113,12 @@ static int load_bundle(const char *path, struct ztg_policy_source *out, struct z
 	}
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	out->from_bundle = true;
+	if (rc == 0) {
+		rc = ztg_bundle_parse(out->bundle, out->bundle_len, path, &files, NULL, NULL, 0, err, err_len);
+		if (rc == 0)
+			rc = keep_compiled(&files, &out->compiled);
+		ztg_bundle_files_free(&files);
+	}
 	return rc;
 }
 
@@ -119,8 +146,12 @@ int ztg_policy_source_load(const char *path, struct ztg_policy_source *out, stru
 	/* The bytes that reproduce what was just loaded: its identity, and what a restart comes back to. */
 	rc = ztg_bundle_collect(path, &files, err, err_len);
 	if (rc == 0)
+		rc = ztg_policy_compile_records(out->policy, &files, err, err_len);
+	if (rc == 0)
 		rc = ztg_bundle_encode(&files, out->policy->name, &out->bundle, &out->bundle_len, out->hash, err,
 				       err_len);
+	if (rc == 0)
+		rc = keep_compiled(&files, &out->compiled);
 	ztg_bundle_files_free(&files);
 	return rc;
 }
@@ -129,6 +160,7 @@ void ztg_policy_source_release(struct ztg_policy_source *source)
 {
 	ztg_policy_free(source->policy);
 	free(source->bundle);
+	ztg_bundle_files_free(&source->compiled);
 	memset(source, 0, sizeof(*source));
 }
 

@@ -1,7 +1,9 @@
 /*
  * A policy as ztgate and ztgatectl take it: a policy file (with its
  * includes) or a bundle (bundle.h), loaded and validated, together with the
- * bundle bytes that reproduce it and their content hash. ztgate reports the
+ * bundle bytes that reproduce it, their content hash, and its runtime form:
+ * the compiled route matchers, built here for a file and shipped in a
+ * bundle, so ztgate takes them as they are. ztgate reports the
  * hash as the policy's identity and persists the bytes as the last good
  * policy; ztgatectl compile writes them.
  *
@@ -26,6 +28,8 @@ struct ztg_policy_source {
 	size_t bundle_len;
 	char hash[ZTG_BUNDLE_HASH_HEX_LEN + 1];
 	bool from_bundle;
+	/* The runtime form the bundle carries: the compiled-routes records (policy_compile.h). */
+	struct ztg_bundle_files compiled;
 };
 
 /*

@@ -43,6 +43,7 @@
 #include "control_socket.h"
 #include "policy.h"
 #include "policy_load.h"
+#include "policy_source.h"
 
 #ifndef ZTG_VERSION
 #define ZTG_VERSION "0.1.0-dev"
@@ -1143,8 +1144,8 @@ static int cmd_compile(const struct ctl_call *call)
 {
 	const char *file = NULL, *bundle = NULL;
 	struct ztg_policy_diag diag;
-	struct ztg_policy *policy = NULL;
-	char hash[ZTG_BUNDLE_HASH_HEX_LEN + 1], err[512];
+	struct ztg_policy_source src;
+	char err[512];
 	int rc;
 
 	for (int i = 0; i < call->argc; i++) {
@@ -1157,25 +1158,25 @@ static int cmd_compile(const struct ctl_call *call)
 	}
 	if (file == NULL || bundle == NULL)
 		return usage_error(call->cmd, "compile: FILE and -o BUNDLE are both needed");
+	/* The sources, and the route matchers compiled as ztgate runs them: what ztgate takes as shipped. */
 	ztg_policy_diag_init(&diag);
-	rc = ztg_policy_load(file, &policy, &diag);
+	rc = ztg_policy_source_load(file, &src, &diag, err, sizeof(err));
 	ztg_policy_diag_print(stderr, &diag);
 	ztg_policy_diag_free(&diag);
+	if (rc == 0)
+		rc = ztg_policy_source_save(&src, bundle, err, sizeof(err));
 	if (rc != 0) {
-		fprintf(stderr, "%s: %s has errors: no bundle written\n", CTL_NAME, file);
-		return rc == -ENOMEM ? CTL_EXIT_INTERNAL : CTL_EXIT_NEGATIVE;
-	}
-	rc = ztg_bundle_write(file, policy->name, bundle, hash, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "%s: %s\n", CTL_NAME, err);
-		ztg_policy_free(policy);
+		fprintf(stderr, "%s: %s: no bundle written\n", CTL_NAME, err);
+		ztg_policy_source_release(&src);
 		return rc == -ENOMEM || rc == -EIO ? CTL_EXIT_INTERNAL : CTL_EXIT_NEGATIVE;
 	}
 	if (call->flags & CTL_F_JSON)
-		printf("{\"bundle\":\"%s\",\"policy\":\"%s\",\"sha256\":\"%s\"}\n", bundle, policy->name, hash);
+		printf("{\"bundle\":\"%s\",\"policy\":\"%s\",\"sha256\":\"%s\",\"compiled_route_matchers\":%u}\n",
+		       bundle, src.policy->name, src.hash, src.compiled.count);
 	else
-		printf("%s: policy \"%s\", sha256 %s\n", bundle, policy->name, hash);
-	ztg_policy_free(policy);
+		printf("%s: policy \"%s\", %u compiled route matcher(s), sha256 %s\n", bundle, src.policy->name,
+		       src.compiled.count, src.hash);
+	ztg_policy_source_release(&src);
 	return CTL_EXIT_OK;
 }
 

@@ -176,7 +176,8 @@ static struct ztg_authz *compile_policy(struct ztg_app *app, const char *path, F
 		return NULL;
 	}
 	ztg_policy_diag_free(&diag);
-	authz = ztg_authz_build(src.policy, (int)rte_socket_id(), ++app->policy_generation, err, err_len);
+	authz = ztg_authz_build(src.policy, &src.compiled, (int)rte_socket_id(), ++app->policy_generation, err,
+				err_len);
 	src.policy = NULL;                       /* the authz owns it now, or freed it */
 	if (authz != NULL && record != NULL) {
 		*record = (struct policy_record){.loaded_at = time(NULL), .bundle = src.bundle,
@@ -565,7 +566,8 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 			fprintf(out, ",\"mode\":\"%s\",\"generation\":%u,\"source\":", ztg_policy_mode_name(p->mode),
 				ztg_authz_generation(authz));
 			json_string(out, app->current.source);
-			fprintf(out, ",\"sha256\":\"%s\"", app->current.hash);
+			fprintf(out, ",\"sha256\":\"%s\",\"route_matchers_as_shipped\":%u", app->current.hash,
+				ztg_authz_shipped_matchers(authz));
 			fprintf(out, ",\"loaded_at\":\"%s\",\"segments\":%u,\"services\":%u,\"routes\":%u,"
 				"\"access\":%u,\"bytes\":%zu}", loaded, p->segment_count, p->service_count, route_total(p),
 				p->access_count, ztg_authz_size(authz));
@@ -580,7 +582,8 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 	} else {
 		fprintf(out, "policy: ");
 		print_policy_summary(out, authz);
-		fprintf(out, "  from %s, loaded %s\n  sha256 %s\n", app->current.source, loaded, app->current.hash);
+		fprintf(out, "  from %s, loaded %s\n  sha256 %s, %u of %u route matchers taken as compiled\n",
+			app->current.source, loaded, app->current.hash, ztg_authz_shipped_matchers(authz), p->service_count);
 	}
 	fprintf(out, "rollback: %s\n", app->previous ? app->former.source : "none");
 	return ZTG_CONTROL_OK;

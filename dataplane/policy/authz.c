@@ -1,6 +1,7 @@
 #include "authz.h"
 
 #include "../http/http_normalize.h"
+#include "policy_compile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct ztg_authz {
 	uint64_t *access;              /* one row of service bits per segment */
 	uint32_t access_words;         /* 64-bit words per row */
 	struct ztg_route_matcher **matchers;   /* per service */
+	uint32_t shipped_matchers;             /* taken from the bundle as compiled */
 };
 
 static const char *const reason_names[] = {
@@ -53,6 +55,11 @@ const struct ztg_policy *ztg_authz_policy(const struct ztg_authz *authz)
 uint32_t ztg_authz_generation(const struct ztg_authz *authz)
 {
 	return authz->generation;
+}
+
+uint32_t ztg_authz_shipped_matchers(const struct ztg_authz *authz)
+{
+	return authz->shipped_matchers;
 }
 
 void ztg_authz_free(struct ztg_authz *authz)
@@ -289,7 +296,8 @@ static int build_access(struct ztg_authz *a, char *err, size_t err_len)
 	return 0;
 }
 
-static int build_matchers(struct ztg_authz *a, char *err, size_t err_len)
+/* The matchers the bundle ships, checked against the policy; those it lacks are compiled here. */
+static int build_matchers(struct ztg_authz *a, const struct ztg_bundle_files *compiled, char *err, size_t err_len)
 {
 	const struct ztg_policy *p = a->policy;
 
@@ -298,16 +306,17 @@ static int build_matchers(struct ztg_authz *a, char *err, size_t err_len)
 		return fail(err, err_len, "out of memory for the %s%s", "route matchers", "");
 	for (uint32_t s = 0; s < p->service_count; s++) {
 		const struct ztg_policy_service *svc = &p->services[s];
-		struct ztg_route_spec *specs = calloc(svc->route_count + 1, sizeof(*specs));
 		struct ztg_route_diag diag;
+		bool present;
 
-		if (specs == NULL)
-			return fail(err, err_len, "out of memory for the %s%s", "route matchers", "");
-		for (uint32_t r = 0; r < svc->route_count; r++)
-			specs[r] = (struct ztg_route_spec){.template = svc->routes[r].path,
-							   .methods = svc->routes[r].methods, .route_id = r};
-		a->matchers[s] = ztg_route_matcher_build(specs, svc->route_count, NULL, &diag);
-		free(specs);
+		a->matchers[s] = ztg_policy_compiled_routes(p, s, compiled, &present, err, err_len);
+		if (present) {
+			if (a->matchers[s] == NULL)
+				return -1;
+			a->shipped_matchers++;
+			continue;
+		}
+		a->matchers[s] = ztg_policy_compile_routes(svc, &diag);
 		if (a->matchers[s] == NULL) {
 			const struct ztg_policy_loc *loc = diag.route_index < svc->route_count ?
 								   &svc->routes[diag.route_index].loc : &svc->loc;
@@ -319,8 +328,8 @@ static int build_matchers(struct ztg_authz *a, char *err, size_t err_len)
 	return 0;
 }
 
-struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, int socket_id, uint32_t generation, char *err,
-				  size_t err_len)
+struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bundle_files *compiled, int socket_id,
+				  uint32_t generation, char *err, size_t err_len)
 {
 	struct ztg_authz *a = calloc(1, sizeof(*a));
 
@@ -334,7 +343,7 @@ struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, int socket_id, uint
 	a->generation = generation;
 	if (build_segments(a, socket_id, generation, err, err_len) < 0 ||
 	    build_destinations(a, socket_id, generation, err, err_len) < 0 || build_access(a, err, err_len) < 0 ||
-	    build_matchers(a, err, err_len) < 0) {
+	    build_matchers(a, compiled, err, err_len) < 0) {
 		ztg_authz_free(a);
 		return NULL;
 	}

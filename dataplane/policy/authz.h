@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../../control/bundle.h"
 #include "../../control/policy.h"
 #include "route_match.h"
 
@@ -78,14 +79,19 @@ struct ztg_authz;
 
 /*
  * Build the runtime form of policy, which it takes over (freed with the
- * authz, or here on failure). generation must differ between authz objects
+ * authz, or here on failure). compiled (may be NULL): the compiled-routes
+ * records of its bundle (policy_compile.h), taken after checking them
+ * against the policy; a service without one gets its matcher built here. generation must differ between authz objects
  * alive at once: it names their rte_rib tables and tells flows placed by
  * another policy. NULL on failure with err filled.
  */
-struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, int socket_id, uint32_t generation, char *err,
-				  size_t err_len);
+struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bundle_files *compiled, int socket_id,
+				  uint32_t generation, char *err, size_t err_len);
 
 uint32_t ztg_authz_generation(const struct ztg_authz *authz);
+
+/* How many route matchers came compiled in the bundle (compiled above) rather than built here. */
+uint32_t ztg_authz_shipped_matchers(const struct ztg_authz *authz);
 
 void ztg_authz_free(struct ztg_authz *authz);
 

@@ -19,6 +19,7 @@
 
 #include <endian.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 
 #define RM_MAGIC   0x4d54525au  /* "ZRTM" little-endian */
+#define RM_BYTE_ORDER 0x01020304u /* stored in host order: reads swapped on the other order */
 #define RM_NONE    UINT32_MAX
 #define RM_STACK   (ZTG_ROUTE_MAX_DEPTH + 1)  /* root plus one node per segment */
 #define RM_ALIGN   64u
@@ -86,6 +88,8 @@ struct rm_route {
 
 struct ztg_route_matcher {
 	uint32_t magic;
+	uint32_t version;          /* ZTG_ROUTE_BLOCK_VERSION */
+	uint32_t byte_order;       /* RM_BYTE_ORDER */
 	uint32_t size;
 	uint32_t node_count;
 	uint32_t slot_count;
@@ -100,6 +104,9 @@ struct ztg_route_matcher {
 	uint32_t routes_off;
 	uint32_t names_off;
 };
+_Static_assert(sizeof(struct ztg_route_matcher) == 64, "header fills one cache line, no padding");
+_Static_assert(sizeof(struct rm_slot) == 16 && sizeof(struct rm_entry) == 12 && sizeof(struct rm_route) == 24,
+	       "block layout");
 
 static inline const void *at(const struct ztg_route_matcher *m, uint32_t off)
 {
@@ -822,6 +829,8 @@ static struct ztg_route_matcher *flatten(struct builder *b)
 	memset(m, 0, size);
 	*m = (struct ztg_route_matcher){
 		.magic = RM_MAGIC,
+		.version = ZTG_ROUTE_BLOCK_VERSION,
+		.byte_order = RM_BYTE_ORDER,
 		.size = (uint32_t)size,
 		.node_count = b->node_count,
 		.slot_count = (uint32_t)slots,
@@ -1036,6 +1045,625 @@ const char *ztg_route_matcher_param_name(const struct ztg_route_matcher *m, uint
 	const uint32_t *names = at(m, m->names_off);
 	return (const char *)at(m, m->strings_off) + names[r->names_first + param];
 }
+
+/* ------------------------------------------------------- stored blocks */
+
+const void *ztg_route_matcher_block(const struct ztg_route_matcher *m)
+{
+	return m;
+}
+
+__attribute__((format(printf, 3, 4)))
+static bool block_bad(struct ztg_route_diag *err, uint64_t off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (err == NULL)
+		return false;
+	memset(err, 0, sizeof(*err));
+	err->code = ZTG_ROUTE_E_BAD_BLOCK;
+	err->route_index = ZTG_ROUTE_NONE;
+	err->other_index = ZTG_ROUTE_NONE;
+	err->position = off > UINT32_MAX ? UINT32_MAX : (uint32_t)off;
+	n = snprintf(err->message, sizeof(err->message), "byte offset %llu: ", (unsigned long long)off);
+	if (n < 0 || (size_t)n >= sizeof(err->message))
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(err->message + n, sizeof(err->message) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+#define HOFF(field) offsetof(struct ztg_route_matcher, field)
+
+static bool methods_valid(uint32_t m)
+{
+	return m != 0 && !(m & ~ZTG_ROUTE_METHOD_ANY) &&
+	       (!(m & ZTG_ROUTE_METHOD_BIT(ZTG_HTTP_METHOD_OTHER)) || m == ZTG_ROUTE_METHOD_ANY);
+}
+
+/* Bytes [from, to) of the block are zero; else reports the first other byte. */
+static bool zero_gap(const struct ztg_route_matcher *m, uint64_t from, uint64_t to, const char *what,
+		     struct ztg_route_diag *err)
+{
+	const uint8_t *b = (const uint8_t *)m;
+
+	for (uint64_t i = from; i < to; i++)
+		if (b[i] != 0)
+			return block_bad(err, i, "padding %s is 0x%02x, not 0", what, b[i]);
+	return true;
+}
+
+/* Working state of the validation, one entry per node or route. */
+struct vstate {
+	const struct ztg_route_matcher *m;
+	struct ztg_route_diag *err;
+	const struct rm_node *nodes;
+	const struct rm_slot *slots;
+	const struct rm_entry *entries;
+	const uint8_t *strings;
+	const struct rm_route *routes;
+	const uint32_t *names;
+	uint32_t label_bytes;      /* labels are strings[0..label_bytes) */
+	uint32_t *parent;          /* RM_NONE: none (yet) */
+	uint32_t *via_slot;        /* the slot of the edge into the node, RM_NONE: the {param} edge */
+	uint8_t *depth;
+	uint8_t *nparams;
+	uint8_t *route_seen;
+	uint32_t *first_route;     /* lowest route listed at the node or below it */
+};
+
+static uint64_t off_of(const struct vstate *v, const void *p)
+{
+	return (uint64_t)((const uint8_t *)p - (const uint8_t *)v->m);
+}
+
+/* Layout and header counts: every region exactly where flatten() puts it, padding zero. */
+static bool check_layout(const struct ztg_route_matcher *m, struct ztg_route_diag *err)
+{
+	if (m->route_count > ZTG_ROUTE_MAX_ROUTES)
+		return block_bad(err, HOFF(route_count), "%u routes, the limit is %u", m->route_count,
+				 ZTG_ROUTE_MAX_ROUTES);
+	if (m->entry_count != m->route_count)
+		return block_bad(err, HOFF(entry_count), "%u route entries for %u routes", m->entry_count,
+				 m->route_count);
+	if (m->node_count == 0)
+		return block_bad(err, HOFF(node_count), "no root node");
+	if ((uint64_t)m->node_count > 1 + (uint64_t)m->route_count * ZTG_ROUTE_MAX_DEPTH)
+		return block_bad(err, HOFF(node_count), "%u nodes for %u routes of at most %u segments",
+				 m->node_count, m->route_count, ZTG_ROUTE_MAX_DEPTH);
+	if ((uint64_t)m->name_count > (uint64_t)m->route_count * ZTG_ROUTE_MAX_PARAMS)
+		return block_bad(err, HOFF(name_count), "%u parameter names for %u routes of at most %u",
+				 m->name_count, m->route_count, ZTG_ROUTE_MAX_PARAMS);
+
+	uint64_t nodes_off = align_up(sizeof(*m), RM_ALIGN);
+	uint64_t nodes_end = nodes_off + (uint64_t)m->node_count * sizeof(struct rm_node);
+	uint64_t slots_off = align_up(nodes_end, 16);
+	uint64_t slots_end = slots_off + (uint64_t)m->slot_count * sizeof(struct rm_slot);
+	uint64_t entries_off = align_up(slots_end, 8);
+	uint64_t strings_off = entries_off + (uint64_t)m->entry_count * sizeof(struct rm_entry);
+	uint64_t strings_end = strings_off + m->string_bytes;
+	uint64_t routes_off = align_up(strings_end, 8);
+	uint64_t names_off = routes_off + (uint64_t)m->route_count * sizeof(struct rm_route);
+	uint64_t names_end = names_off + (uint64_t)m->name_count * sizeof(uint32_t);
+	uint64_t size = align_up(names_end, RM_ALIGN);
+	const struct {
+		const char *name;
+		uint32_t field;
+		size_t at;
+		uint64_t want;
+	} offs[] = {
+		{ "nodes_off", m->nodes_off, HOFF(nodes_off), nodes_off },
+		{ "slots_off", m->slots_off, HOFF(slots_off), slots_off },
+		{ "entries_off", m->entries_off, HOFF(entries_off), entries_off },
+		{ "strings_off", m->strings_off, HOFF(strings_off), strings_off },
+		{ "routes_off", m->routes_off, HOFF(routes_off), routes_off },
+		{ "names_off", m->names_off, HOFF(names_off), names_off },
+	};
+
+	/* The counts decide the layout: a size that disagrees means a count is wrong. */
+	if (size != m->size)
+		return block_bad(err, HOFF(size),
+				 "the counts (%u nodes, %u slots, %u entries, %u string bytes, %u routes, "
+				 "%u names) need %llu bytes, the block has %u",
+				 m->node_count, m->slot_count, m->entry_count, m->string_bytes, m->route_count,
+				 m->name_count, (unsigned long long)size, m->size);
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
+		if (offs[i].field != offs[i].want)
+			return block_bad(err, offs[i].at, "%s is %u, the layout puts that region at %llu",
+					 offs[i].name, offs[i].field, (unsigned long long)offs[i].want);
+	return zero_gap(m, nodes_end, slots_off, "after the nodes", err) &&
+	       zero_gap(m, slots_end, entries_off, "after the slots", err) &&
+	       zero_gap(m, strings_end, routes_off, "after the strings", err) &&
+	       zero_gap(m, names_end, size, "at the end", err);
+}
+
+/*
+ * The route table and the strings after the labels: templates and names in
+ * route order, each NUL-terminated, tiling strings[label_bytes..string_bytes).
+ */
+static bool check_routes(struct vstate *v)
+{
+	const struct ztg_route_matcher *m = v->m;
+	uint64_t sp = v->label_bytes;
+	uint32_t np = 0;
+
+	for (uint32_t r = 0; r < m->route_count; r++) {
+		const struct rm_route *rt = &v->routes[r];
+		uint64_t at_r = off_of(v, rt);
+
+		if (rt->template_off != sp)
+			return block_bad(v->err, at_r + offsetof(struct rm_route, template_off),
+					 "route %u: template at string offset %u, expected %llu", r,
+					 rt->template_off, (unsigned long long)sp);
+		if (rt->template_len == 0 || rt->template_len > ZTG_ROUTE_MAX_TEMPLATE_LEN ||
+		    sp + rt->template_len + 1 > m->string_bytes)
+			return block_bad(v->err, at_r + offsetof(struct rm_route, template_len),
+					 "route %u: template length %u out of range", r, rt->template_len);
+		const uint8_t *t = v->strings + sp;
+		if (t[0] != '/' || memchr(t, '\0', rt->template_len) != NULL || t[rt->template_len] != '\0')
+			return block_bad(v->err, off_of(v, t),
+					 "route %u: template is not '/' and %u bytes then a NUL", r,
+					 rt->template_len - 1);
+		sp += rt->template_len + 1;
+		if (!methods_valid(rt->methods))
+			return block_bad(v->err, at_r + offsetof(struct rm_route, methods),
+					 "route %u: invalid method mask 0x%x", r, rt->methods);
+		if (rt->has_wildcard > 1 || rt->pad != 0)
+			return block_bad(v->err, at_r + offsetof(struct rm_route, has_wildcard),
+					 "route %u: has_wildcard %u / padding %u", r, rt->has_wildcard, rt->pad);
+		if (rt->param_count > ZTG_ROUTE_MAX_PARAMS)
+			return block_bad(v->err, at_r + offsetof(struct rm_route, param_count),
+					 "route %u: %u parameters, the limit is %u", r, rt->param_count,
+					 ZTG_ROUTE_MAX_PARAMS);
+		if (rt->names_first != np || (uint64_t)np + rt->param_count > m->name_count)
+			return block_bad(v->err, at_r + offsetof(struct rm_route, names_first),
+					 "route %u: names from %u (%u of them), expected from %u of %u", r,
+					 rt->names_first, rt->param_count, np, m->name_count);
+		for (uint32_t k = 0; k < rt->param_count; k++, np++) {
+			const uint8_t *name = v->strings + sp;
+			uint64_t room = m->string_bytes - sp;
+			uint32_t nl = 0;
+
+			if (v->names[np] != sp)
+				return block_bad(v->err, off_of(v, &v->names[np]),
+						 "route %u: name %u at string offset %u, expected %llu", r, k,
+						 v->names[np], (unsigned long long)sp);
+			while (nl < room && nl <= ZTG_ROUTE_MAX_PARAM_NAME && name[nl] != '\0')
+				nl++;
+			if (nl == 0 || nl > ZTG_ROUTE_MAX_PARAM_NAME || nl >= room)
+				return block_bad(v->err, off_of(v, name),
+						 "route %u: parameter name %u is empty, too long or not "
+						 "NUL-terminated", r, k);
+			for (uint32_t i = 0; i < nl; i++)
+				if (i == 0 ? !is_name_start(name[i]) : !is_name_char(name[i]))
+					return block_bad(v->err, off_of(v, name + i),
+							 "route %u: byte 0x%02x in parameter name %u", r,
+							 name[i], k);
+			for (uint32_t j = rt->names_first; j < np; j++)
+				if (strcmp((const char *)v->strings + v->names[j], (const char *)name) == 0)
+					return block_bad(v->err, off_of(v, name),
+							 "route %u: parameter name %u repeats an earlier one", r,
+							 k);
+			sp += nl + 1;
+		}
+	}
+	if (sp != m->string_bytes)
+		return block_bad(v->err, m->strings_off + sp, "%llu string bytes are not used by any route",
+				 (unsigned long long)(m->string_bytes - sp));
+	if (np != m->name_count)
+		return block_bad(v->err, HOFF(name_count), "%u names, the routes use %u", m->name_count, np);
+	return true;
+}
+
+static bool literal_byte_ok(uint8_t c)
+{
+	return c > ' ' && c != 0x7f && c != '/' && c != '{' && c != '}' && c != '*';
+}
+
+/* Literal-children table of node i: shape, labels, hashes, probes; links the children. */
+static bool check_table(struct vstate *v, uint32_t i, uint32_t *next_slot)
+{
+	const struct ztg_route_matcher *m = v->m;
+	const struct rm_node *n = &v->nodes[i];
+	uint64_t at_n = off_of(v, n);
+
+	if (n->lit_slots == RM_NONE) {
+		if (n->lit_mask != 0)
+			return block_bad(v->err, at_n + offsetof(struct rm_node, lit_mask),
+					 "node %u: lit_mask %u without a table", i, n->lit_mask);
+		return true;
+	}
+	uint64_t cap = (uint64_t)n->lit_mask + 1;
+	if (n->lit_slots != *next_slot || cap < 2 || (cap & (cap - 1)) != 0 ||
+	    *next_slot + cap > m->slot_count)
+		return block_bad(v->err, at_n + offsetof(struct rm_node, lit_slots),
+				 "node %u: table at slot %u of %llu slots, expected a power of two >= 2 "
+				 "at slot %u within %u", i, n->lit_slots, (unsigned long long)cap, *next_slot,
+				 m->slot_count);
+	const struct rm_slot *tab = &v->slots[n->lit_slots];
+	uint32_t used = 0;
+
+	for (uint32_t s = 0; s < cap; s++) {
+		const struct rm_slot *sl = &tab[s];
+		uint64_t at_s = off_of(v, sl);
+
+		if (sl->child == RM_NONE) {
+			if (sl->hash != 0 || sl->label_off != 0 || sl->label_len != 0)
+				return block_bad(v->err, at_s, "node %u: empty slot %u is not zero", i, s);
+			continue;
+		}
+		used++;
+		uint32_t c = sl->child;
+		if (c >= m->node_count || c <= i || v->parent[c] != RM_NONE)
+			return block_bad(v->err, at_s + offsetof(struct rm_slot, child),
+					 "node %u: literal child %u is out of range, not after its parent "
+					 "or has another parent", i, c);
+		if ((uint64_t)sl->label_off + sl->label_len > v->label_bytes)
+			return block_bad(v->err, at_s + offsetof(struct rm_slot, label_off),
+					 "node %u: label at %u+%u outside the %u label bytes", i, sl->label_off,
+					 sl->label_len, v->label_bytes);
+		const uint8_t *lab = v->strings + sl->label_off;
+		for (uint32_t k = 0; k < sl->label_len; k++)
+			if (!literal_byte_ok(lab[k]))
+				return block_bad(v->err, off_of(v, lab + k), "node %u: byte 0x%02x in a label",
+						 i, lab[k]);
+		if ((sl->label_len == 1 && lab[0] == '.') ||
+		    (sl->label_len == 2 && lab[0] == '.' && lab[1] == '.'))
+			return block_bad(v->err, off_of(v, lab), "node %u: dot-segment label", i);
+		if (sl->hash != hash_bytes(lab, sl->label_len))
+			return block_bad(v->err, at_s + offsetof(struct rm_slot, hash),
+					 "node %u: slot %u hash 0x%08x is not its label's", i, s, sl->hash);
+		v->parent[c] = i;
+		v->via_slot[c] = n->lit_slots + s;
+	}
+	if (used == 0 || table_cap(used) != cap)
+		return block_bad(v->err, at_n + offsetof(struct rm_node, lit_mask),
+				 "node %u: %u children in a table of %llu slots", i, used,
+				 (unsigned long long)cap);
+	/*
+	 * Every label is where a lookup's probe finds it, found before any
+	 * twin, and where build's linear probing put it: build inserts the
+	 * children in node order, so the probe passes only earlier children.
+	 */
+	for (uint32_t s = 0; s < cap; s++) {
+		if (tab[s].child == RM_NONE)
+			continue;
+		const uint8_t *lab = v->strings + tab[s].label_off;
+		for (uint32_t k = tab[s].hash & n->lit_mask;; k = (k + 1) & n->lit_mask) {
+			if (k == s)
+				break;
+			if (tab[k].child == RM_NONE)
+				return block_bad(v->err, off_of(v, &tab[s]),
+						 "node %u: slot %u is not reachable by a probe", i, s);
+			if (tab[k].child > tab[s].child)
+				return block_bad(v->err, off_of(v, &tab[s]),
+						 "node %u: slot %u is not where insertion in node order puts it",
+						 i, s);
+			if (tab[k].hash == tab[s].hash && tab[k].label_len == tab[s].label_len &&
+			    memcmp(v->strings + tab[k].label_off, lab, tab[s].label_len) == 0)
+				return block_bad(v->err, off_of(v, &tab[s]),
+						 "node %u: slots %u and %u hold the same label", i, k, s);
+		}
+	}
+	*next_slot += (uint32_t)cap;
+	return true;
+}
+
+/* Route r, listed at node i (after a "*" when wild): its template spells the path to i. */
+static bool check_template(struct vstate *v, uint32_t i, uint32_t r, bool wild)
+{
+	const struct rm_route *rt = &v->routes[r];
+	const uint8_t *t = v->strings + rt->template_off;
+	uint32_t chain[ZTG_ROUTE_MAX_DEPTH];
+	uint32_t depth = v->depth[i], nseg = depth + wild, pos = 1, pk = 0;
+
+	for (uint32_t u = i, k = depth; u != 0; u = v->parent[u])
+		chain[--k] = u;
+	for (uint32_t k = 0; k < nseg; k++) {
+		uint32_t end = pos;
+		while (end < rt->template_len && t[end] != '/')
+			end++;
+		bool last = k + 1 == nseg;
+		const uint8_t *seg = t + pos;
+		uint32_t len = end - pos;
+		bool ok;
+
+		if (last != (end == rt->template_len)) {
+			ok = false;
+		} else if (k == depth) {
+			ok = len == 1 && seg[0] == '*';
+		} else if (v->via_slot[chain[k]] == RM_NONE) {
+			const char *name = (const char *)v->strings + v->names[rt->names_first + pk++];
+			size_t nl = strlen(name);
+			ok = len == nl + 2 && seg[0] == '{' && seg[len - 1] == '}' && memcmp(seg + 1, name, nl) == 0;
+		} else {
+			const struct rm_slot *sl = &v->slots[v->via_slot[chain[k]]];
+			ok = sl->label_len == len && memcmp(v->strings + sl->label_off, seg, len) == 0 &&
+			     (len > 0 || last);
+		}
+		if (!ok)
+			return block_bad(v->err, off_of(v, seg),
+					 "route %u: template segment %u does not spell the trie path to node %u",
+					 r, k + 1, i);
+		pos = end + 1;
+	}
+	/* Nothing left over (and a route cannot end at the root: "/" is one empty segment). */
+	if (pos != rt->template_len + 1)
+		return block_bad(v->err, off_of(v, t), "route %u: template has more segments than the trie "
+				 "path to node %u", r, i);
+	return true;
+}
+
+/* The route list [first, first + count) of node i, and the routes it names. */
+static bool check_list(struct vstate *v, uint32_t i, uint32_t first, uint32_t count, uint32_t mask, bool wild)
+{
+	uint32_t seen = 0, prev = 0;
+
+	if (count == 0 && mask != 0)
+		return block_bad(v->err, off_of(v, &v->nodes[i]), "node %u: method mask 0x%x on an empty list",
+				 i, mask);
+	if (wild && count > 0 && v->depth[i] + 1u > ZTG_ROUTE_MAX_DEPTH)
+		return block_bad(v->err, off_of(v, &v->nodes[i]), "node %u: \"*\" below depth %u", i,
+				 ZTG_ROUTE_MAX_DEPTH);
+	for (uint32_t k = 0; k < count; k++) {
+		const struct rm_entry *e = &v->entries[first + k];
+		uint64_t at_e = off_of(v, e);
+
+		if (e->route >= v->m->route_count || v->route_seen[e->route] || (k > 0 && e->route <= prev))
+			return block_bad(v->err, at_e, "node %u: route %u out of range, listed twice or "
+					 "out of order", i, e->route);
+		prev = e->route;
+		v->route_seen[e->route] = 1;
+		if (e->route < v->first_route[i])
+			v->first_route[i] = e->route;
+		const struct rm_route *rt = &v->routes[e->route];
+		if (e->methods != rt->methods || e->route_id != rt->route_id)
+			return block_bad(v->err, at_e, "node %u: entry for route %u disagrees with the "
+					 "route table", i, e->route);
+		if (seen & e->methods)
+			return block_bad(v->err, at_e, "node %u: route %u shares methods 0x%x with an "
+					 "earlier route of the same shape", i, e->route, seen & e->methods);
+		seen |= e->methods;
+		if (rt->param_count != v->nparams[i] || rt->has_wildcard != wild)
+			return block_bad(v->err, off_of(v, rt), "route %u: %u parameters%s, its trie "
+					 "node %u has %u%s", e->route, rt->param_count,
+					 rt->has_wildcard ? " and \"*\"" : "", i, v->nparams[i],
+					 wild ? " and \"*\"" : "");
+		if (!check_template(v, i, e->route, wild))
+			return false;
+	}
+	if (seen != mask)
+		return block_bad(v->err, off_of(v, &v->nodes[i]),
+				 "node %u: method mask 0x%x is not the union 0x%x of its routes", i, mask, seen);
+	return true;
+}
+
+static bool check_nodes(struct vstate *v)
+{
+	const struct ztg_route_matcher *m = v->m;
+	uint32_t next_slot = 0, next_entry = 0;
+
+	for (uint32_t i = 0; i < m->node_count; i++) {
+		const struct rm_node *n = &v->nodes[i];
+		uint64_t at_n = off_of(v, n);
+
+		if (i > 0 && v->parent[i] == RM_NONE)
+			return block_bad(v->err, at_n, "node %u is not reachable from the root", i);
+		if (!check_table(v, i, &next_slot))
+			return false;
+		if (n->param_child != RM_NONE) {
+			uint32_t c = n->param_child;
+			if (c >= m->node_count || c <= i || v->parent[c] != RM_NONE)
+				return block_bad(v->err, at_n + offsetof(struct rm_node, param_child),
+						 "node %u: parameter child %u is out of range, not after its "
+						 "parent or has another parent", i, c);
+			v->parent[c] = i;
+			v->via_slot[c] = RM_NONE;
+		}
+		/* Children of i were linked just now: give them their depth and parameter count. */
+		if (n->lit_slots != RM_NONE || n->param_child != RM_NONE) {
+			if (v->depth[i] >= ZTG_ROUTE_MAX_DEPTH)
+				return block_bad(v->err, at_n, "node %u: children below depth %u", i,
+						 ZTG_ROUTE_MAX_DEPTH);
+			for (uint64_t s = 0; n->lit_slots != RM_NONE && s <= n->lit_mask; s++) {
+				uint32_t c = v->slots[n->lit_slots + s].child;
+				if (c != RM_NONE) {
+					v->depth[c] = (uint8_t)(v->depth[i] + 1);
+					v->nparams[c] = v->nparams[i];
+				}
+			}
+			if (n->param_child != RM_NONE) {
+				if (v->nparams[i] >= ZTG_ROUTE_MAX_PARAMS)
+					return block_bad(v->err, at_n + offsetof(struct rm_node, param_child),
+							 "node %u: more than %u parameters", i,
+							 ZTG_ROUTE_MAX_PARAMS);
+				v->depth[n->param_child] = (uint8_t)(v->depth[i] + 1);
+				v->nparams[n->param_child] = (uint8_t)(v->nparams[i] + 1);
+			}
+		} else if (i > 0 && n->end_count == 0 && n->wild_count == 0) {
+			return block_bad(v->err, at_n, "node %u: a leaf without routes", i);
+		}
+		if (n->end_first != next_entry || (uint64_t)next_entry + n->end_count > m->entry_count)
+			return block_bad(v->err, at_n + offsetof(struct rm_node, end_first),
+					 "node %u: end routes at entry %u (%u), expected at %u of %u", i,
+					 n->end_first, n->end_count, next_entry, m->entry_count);
+		if (!check_list(v, i, n->end_first, n->end_count, n->end_mask, false))
+			return false;
+		next_entry += n->end_count;
+		if (n->wild_first != next_entry || (uint64_t)next_entry + n->wild_count > m->entry_count)
+			return block_bad(v->err, at_n + offsetof(struct rm_node, wild_first),
+					 "node %u: \"*\" routes at entry %u (%u), expected at %u of %u", i,
+					 n->wild_first, n->wild_count, next_entry, m->entry_count);
+		if (!check_list(v, i, n->wild_first, n->wild_count, n->wild_mask, true))
+			return false;
+		next_entry += n->wild_count;
+	}
+	if (next_slot != m->slot_count)
+		return block_bad(v->err, HOFF(slot_count), "%u slots, the tables use %u", m->slot_count,
+				 next_slot);
+	if (next_entry != m->entry_count)
+		return block_bad(v->err, HOFF(entry_count), "%u entries, the nodes list %u", m->entry_count,
+				 next_entry);
+	/*
+	 * Build creates a literal edge's child node and appends its label at
+	 * once, so the labels tile strings[0..label_bytes) in child-node order.
+	 */
+	uint64_t lp = 0;
+	for (uint32_t c = 1; c < m->node_count; c++) {
+		if (v->via_slot[c] == RM_NONE)
+			continue;
+		const struct rm_slot *sl = &v->slots[v->via_slot[c]];
+		if (sl->label_off != lp)
+			return block_bad(v->err, off_of(v, sl) + offsetof(struct rm_slot, label_off),
+					 "label of node %u at string offset %u, expected %llu", c, sl->label_off,
+					 (unsigned long long)lp);
+		lp += sl->label_len;
+	}
+	if (lp != v->label_bytes)
+		return block_bad(v->err, m->strings_off + lp, "%llu label bytes belong to no label",
+				 (unsigned long long)(v->label_bytes - lp));
+	/*
+	 * Build numbers nodes as the routes, in order, first pass through
+	 * them: ordered by (lowest route at or below the node, depth).
+	 */
+	for (uint32_t c = m->node_count; c-- > 1;)
+		if (v->first_route[c] < v->first_route[v->parent[c]])
+			v->first_route[v->parent[c]] = v->first_route[c];
+	for (uint32_t c = 1; c < m->node_count; c++) {
+		uint32_t a = v->first_route[c - 1], b = v->first_route[c];
+		if (a > b || (a == b && v->depth[c - 1] >= v->depth[c]))
+			return block_bad(v->err, off_of(v, &v->nodes[c]),
+					 "node %u (first route %u, depth %u) is not numbered as build numbers "
+					 "it (node %u: route %u, depth %u)", c, b, v->depth[c], c - 1, a,
+					 v->depth[c - 1]);
+	}
+	return true;
+}
+
+/* Everything a lookup or an accessor reads, on the aligned copy m of exactly m->size bytes. */
+static bool check_block(const struct ztg_route_matcher *m, struct ztg_route_diag *err)
+{
+	struct vstate v = { .m = m, .err = err };
+	bool ok = false;
+
+	if (!check_layout(m, err))
+		return false;
+	v.nodes = at(m, m->nodes_off);
+	v.slots = at(m, m->slots_off);
+	v.entries = at(m, m->entries_off);
+	v.strings = at(m, m->strings_off);
+	v.routes = at(m, m->routes_off);
+	v.names = at(m, m->names_off);
+	v.label_bytes = m->route_count > 0 ? v.routes[0].template_off : m->string_bytes;
+	if (v.label_bytes > m->string_bytes)
+		return block_bad(err, m->routes_off + offsetof(struct rm_route, template_off),
+				 "route 0: template at string offset %u, past the %u string bytes",
+				 v.label_bytes, m->string_bytes);
+
+	v.parent = malloc((size_t)m->node_count * sizeof(*v.parent));
+	v.via_slot = malloc((size_t)m->node_count * sizeof(*v.via_slot));
+	v.depth = calloc(m->node_count, 1);
+	v.nparams = calloc(m->node_count, 1);
+	v.route_seen = calloc(m->route_count + 1u, 1);
+	v.first_route = malloc((size_t)m->node_count * sizeof(*v.first_route));
+	if (v.parent == NULL || v.via_slot == NULL || v.depth == NULL || v.nparams == NULL ||
+	    v.route_seen == NULL || v.first_route == NULL) {
+		if (err != NULL) {
+			memset(err, 0, sizeof(*err));
+			err->code = ZTG_ROUTE_E_NO_MEMORY;
+			err->route_index = ZTG_ROUTE_NONE;
+			err->other_index = ZTG_ROUTE_NONE;
+			snprintf(err->message, sizeof(err->message), "out of memory checking a matcher block");
+		}
+		goto out;
+	}
+	memset(v.parent, 0xff, (size_t)m->node_count * sizeof(*v.parent));
+	memset(v.via_slot, 0xff, (size_t)m->node_count * sizeof(*v.via_slot));
+	memset(v.first_route, 0xff, (size_t)m->node_count * sizeof(*v.first_route));
+	ok = check_routes(&v) && check_nodes(&v);
+out:
+	free(v.parent);
+	free(v.via_slot);
+	free(v.depth);
+	free(v.nparams);
+	free(v.route_seen);
+	free(v.first_route);
+	return ok;
+}
+
+struct ztg_route_matcher *ztg_route_matcher_from_block(const void *data, size_t len,
+						       struct ztg_route_diag *err)
+{
+	struct ztg_route_matcher h;
+	struct ztg_route_matcher *m;
+
+	if (err != NULL) {
+		memset(err, 0, sizeof(*err));
+		err->code = ZTG_ROUTE_E_NONE;
+		err->route_index = ZTG_ROUTE_NONE;
+		err->other_index = ZTG_ROUTE_NONE;
+	}
+	if (data == NULL && len > 0) {
+		if (err != NULL) {
+			err->code = ZTG_ROUTE_E_BAD_ARGUMENT;
+			snprintf(err->message, sizeof(err->message), "no data for a block of %zu bytes", len);
+		}
+		return NULL;
+	}
+	if (len < sizeof(h)) {
+		block_bad(err, len, "a block of %zu bytes is shorter than the %zu-byte header", len, sizeof(h));
+		return NULL;
+	}
+	memcpy(&h, data, sizeof(h));
+	if (h.magic != RM_MAGIC) {
+		if (h.magic == __builtin_bswap32(RM_MAGIC))
+			block_bad(err, HOFF(magic), "magic is byte-swapped: the block was built on a host of "
+				  "the other byte order");
+		else
+			block_bad(err, HOFF(magic), "bad magic 0x%08x, a matcher block starts with 0x%08x",
+				  h.magic, RM_MAGIC);
+		return NULL;
+	}
+	if (h.version != ZTG_ROUTE_BLOCK_VERSION) {
+		block_bad(err, HOFF(version), "format version %u, this build reads version %u", h.version,
+			  ZTG_ROUTE_BLOCK_VERSION);
+		return NULL;
+	}
+	if (h.byte_order != RM_BYTE_ORDER) {
+		block_bad(err, HOFF(byte_order), "byte-order marker 0x%08x, this host writes 0x%08x: built "
+			  "on a host of the other byte order", h.byte_order, RM_BYTE_ORDER);
+		return NULL;
+	}
+	if (h.size != len) {
+		block_bad(err, HOFF(size), "header says %u bytes, the block has %zu (truncated or padded)",
+			  h.size, len);
+		return NULL;
+	}
+	if (len % RM_ALIGN != 0) {
+		block_bad(err, HOFF(size), "size %zu is not a multiple of %u", len, RM_ALIGN);
+		return NULL;
+	}
+	/* Exactly len bytes: a read past the block is a read past the allocation. */
+	m = aligned_alloc(RM_ALIGN, len);
+	if (m == NULL) {
+		if (err != NULL) {
+			err->code = ZTG_ROUTE_E_NO_MEMORY;
+			snprintf(err->message, sizeof(err->message), "cannot allocate %zu bytes for the matcher",
+				 len);
+		}
+		return NULL;
+	}
+	memcpy(m, data, len);
+	if (!check_block(m, err)) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+#undef HOFF
 
 /* ---------------------------------------------------------------- lookup */
 

@@ -61,6 +61,16 @@
  * path, writes only *out, and uses a bounded stack frame: the search is
  * iterative with an explicit stack of ZTG_ROUTE_MAX_DEPTH + 1 entries, and
  * visits each trie node at most once.
+ *
+ * Stored form: the bytes to store are ztg_route_matcher_block(m) (the
+ * matcher pointer itself), ztg_route_matcher_size(m) of them, and
+ * ztg_route_matcher_from_block() turns such bytes back into a matcher. The
+ * header starts with a magic number, a format version (ZTG_ROUTE_BLOCK_VERSION)
+ * and a byte-order marker. Integers in the block are in the byte order of the
+ * host that built it (little-endian: blocks are built and used on x86_64);
+ * the segment hashes are byte-order independent. A block built on a host of
+ * the other byte order is refused by from_block (the marker, and the magic,
+ * read byte-swapped), never converted: rebuild it from the templates there.
  */
 #ifndef ZTG_ROUTE_MATCH_H
 #define ZTG_ROUTE_MATCH_H
@@ -140,6 +150,9 @@ enum ztg_route_result {
  *                       decoded, so "%41" matches only a sent "%2541".
  * BACKSLASH_IN_LITERAL  (warning) '\' in a literal: the normaliser turns it
  *                       into '/', so the route can never match.
+ * BAD_BLOCK             ztg_route_matcher_from_block(): the bytes are not a
+ *                       valid matcher block (message and position say what
+ *                       and at which byte offset of the block).
  */
 #define ZTG_ROUTE_ERRORS(X)                                              \
 	X(NONE,                 "none")                                  \
@@ -167,7 +180,8 @@ enum ztg_route_result {
 	X(DUPLICATE_ROUTE,      "route_duplicate")                       \
 	X(TOO_MANY_ERRORS,      "route_too_many_errors")                 \
 	X(PERCENT_IN_LITERAL,   "route_percent_in_literal")              \
-	X(BACKSLASH_IN_LITERAL, "route_backslash_in_literal")
+	X(BACKSLASH_IN_LITERAL, "route_backslash_in_literal")            \
+	X(BAD_BLOCK,            "route_bad_block")
 
 enum ztg_route_error {
 #define ZTG_ROUTE_ERROR_ENUM(sym, name) ZTG_ROUTE_E_##sym,
@@ -258,6 +272,40 @@ void ztg_route_matcher_free(struct ztg_route_matcher *m);
 size_t ztg_route_matcher_size(const struct ztg_route_matcher *m);
 
 uint32_t ztg_route_matcher_route_count(const struct ztg_route_matcher *m);
+
+/* Format version of the block, stored in its header; from_block reads only this one. */
+#define ZTG_ROUTE_BLOCK_VERSION 1u
+
+/*
+ * The bytes to store: ztg_route_matcher_size(m) bytes from here. It is the
+ * matcher itself (one block); NULL for NULL.
+ */
+const void *ztg_route_matcher_block(const struct ztg_route_matcher *m);
+
+/*
+ * A new matcher from len bytes of a stored block (data need not be aligned;
+ * it is only read during the call). The bytes are copied into a fresh
+ * 64-byte-aligned allocation of exactly len bytes, and the copy is checked
+ * before it is returned: header (magic, version, byte order, size == len),
+ * the layout of every region (each where build puts it, inside the block,
+ * padding zero), every index, offset and count (within the ZTG_ROUTE_MAX_*
+ * limits), the literal-children hash tables (power-of-two sizes, room to
+ * end a probe, each hash that of its label, each label found by a probe),
+ * the trie (a tree rooted at node 0, no deeper than ZTG_ROUTE_MAX_DEPTH),
+ * the route lists and route table (each route in exactly one list, methods
+ * valid and disjoint within a list, masks the unions), the strings
+ * (NUL-terminated inside the block, templates and names well formed) and
+ * that each route's template spells the trie path that leads to it, and
+ * that nodes, slots, entries and strings are in the order build puts them.
+ * So an accepted block is byte for byte what build makes of the routes it
+ * holds (templates, methods, ids from route_info), and lookups and accessors
+ * on it read only inside it. Returns NULL on any failure, with err
+ * (may be NULL) holding BAD_BLOCK (or NO_MEMORY, BAD_ARGUMENT), position the
+ * byte offset in the block the message is about; err holds NONE on success.
+ * Free the result with ztg_route_matcher_free().
+ */
+struct ztg_route_matcher *ztg_route_matcher_from_block(const void *data, size_t len,
+						       struct ztg_route_diag *err);
 
 /*
  * Select the route for (method, path[0..len)). method is an enum

@@ -399,9 +399,10 @@ bundle=$RUN/lab-strict.bundle
 hash=$("$LAB" ctl --json compile "$SRC/rules/lab-strict.conf" -o "$bundle" | jq -r .sha256) ||
 	fail "ztgatectl compile rules/lab-strict.conf: exit $?"
 "$LAB" ctl apply "$bundle" >/dev/null || fail "ztgatectl apply $bundle: exit $?"
-"$LAB" ctl --json status | jq -e --arg h "$hash" '.policy.name == "lab-strict" and .policy.sha256 == $h' >/dev/null ||
-	fail "after applying the bundle, status does not show lab-strict with sha256 $hash"
-pass "ztgatectl compile writes a bundle; apply takes it; status shows its sha256"
+"$LAB" ctl --json status | jq -e --arg h "$hash" '.policy.name == "lab-strict" and .policy.sha256 == $h and
+	.policy.route_matchers_as_shipped == 1' >/dev/null ||
+	fail "after applying the bundle, status does not show lab-strict with sha256 $hash and its compiled routes"
+pass "ztgatectl compile writes a bundle with the compiled routes; apply takes them as shipped; status shows its sha256"
 
 "$LAB" stop-ztgate >/dev/null || fail "ztgate did not stop cleanly after the policy checks"
 n=$(log_count ".ua == \"$UA/policy\" and .status == 403")

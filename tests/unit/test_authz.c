@@ -20,6 +20,7 @@
 
 #include "eal_fixture.h"
 #include "policy/authz.h"
+#include "policy_compile.h"
 #include "policy_load.h"
 
 static const char POLICY[] =
@@ -52,6 +53,7 @@ static const char POLICY[] =
 	");\n";
 
 static struct ztg_authz *authz;
+static char policy_path[64];
 
 static void addr(const char *text, uint8_t out[16])
 {
@@ -91,21 +93,20 @@ static const char *route_name(const struct ztg_authz_decision *d)
 
 static int setup(void **state)
 {
-	char path[] = "/tmp/ztg-authz-XXXXXX";
 	struct ztg_policy *policy = NULL;
 	char err[256];
 	int fd;
 
 	if (ztg_eal_fixture_setup(state) != 0)
 		return -1;
-	fd = mkstemp(path);
+	snprintf(policy_path, sizeof(policy_path), "/tmp/ztg-authz-XXXXXX");
+	fd = mkstemp(policy_path);
 	if (fd < 0 || write(fd, POLICY, sizeof(POLICY) - 1) != (ssize_t)(sizeof(POLICY) - 1))
 		return -1;
 	close(fd);
-	if (ztg_policy_load(path, &policy, NULL) != 0)
+	if (ztg_policy_load(policy_path, &policy, NULL) != 0)
 		return -1;
-	unlink(path);
-	authz = ztg_authz_build(policy, 0, 7, err, sizeof(err));
+	authz = ztg_authz_build(policy, NULL, 0, 7, err, sizeof(err));
 	if (authz == NULL)
 		fprintf(stderr, "build: %s\n", err);
 	return authz == NULL ? -1 : 0;
@@ -113,6 +114,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	unlink(policy_path);
 	ztg_authz_free(authz);
 	return ztg_eal_fixture_teardown(state);
 }
@@ -248,6 +250,40 @@ static void test_explain(void **state)
 	free(text);
 }
 
+/* The runtime form shipped in a bundle is taken as it is, and only if it describes the policy's routes. */
+static void test_shipped_matchers(void **state)
+{
+	struct ztg_bundle_files files = {0};
+	struct ztg_policy *policy = NULL;
+	struct ztg_authz *shipped;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(ztg_policy_load(policy_path, &policy, NULL), 0);
+	assert_int_equal(ztg_policy_compile_records(policy, &files, err, sizeof(err)), 0);
+	assert_int_equal(files.count, 3);
+	shipped = ztg_authz_build(policy, &files, 0, 8, err, sizeof(err));
+	assert_non_null(shipped);
+	assert_int_equal(ztg_authz_shipped_matchers(shipped), 3);
+	ztg_authz_free(shipped);
+
+	/* narrow's matcher in place of wide's: a valid block, but not wide's routes. */
+	assert_int_equal(ztg_policy_load(policy_path, &policy, NULL), 0);
+	free(files.files[0].data);
+	files.files[0].data = malloc(files.files[1].len);
+	memcpy(files.files[0].data, files.files[1].data, files.files[1].len);
+	files.files[0].len = files.files[1].len;
+	assert_null(ztg_authz_build(policy, &files, 0, 9, err, sizeof(err)));
+	assert_non_null(strstr(err, "service wide"));
+
+	/* A truncated block is refused too. */
+	assert_int_equal(ztg_policy_load(policy_path, &policy, NULL), 0);
+	files.files[0].len = 16;
+	assert_null(ztg_authz_build(policy, &files, 0, 10, err, sizeof(err)));
+	assert_non_null(strstr(err, "compiled/routes/0"));
+	ztg_bundle_files_free(&files);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_routes_and_defaults),
 		cmocka_unit_test(test_segment_matrix_per_service),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_shipped_matchers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -851,16 +851,12 @@ static void test_diagnostics_callback(void **state)
 
 #define SCALE_ROUTES 10000
 
-static void test_10k_routes(void **state)
-{
-	(void)state;
-	struct ztg_route_spec *specs = calloc(SCALE_ROUTES, sizeof(*specs));
-	char (*tmpl)[96] = calloc(SCALE_ROUTES, sizeof(*tmpl));
-	static const uint32_t masks[] = { 1u << M_GET, 1u << M_POST, ANY, (1u << M_GET) | (1u << ZTG_HTTP_METHOD_HEAD),
-					  1u << M_DELETE };
-	assert_non_null(specs);
-	assert_non_null(tmpl);
+static const uint32_t scale_masks[] = { 1u << M_GET, 1u << M_POST, ANY,
+					(1u << M_GET) | (1u << ZTG_HTTP_METHOD_HEAD), 1u << M_DELETE };
 
+/* The SCALE_ROUTES routes of the scale tests. */
+static void scale_specs(struct ztg_route_spec *specs, char (*tmpl)[96])
+{
 	for (uint32_t i = 0; i < SCALE_ROUTES; i++) {
 		switch (i % 6) {
 		case 0: snprintf(tmpl[i], sizeof(tmpl[i]), "/api/v1/res%u", i); break;
@@ -870,8 +866,19 @@ static void test_10k_routes(void **state)
 		case 4: snprintf(tmpl[i], sizeof(tmpl[i]), "/api/v2/{tenant}/items%u/{item}/", i); break;
 		default: snprintf(tmpl[i], sizeof(tmpl[i]), "/api/v1/res%u/{id}/sub%u/*", i, i % 7); break;
 		}
-		specs[i] = (struct ztg_route_spec){ tmpl[i], masks[i % N_ELEMS(masks)], 1000000 + i };
+		specs[i] = (struct ztg_route_spec){ tmpl[i], scale_masks[i % N_ELEMS(scale_masks)], 1000000 + i };
 	}
+}
+
+static void test_10k_routes(void **state)
+{
+	(void)state;
+	struct ztg_route_spec *specs = calloc(SCALE_ROUTES, sizeof(*specs));
+	char (*tmpl)[96] = calloc(SCALE_ROUTES, sizeof(*tmpl));
+	assert_non_null(specs);
+	assert_non_null(tmpl);
+
+	scale_specs(specs, tmpl);
 	struct ztg_route_matcher *m = build_ok(specs, SCALE_ROUTES);
 	assert_true(ztg_route_matcher_size(m) > 0);
 
@@ -1245,6 +1252,443 @@ static void test_fuzz(void **state)
 	ztg_route_matcher_free(with_all);
 }
 
+/* ---------------------------------------------------------- stored blocks */
+
+/*
+ * The block copied to an odd address (as a file read into any buffer would
+ * leave it) and loaded back: a new, aligned matcher with the same bytes.
+ */
+static struct ztg_route_matcher *reload_at(const struct ztg_route_matcher *m, const char *file, int line)
+{
+	size_t size = ztg_route_matcher_size(m);
+	char *buf = malloc(size + 1);
+	struct ztg_route_diag err;
+
+	at(buf != NULL);
+	at(ztg_route_matcher_block(m) == (const void *)m);
+	memcpy(buf + 1, ztg_route_matcher_block(m), size);
+	struct ztg_route_matcher *m2 = ztg_route_matcher_from_block(buf + 1, size, &err);
+	if (m2 == NULL)
+		print_error("from_block refused a built block: %s\n", err.message);
+	at(m2 != NULL);
+	ai(err.code, E(NONE));
+	at(m2 != m);
+	ai((uintptr_t)m2 % 64, 0);
+	ai(ztg_route_matcher_size(m2), size);
+	_assert_memory_equal(ztg_route_matcher_block(m2), ztg_route_matcher_block(m), size, file, line);
+	free(buf);
+	return m2;
+}
+#define reload(m) reload_at(m, __FILE__, __LINE__)
+
+/* Both matchers give the same answer, to the capture, for (method, path). */
+static void same_lookup(const struct ztg_route_matcher *a, const struct ztg_route_matcher *b, unsigned int method,
+			const char *p, size_t len)
+{
+	const char *file = __FILE__;
+	int line = __LINE__;
+	struct ztg_route_match oa, ob;
+	enum ztg_route_result ra = run_bytes_at(a, method, p, len, &oa, file, line);
+	enum ztg_route_result rb = run_bytes_at(b, method, p, len, &ob, file, line);
+
+	ai(rb, ra);
+	ai(ob.route_index, oa.route_index);
+	ai(ob.route_id, oa.route_id);
+	ai(ob.allowed, oa.allowed);
+	ai(ob.param_count, oa.param_count);
+	for (uint32_t i = 0; i < oa.param_count; i++) {
+		ai(ob.params[i].param, oa.params[i].param);
+		ai(ob.params[i].off, oa.params[i].off);
+		ai(ob.params[i].len, oa.params[i].len);
+	}
+	ai(ob.has_tail, oa.has_tail);
+	ai(ob.tail_off, oa.tail_off);
+	ai(ob.tail_len, oa.tail_len);
+}
+
+/* Same routes, templates and names through the accessors. */
+static void same_routes(const struct ztg_route_matcher *a, const struct ztg_route_matcher *b)
+{
+	uint32_t n = ztg_route_matcher_route_count(a);
+
+	assert_int_equal(ztg_route_matcher_route_count(b), n);
+	for (uint32_t r = 0; r < n; r++) {
+		struct ztg_route_info ia, ib;
+		assert_int_equal(ztg_route_matcher_route_info(a, r, &ia), 0);
+		assert_int_equal(ztg_route_matcher_route_info(b, r, &ib), 0);
+		assert_string_equal(ib.template, ia.template);
+		assert_int_equal(ib.template_len, ia.template_len);
+		assert_int_equal(ib.methods, ia.methods);
+		assert_int_equal(ib.route_id, ia.route_id);
+		assert_int_equal(ib.param_count, ia.param_count);
+		assert_int_equal(ib.has_wildcard, ia.has_wildcard);
+		for (uint32_t k = 0; k < ia.param_count; k++)
+			assert_string_equal(ztg_route_matcher_param_name(b, r, k),
+					    ztg_route_matcher_param_name(a, r, k));
+		assert_null(ztg_route_matcher_param_name(b, r, ia.param_count));
+	}
+	assert_int_equal(ztg_route_matcher_route_info(b, n, &(struct ztg_route_info){ 0 }), -1);
+}
+
+/* Built again from the routes it holds (route_info), a loaded matcher gives the same bytes. */
+static void rebuilds_same(const struct ztg_route_matcher *m)
+{
+	uint32_t n = ztg_route_matcher_route_count(m);
+	struct ztg_route_spec *specs = calloc(n ? n : 1, sizeof(*specs));
+	struct ztg_route_diag err;
+
+	assert_non_null(specs);
+	for (uint32_t r = 0; r < n; r++) {
+		struct ztg_route_info info;
+		assert_int_equal(ztg_route_matcher_route_info(m, r, &info), 0);
+		specs[r] = (struct ztg_route_spec){ info.template, info.methods, info.route_id };
+	}
+	struct ztg_route_matcher *again = ztg_route_matcher_build(specs, n, NULL, &err);
+	if (again == NULL)
+		print_error("a loaded block's routes do not build: %s\n", err.message);
+	assert_non_null(again);
+	assert_int_equal(ztg_route_matcher_size(again), ztg_route_matcher_size(m));
+	assert_memory_equal(ztg_route_matcher_block(again), ztg_route_matcher_block(m), ztg_route_matcher_size(m));
+	ztg_route_matcher_free(again);
+	free(specs);
+}
+
+/* A path that a template matches: literals as they are, "v<k>" per {param}, "t/x" for "*". */
+static size_t path_for(const char *t, char *out, size_t cap)
+{
+	size_t o = 0;
+	uint32_t np = 0;
+
+	while (*t != '\0' && o + 16 < cap) {
+		if (*t == '{') {
+			o += (size_t)snprintf(out + o, cap - o, "v%u", np++);
+			t = strchr(t, '}') + 1;
+		} else if (*t == '*') {
+			o += (size_t)snprintf(out + o, cap - o, "t/x");
+			t++;
+		} else {
+			out[o++] = *t++;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* Routes, then every route's own path and random paths, for every method, on m and its reload. */
+static void round_trip(const struct ztg_route_matcher *m, const struct ztg_route_spec *specs, uint32_t n,
+		       uint32_t random_paths, uint32_t methods_per_route)
+{
+	struct ztg_route_matcher *m2 = reload(m);
+	char p[256];
+
+	same_routes(m, m2);
+	rebuilds_same(m2);
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = path_for(specs[i].template, p, sizeof(p));
+		for (uint32_t k = 0; k < methods_per_route; k++)
+			same_lookup(m, m2, k == 0 ? (uint32_t)__builtin_ctz(specs[i].methods | (1u << 31))
+						  : rnd(ZTG_ROUTE_METHOD_LAST + 3), p, len);
+	}
+	for (uint32_t k = 0; k < random_paths; k++) {
+		size_t o = 0;
+		uint32_t segs = 1 + rnd(7);
+		for (uint32_t s = 0; s < segs; s++)
+			o += (size_t)snprintf(p + o, sizeof(p) - o, "/%s", path_alphabet[rnd(N_ELEMS(path_alphabet))]);
+		if (rnd(4) == 0 && n > 0) /* a route's path with a segment cut or added */
+			o = path_for(specs[rnd(n)].template, p, sizeof(p) - 8) - rnd(2);
+		if (rnd(3) == 0)
+			o += (size_t)snprintf(p + o, sizeof(p) - o, "/%s", path_alphabet[rnd(N_ELEMS(path_alphabet))]);
+		for (unsigned int method = 0; method <= ZTG_ROUTE_METHOD_LAST + 1; method++)
+			same_lookup(m, m2, method, p, o);
+	}
+	ztg_route_matcher_free(m2);
+}
+
+static const struct ztg_route_spec small_specs[] = {
+	{ "/", BIT(GET), 0 },
+	{ "/a", ANY, 1 },
+	{ "/a/", BIT(GET), 2 },
+	{ "/a/{x}", BIT(GET), 3 },
+	{ "/a/{x}/b/*", BIT(POST), 4 },
+	{ "/{y}/b", BIT(PUT), 5 },
+	{ "/a/{x}/{zz}/c", BIT(GET) | BIT(PUT), 6 },
+	{ "/s/*", BIT(GET), 7 },
+	{ "/*", BIT(DELETE), 8 },
+	{ "/a/{x}", BIT(DELETE), 9 },
+};
+
+static void test_block_round_trip(void **state)
+{
+	(void)state;
+	enum { SETS = 20, ROUTES = 48 };
+	static char tmpl[ROUTES][64];
+	static struct ztg_route_spec specs[ROUTES];
+	struct ztg_route_matcher *m;
+
+	rng_state = 0x6a09e667f3bcc909ull;
+	/* no routes, a few, the property tests' random sets */
+	m = build_ok(NULL, 0);
+	round_trip(m, NULL, 0, 50, 1);
+	ztg_route_matcher_free(m);
+	m = build_ok(small_specs, N_ELEMS(small_specs));
+	round_trip(m, small_specs, N_ELEMS(small_specs), 2000, 8);
+	ztg_route_matcher_free(m);
+	for (int set = 0; set < SETS; set++) {
+		uint32_t n = ROUTES;
+		struct ztg_route_diag err;
+		for (uint32_t i = 0; i < n; i++) {
+			random_template(tmpl[i], sizeof(tmpl[i]), &specs[i].methods);
+			specs[i].template = tmpl[i];
+			specs[i].route_id = 7 * i + (uint32_t)set;
+		}
+		while ((m = ztg_route_matcher_build(specs, n, NULL, &err)) == NULL) {
+			assert_int_equal(err.code, E(DUPLICATE_ROUTE));
+			memmove(&specs[err.route_index], &specs[err.route_index + 1],
+				(n - err.route_index - 1) * sizeof(specs[0]));
+			n--;
+		}
+		round_trip(m, specs, n, 300, 3);
+		ztg_route_matcher_free(m);
+	}
+
+	/* the 10,000 routes: every route's path, with its method and another */
+	struct ztg_route_spec *big = calloc(SCALE_ROUTES, sizeof(*big));
+	char (*btmpl)[96] = calloc(SCALE_ROUTES, sizeof(*btmpl));
+	assert_non_null(big);
+	assert_non_null(btmpl);
+	scale_specs(big, btmpl);
+	m = build_ok(big, SCALE_ROUTES);
+	round_trip(m, big, SCALE_ROUTES, 2000, 2);
+	ztg_route_matcher_free(m);
+	free(big);
+	free(btmpl);
+}
+
+static void refused_at(const void *data, size_t len, const char *substr, int position, const char *file, int line)
+{
+	struct ztg_route_diag err;
+	struct ztg_route_matcher *m = ztg_route_matcher_from_block(data, len, &err);
+
+	if (m != NULL || strstr(err.message, substr) == NULL)
+		print_error("len %zu: want \"%s\", got %s: %s\n", len, substr, ztg_route_error_name(err.code),
+			    err.message);
+	at(m == NULL);
+	ai(err.code, E(BAD_BLOCK));
+	at(strstr(err.message, substr) != NULL);
+	if (position >= 0)
+		ai(err.position, position);
+	at(ztg_route_matcher_from_block(data, len, NULL) == NULL);
+}
+#define refused(data, len, substr, pos) refused_at(data, len, substr, pos, __FILE__, __LINE__)
+
+/* On a matcher from_block accepted: lookups and accessors stay inside it (ASan) and answer sanely. */
+static void exercise(const struct ztg_route_matcher *m)
+{
+	static const char *const paths[] = {
+		"/", "/a", "/a/", "/a/q", "/a/q/b/", "/a/q/b/t/u", "/q/b", "/a/q/zz/c", "/s/", "/s/x/y",
+		"/zz", "/a/b/c/d/e/f", "//", "/a//b",
+	};
+	uint32_t n = ztg_route_matcher_route_count(m);
+	struct ztg_route_match o;
+
+	for (size_t i = 0; i < N_ELEMS(paths); i++)
+		for (unsigned int method = 0; method <= ZTG_ROUTE_METHOD_LAST + 1; method++)
+			run_bytes_at(m, method, paths[i], strlen(paths[i]), &o, __FILE__, __LINE__);
+	for (uint32_t r = 0; r < n; r++) {
+		struct ztg_route_info info;
+		char ms[128];
+		assert_int_equal(ztg_route_matcher_route_info(m, r, &info), 0);
+		assert_int_equal(strlen(info.template), info.template_len);
+		assert_true(info.param_count <= ZTG_ROUTE_MAX_PARAMS);
+		assert_true(ztg_route_methods_format(info.methods, ms, sizeof(ms)) >= 0);
+		for (uint32_t k = 0; k < info.param_count; k++) {
+			const char *name = ztg_route_matcher_param_name(m, r, k);
+			assert_non_null(name);
+			assert_true(strlen(name) >= 1 && strlen(name) <= ZTG_ROUTE_MAX_PARAM_NAME);
+		}
+		assert_null(ztg_route_matcher_param_name(m, r, info.param_count));
+	}
+	rebuilds_same(m);
+}
+
+/* Load a mutated copy: refused with BAD_BLOCK and a message, or safe to use. Returns accepted. */
+static bool try_block(const uint8_t *bytes, size_t len)
+{
+	struct ztg_route_diag err;
+	struct ztg_route_matcher *m = ztg_route_matcher_from_block(bytes, len, &err);
+
+	if (m == NULL) {
+		assert_int_equal(err.code, E(BAD_BLOCK));
+		assert_true(err.position <= len);
+		assert_true(strncmp(err.message, "byte offset ", 12) == 0);
+		assert_true(strlen(err.message) > 20);
+		return false;
+	}
+	assert_int_equal(err.code, E(NONE));
+	exercise(m);
+	ztg_route_matcher_free(m);
+	return true;
+}
+
+static void test_block_corruption(void **state)
+{
+	(void)state;
+	struct ztg_route_matcher *m = build_ok(small_specs, N_ELEMS(small_specs));
+	size_t size = ztg_route_matcher_size(m);
+	uint8_t *buf = malloc(size);
+	const uint8_t *orig = ztg_route_matcher_block(m);
+	uint32_t tried = 0, accepted = 0;
+
+	assert_non_null(buf);
+	exercise(m);
+	for (size_t i = 0; i < size; i++) {
+		uint8_t vals[11] = { (uint8_t)~orig[i], 0x00, 0xff };
+		for (int b = 0; b < 8; b++)
+			vals[3 + b] = (uint8_t)(orig[i] ^ (1u << b));
+		for (size_t k = 0; k < N_ELEMS(vals); k++) {
+			if (vals[k] == orig[i])
+				continue;
+			memcpy(buf, orig, size);
+			buf[i] = vals[k];
+			tried++;
+			accepted += try_block(buf, size);
+		}
+	}
+	print_message("corruption: %u single-byte changes of a %zu-byte block, %u accepted\n", tried, size,
+		      accepted);
+	assert_true(tried > 10 * size);
+
+	/*
+	 * A consistent change is accepted: a route id, in the route table and
+	 * in its entry. Distinctive ids so that each occurs only there.
+	 */
+	struct ztg_route_spec idspecs[N_ELEMS(small_specs)];
+	memcpy(idspecs, small_specs, sizeof(idspecs));
+	for (uint32_t r = 0; r < N_ELEMS(idspecs); r++)
+		idspecs[r].route_id = 0x51500000u + r;
+	struct ztg_route_matcher *mi = build_ok(idspecs, N_ELEMS(idspecs));
+	assert_int_equal(ztg_route_matcher_size(mi), size);
+	const uint32_t old_id = 0x51500003u, new_id = 0xabcdef;
+	size_t where[2] = { 0, 0 };
+	uint32_t changed = 0;
+	memcpy(buf, ztg_route_matcher_block(mi), size);
+	for (size_t i = 0; i + 4 <= size; i += 4) {
+		uint32_t w;
+		memcpy(&w, buf + i, 4);
+		if (w != old_id)
+			continue;
+		if (changed < 2)
+			where[changed] = i;
+		changed++;
+		memcpy(buf + i, &new_id, 4);
+	}
+	assert_int_equal(changed, 2);
+	struct ztg_route_diag err;
+	struct ztg_route_matcher *m2 = ztg_route_matcher_from_block(buf, size, &err);
+	if (m2 == NULL)
+		print_error("%s\n", err.message);
+	assert_non_null(m2);
+	struct ztg_route_match o = expect(m2, M_GET, "/a/q", MATCH, 3);
+	assert_int_equal(o.route_id, new_id);
+	struct ztg_route_info info;
+	assert_int_equal(ztg_route_matcher_route_info(m2, 3, &info), 0);
+	assert_int_equal(info.route_id, new_id);
+	exercise(m2);  /* and a rebuild from its routes gives exactly these bytes */
+	ztg_route_matcher_free(m2);
+	/* ... and either side alone is refused */
+	for (int k = 0; k < 2; k++) {
+		memcpy(buf, ztg_route_matcher_block(mi), size);
+		memcpy(buf + where[k], &new_id, 4);
+		refused(buf, size, "disagrees with the route table", -1);
+	}
+	ztg_route_matcher_free(mi);
+	free(buf);
+	ztg_route_matcher_free(m);
+}
+
+
+static void test_block_truncated_and_header(void **state)
+{
+	(void)state;
+	struct ztg_route_matcher *m = build_ok(small_specs, N_ELEMS(small_specs));
+	size_t size = ztg_route_matcher_size(m);
+	uint8_t *buf = malloc(size + 64);
+	char want[128];
+
+	assert_non_null(buf);
+	/* every truncation, each in a buffer of exactly its length */
+	for (size_t len = 0; len < size; len++) {
+		uint8_t *cut = malloc(len ? len : 1);
+		assert_non_null(cut);
+		memcpy(cut, m, len);
+		if (len < 64) {
+			refused(cut, len, "shorter than the 64-byte header", (int)len);
+		} else {
+			snprintf(want, sizeof(want), "header says %zu bytes, the block has %zu", size, len);
+			refused(cut, len, want, 12);
+		}
+		free(cut);
+	}
+	/* longer than the header says */
+	memcpy(buf, m, size);
+	memset(buf + size, 0, 64);
+	refused(buf, size + 1, "header says", 12);
+	refused(buf, size + 64, "header says", 12);
+	refused(NULL, 0, "shorter than", 0);
+
+	struct ztg_route_diag err;
+	assert_null(ztg_route_matcher_from_block(NULL, 100, &err));
+	assert_int_equal(err.code, E(BAD_ARGUMENT));
+
+	/* magic, version, byte order: the header's first three words */
+	uint32_t w;
+	memcpy(buf, m, size);
+	buf[0] ^= 0x20;
+	refused(buf, size, "bad magic", 0);
+	memcpy(buf, m, size);
+	memcpy(&w, buf, 4);
+	w = __builtin_bswap32(w);
+	memcpy(buf, &w, 4);
+	refused(buf, size, "byte-swapped", 0);
+
+	memcpy(buf, m, size);
+	memcpy(&w, buf + 4, 4);
+	assert_int_equal(w, ZTG_ROUTE_BLOCK_VERSION);
+	w = ZTG_ROUTE_BLOCK_VERSION + 1;
+	memcpy(buf + 4, &w, 4);
+	snprintf(want, sizeof(want), "format version %u, this build reads version %u", ZTG_ROUTE_BLOCK_VERSION + 1,
+		 ZTG_ROUTE_BLOCK_VERSION);
+	refused(buf, size, want, 4);
+	w = 0;
+	memcpy(buf + 4, &w, 4);
+	refused(buf, size, "format version 0", 4);
+
+	memcpy(buf, m, size);
+	memcpy(&w, buf + 8, 4);
+	w = __builtin_bswap32(w);
+	memcpy(buf + 8, &w, 4);
+	refused(buf, size, "other byte order", 8);
+
+	/* a size field that agrees with len but not with the counts */
+	memcpy(buf, m, size);
+	memset(buf + size, 0, 64);
+	w = (uint32_t)size + 64;
+	memcpy(buf + 12, &w, 4);
+	refused(buf, size + 64, "need", 12);
+
+	/* padding at the end must be zero (the last byte is padding for this set) */
+	memcpy(buf, m, size);
+	assert_int_equal(buf[size - 1], 0);
+	buf[size - 1] = 1;
+	refused(buf, size, "padding at the end is 0x01", (int)size - 1);
+
+	/* the error names */
+	assert_string_equal(ztg_route_error_name(E(BAD_BLOCK)), "route_bad_block");
+	assert_null(ztg_route_matcher_block(NULL));
+	free(buf);
+	ztg_route_matcher_free(m);
+}
+
 /* ---------------------------------------------------------- path shape */
 
 static void shape_at(const char *path, const char *want, const char *file, int line)
@@ -1371,6 +1815,9 @@ int main(void)
 		cmocka_unit_test(test_relocatable),
 		cmocka_unit_test(test_against_reference),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_block_round_trip),
+		cmocka_unit_test(test_block_corruption),
+		cmocka_unit_test(test_block_truncated_and_header),
 		cmocka_unit_test(test_path_shape),
 		cmocka_unit_test(test_method_helpers),
 	};
