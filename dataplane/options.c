@@ -454,8 +454,8 @@ static const struct option_spec option_specs[] = {
 	{"non-ip", 0, true, set_non_ip, "pass|drop", "pass",
 	 "ARP, LLDP, IPv6 neighbour discovery and other link-local control", false},
 	{"fragments", 0, true, set_fragments, "reassemble|drop|pass", "reassemble",
-	 "IP fragments: held and reassembled for inspection then forwarded re-fragmented, dropped, "
-	 "or passed uninspected", false},
+	 "IP fragments: held, reassembled and inspected, then forwarded in the pieces they came in; "
+	 "dropped; or passed uninspected", false},
 	{"fragment-limit", 0, true, set_fragment_limit, "NAME=N", "trains=1024 timeout-ms=5000",
 	 "per-worker reassembly bounds (datagrams in progress, time to complete one); repeatable", true},
 	{"timeout", 0, true, set_timeout, "NAME=SEC", "tcp-embryonic=30 tcp-established=600 "
@@ -479,7 +479,7 @@ static const struct option_spec option_specs[] = {
 	{"policy", 0, true, set_policy, "FILE", "none",
 	 "policy file (rules/policy.example.conf): segments, services and routes; default deny within it", false},
 	{"control-socket", 0, true, set_control_socket, "PATH", "none",
-	 "unix socket (mode 0600) for ztgatectl: status, stats, policy, apply, rollback; "
+	 "unix socket (mode 0600) ztgatectl talks to (status, apply, explain, flows, events...); "
 	 "ztgatectl's default is " ZTG_CONTROL_DEFAULT_PATH, false},
 	{"state-dir", 0, true, set_state_dir, "DIR", "none",
 	 "keep the policy in force there as last-good.bundle; started without --policy, enforce it again", false},
