@@ -26,8 +26,15 @@ void ztg_events_format_request_id(uint64_t request_id, char *out, size_t out_len
 	snprintf(out, out_len, "ztg-%016" PRIx64, request_id);
 }
 
-/* JSON string body: quotes, backslashes and control characters escaped. */
-static void write_json_string(FILE *out, const char *s)
+void ztg_events_format_utc(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void ztg_events_write_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s != '\0'; s++) {
@@ -76,12 +83,12 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 		fprintf(out, ",\"vlan\":%u", e->flow.vlan_ids[0]);
 	fprintf(out, "},\"action\":\"%s\",\"reason\":",
 		e->action < RTE_DIM(action_names) && action_names[e->action] ? action_names[e->action] : "?");
-	write_json_string(out, e->reason);
+	ztg_events_write_string(out, e->reason);
 	if (e->method[0]) {
 		fprintf(out, ",\"method\":");
-		write_json_string(out, e->method);
+		ztg_events_write_string(out, e->method);
 		fprintf(out, ",\"path\":");
-		write_json_string(out, e->path);
+		ztg_events_write_string(out, e->path);
 	}
 	if (e->policy) {
 		/* Names the policy gave; empty when the decision came before that step. */
@@ -92,7 +99,7 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 		for (unsigned int i = 0; i < RTE_DIM(keys); i++) {
 			fprintf(out, ",\"%s\":", keys[i]);
 			if (values[i][0])
-				write_json_string(out, values[i]);
+				ztg_events_write_string(out, values[i]);
 			else
 				fputs("null", out);
 		}

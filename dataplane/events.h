@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <rte_ring.h>
 
@@ -61,6 +62,16 @@ static inline int ztg_events_push(struct rte_ring *ring, const struct ztg_event 
 
 /* "ztg-" and 16 hex digits: the id the 403 body and the event share. */
 void ztg_events_format_request_id(uint64_t request_id, char *out, size_t out_len);
+
+/*
+ * s as a JSON string, quotes included. Bytes outside printable ASCII are
+ * written as \u00XX, so the output is valid JSON whatever bytes a path or a
+ * name holds. Every JSON document ztgate writes uses it.
+ */
+void ztg_events_write_string(FILE *out, const char *s);
+
+/* t as ISO 8601 UTC with seconds ("2026-11-24T17:10:52Z"). */
+void ztg_events_format_utc(time_t t, char *buf, size_t len);
 
 /* One event as one JSON line, as the drain writes it. */
 void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_start, uint64_t tsc_start,

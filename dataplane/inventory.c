@@ -89,30 +89,6 @@ static int by_requests(const void *a, const void *b)
 	return x->requests < y->requests ? 1 : x->requests > y->requests ? -1 : strcmp(x->shape, y->shape);
 }
 
-static void json_text(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
-static void format_time(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 void ztg_inventory_print(const struct ztg_inventory *inv, bool json, FILE *out)
 {
 	const struct endpoint **order = calloc(inv->count + 1, sizeof(*order));
@@ -138,21 +114,21 @@ void ztg_inventory_print(const struct ztg_inventory *inv, bool json, FILE *out)
 	for (uint32_t i = 0; i < inv->count; i++) {
 		const struct endpoint *ep = order[i];
 
-		format_time(ep->first_seen, first, sizeof(first));
-		format_time(ep->last_seen, last, sizeof(last));
+		ztg_events_format_utc(ep->first_seen, first, sizeof(first));
+		ztg_events_format_utc(ep->last_seen, last, sizeof(last));
 		if (!json) {
 			fprintf(out, "%-10llu %-8s %-40s %-24s %-20s %-20s %s\n", (unsigned long long)ep->requests,
 				ep->method, ep->shape, ep->host[0] ? ep->host : "-", first, last, ep->service);
 			continue;
 		}
 		fprintf(out, "%s{\"method\":", i ? "," : "");
-		json_text(out, ep->method);
+		ztg_events_write_string(out, ep->method);
 		fprintf(out, ",\"path_shape\":");
-		json_text(out, ep->shape);
+		ztg_events_write_string(out, ep->shape);
 		fprintf(out, ",\"host\":");
-		json_text(out, ep->host);
+		ztg_events_write_string(out, ep->host);
 		fprintf(out, ",\"service\":");
-		json_text(out, ep->service);
+		ztg_events_write_string(out, ep->service);
 		fprintf(out, ",\"requests\":%llu,\"first_seen\":\"%s\",\"last_seen\":\"%s\"}",
 			(unsigned long long)ep->requests, first, last);
 	}

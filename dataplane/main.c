@@ -522,30 +522,6 @@ static const char *operand(int argc, char **argv)
 	return NULL;
 }
 
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
-static void format_time(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static enum ztg_control_status command_status(struct ztg_app *app, bool json, FILE *out)
 {
 	struct ztg_authz *authz = atomic_load(&app->policy);
@@ -554,7 +530,7 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 	long uptime = (long)(time(NULL) - app->started_at);
 
 	if (p != NULL)
-		format_time(app->current.loaded_at, loaded, sizeof(loaded));
+		ztg_events_format_utc(app->current.loaded_at, loaded, sizeof(loaded));
 	if (json) {
 		fprintf(out, "{\"version\":\"%s\",\"dpdk\":\"%s\",\"uptime_seconds\":%ld,\"workers\":%u,\"ports\":%u,"
 			"\"policy\":", ZTG_VERSION, rte_version(), uptime, app->worker_count, app->port_count);
@@ -562,10 +538,10 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 			fprintf(out, "null");
 		} else {
 			fprintf(out, "{\"name\":");
-			json_string(out, p->name);
+			ztg_events_write_string(out, p->name);
 			fprintf(out, ",\"mode\":\"%s\",\"generation\":%u,\"source\":", ztg_policy_mode_name(p->mode),
 				ztg_authz_generation(authz));
-			json_string(out, app->current.source);
+			ztg_events_write_string(out, app->current.source);
 			fprintf(out, ",\"sha256\":\"%s\",\"route_matchers_as_shipped\":%u", app->current.hash,
 				ztg_authz_shipped_matchers(authz));
 			fprintf(out, ",\"loaded_at\":\"%s\",\"segments\":%u,\"services\":%u,\"routes\":%u,"
@@ -643,20 +619,20 @@ static enum ztg_control_status command_policy(struct ztg_app *app, bool json, FI
 	p = ztg_authz_policy(authz);
 	if (json) {
 		fprintf(out, "{\"name\":");
-		json_string(out, p->name);
+		ztg_events_write_string(out, p->name);
 		fprintf(out, ",\"generation\":%u,\"mode\":\"%s\",\"services\":[", ztg_authz_generation(authz),
 			ztg_policy_mode_name(p->mode));
 		for (uint32_t s = 0; s < p->service_count; s++) {
 			const struct ztg_policy_service *svc = &p->services[s];
 
 			fprintf(out, "%s{\"name\":", s ? "," : "");
-			json_string(out, svc->name);
+			ztg_events_write_string(out, svc->name);
 			fprintf(out, ",\"mode\":\"%s\",\"routes\":[", ztg_policy_mode_name(svc->mode));
 			for (uint32_t r = 0; r < svc->route_count; r++) {
 				fprintf(out, "%s{\"name\":", r ? "," : "");
-				json_string(out, svc->routes[r].name);
+				ztg_events_write_string(out, svc->routes[r].name);
 				fprintf(out, ",\"path\":");
-				json_string(out, svc->routes[r].path);
+				ztg_events_write_string(out, svc->routes[r].path);
 				fprintf(out, ",\"action\":\"%s\",\"mode\":\"%s\",\"line\":%u}",
 					ztg_policy_action_name(svc->routes[r].action),
 					ztg_policy_mode_name(svc->routes[r].mode), svc->routes[r].loc.line);
@@ -1021,14 +997,14 @@ static void audit(struct ztg_app *app, const struct ztg_control_peer *peer, int 
 {
 	char stamp[32];
 
-	format_time(time(NULL), stamp, sizeof(stamp));
+	ztg_events_format_utc(time(NULL), stamp, sizeof(stamp));
 	fprintf(app->event_log, "{\"timestamp\":\"%s\",\"audit\":{\"uid\":%u,\"pid\":%d,\"command\":", stamp,
 		(unsigned int)peer->uid, (int)peer->pid);
-	json_string(app->event_log, argv[0]);
+	ztg_events_write_string(app->event_log, argv[0]);
 	fprintf(app->event_log, ",\"args\":[");
 	for (int i = 1; i < argc; i++) {
 		fprintf(app->event_log, "%s", i > 1 ? "," : "");
-		json_string(app->event_log, argv[i]);
+		ztg_events_write_string(app->event_log, argv[i]);
 	}
 	fprintf(app->event_log, "],\"status\":%d}}\n", (int)status);
 	fflush(app->event_log);

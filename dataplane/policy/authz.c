@@ -1,5 +1,6 @@
 #include "authz.h"
 
+#include "../events.h"
 #include "../http/http_normalize.h"
 #include "policy_compile.h"
 
@@ -500,22 +501,6 @@ void ztg_authz_request(const struct ztg_authz *authz, const struct ztg_authz_flo
 
 /* ------------------------------------------------------------------ explain */
 
-static void explain_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; s != NULL && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static void explain_name(FILE *out, bool json, const char *key, const char *value)
 {
 	if (!json)
@@ -524,7 +509,7 @@ static void explain_name(FILE *out, bool json, const char *key, const char *valu
 	if (value == NULL)
 		fputs("null", out);
 	else
-		explain_string(out, value);
+		ztg_events_write_string(out, value);
 }
 
 enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const struct ztg_authz_explain_request *req,
@@ -555,7 +540,7 @@ enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const st
 	if (json)
 		fprintf(out, "{\"policy\":");
 	if (json) {
-		explain_string(out, p->name);
+		ztg_events_write_string(out, p->name);
 		fprintf(out, ",\"client\":\"%s\",\"server\":\"%s\",\"port\":%u", client, server, req->port);
 	} else {
 		fprintf(out, "policy \"%s\" (%s), generation %u\n", p->name, ztg_policy_mode_name(p->mode),
@@ -661,9 +646,9 @@ enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const st
 		}
 	} else {
 		fprintf(out, ",\"host\":");
-		explain_string(out, host_text);
+		ztg_events_write_string(out, host_text);
 		fprintf(out, ",\"path\":");
-		explain_string(out, path);
+		ztg_events_write_string(out, path);
 		explain_name(out, json, "service", d.service == ZTG_AUTHZ_NONE ? NULL : p->services[d.service].name);
 		explain_name(out, json, "route", d.route == ZTG_AUTHZ_NONE ? NULL :
 			     p->services[d.service].routes[d.route].name);
@@ -672,10 +657,10 @@ enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const st
 			char value[ZTG_ROUTE_MAX_PATH_LEN + 1];
 
 			fprintf(out, "%s", c ? "," : "");
-			explain_string(out, ztg_route_matcher_param_name(authz->matchers[d.service], d.match.route_index, c));
+			ztg_events_write_string(out, ztg_route_matcher_param_name(authz->matchers[d.service], d.match.route_index, c));
 			snprintf(value, sizeof(value), "%.*s", (int)d.match.params[c].len, path + d.match.params[c].off);
 			fputc(':', out);
-			explain_string(out, value);
+			ztg_events_write_string(out, value);
 		}
 		fputc('}', out);
 	}
@@ -683,7 +668,7 @@ verdict:
 	if (json) {
 		fprintf(out, ",\"action\":\"%s\",\"mode\":\"%s\",\"reason\":", ztg_policy_action_name(d.action),
 			ztg_policy_mode_name(d.mode));
-		explain_string(out, verdict_note ? verdict_note : ztg_authz_reason_name(d.reason));
+		ztg_events_write_string(out, verdict_note ? verdict_note : ztg_authz_reason_name(d.reason));
 		fprintf(out, "}\n");
 	} else if (verdict_note != NULL && strcmp(verdict_note, "unprotected") == 0) {
 		fprintf(out, "verdict: pass (no service there)\n");
