@@ -99,7 +99,6 @@ struct ctl_command {
 static int cmd_help(const struct ctl_call *call);
 static int cmd_validate(const struct ctl_call *call);
 static int cmd_show(const struct ctl_call *call);
-static int cmd_remote(const struct ctl_call *call);
 static int cmd_apply(const struct ctl_call *call);
 static int cmd_explain(const struct ctl_call *call);
 static int cmd_events(const struct ctl_call *call);
@@ -178,13 +177,13 @@ static const struct ctl_command ctl_commands[] = {
 		.name = "status",
 		.synopsis = "",
 		.summary = "the running ztgate: version, uptime, workers, ports, the policy in force",
-		.run = cmd_remote,
+		.run = cmd_passthrough,
 	},
 	{
 		.name = "stats",
 		.synopsis = "",
 		.summary = "the running ztgate's counters (--json: the schema of ztgate --stats-json)",
-		.run = cmd_remote,
+		.run = cmd_passthrough,
 	},
 	{
 		.name = "policy",
@@ -216,7 +215,7 @@ static const struct ctl_command ctl_commands[] = {
 		.name = "inventory",
 		.synopsis = "",
 		.summary = "endpoints clients call that no route describes (shadow APIs), by path shape",
-		.run = cmd_remote,
+		.run = cmd_passthrough,
 	},
 	{
 		.name = "explain",
@@ -256,7 +255,7 @@ static const struct ctl_command ctl_commands[] = {
 		.name = "rollback",
 		.synopsis = "",
 		.summary = "go back to the policy the last apply replaced (again: undo the rollback)",
-		.run = cmd_remote,
+		.run = cmd_passthrough,
 	},
 };
 
@@ -1183,17 +1182,14 @@ static int cmd_compile(const struct ctl_call *call)
 /* "policy" and "policy show" are the same question. */
 static int cmd_policy(const struct ctl_call *call)
 {
+	struct ctl_call plain = *call;
+
 	if (call->argc == 1 && strcmp(call->args[0], "show") != 0)
 		return usage_error(call->cmd, "policy: unknown subcommand '%s' (show)", call->args[0]);
-	return cmd_remote(call);
+	plain.argc = 0;
+	return cmd_passthrough(&plain);
 }
 
-static int cmd_remote(const struct ctl_call *call)
-{
-	const char *argv[2] = {call->cmd->name, "--json"};
-
-	return remote(call, call->flags & CTL_F_JSON ? 2 : 1, argv);
-}
 
 static int cmd_explain(const struct ctl_call *call)
 {
