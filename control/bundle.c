@@ -10,6 +10,7 @@
  * without being walked again.
  */
 #include "bundle.h"
+#include "error_text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,19 +45,6 @@ _Static_assert(ZTG_BUNDLE_MAX_BYTES <= SIZE_MAX / 2, "bundle sizes fit size_t wi
 #define RECORD_LINE_MAX (ZTG_BUNDLE_FILE_NAME_MAX + 1 + 8)
 
 /* ---------------------------------------------------------------- messages */
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 /* Bytes from a file or a bundle, fit to print: control, non-ASCII, '"' and '\\' as \xHH; long ones cut. */
 struct shown {
@@ -473,7 +461,7 @@ static int fail_at(struct collector *c, uint32_t file, uint32_t line, const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_err(c->err, c->err_len, "%s%s:%u: %s", c->prefix, c->out->files[file].name, line, msg);
+	ztg_error_set(c->err, c->err_len, "%s%s:%u: %s", c->prefix, c->out->files[file].name, line, msg);
 	return -EINVAL;
 }
 
@@ -568,7 +556,7 @@ static int read_included(struct collector *c, uint32_t depth, const struct inclu
 	}
 	*index = add_file(c, ref->name, ref->name_len, data, len);
 	if (*index == NO_FILE) {
-		set_err(c->err, c->err_len, "out of memory");
+		ztg_error_set(c->err, c->err_len, "out of memory");
 		return -ENOMEM;
 	}
 	if (c->bytes > ZTG_BUNDLE_MAX_BYTES)
@@ -651,7 +639,7 @@ int ztg_bundle_collect(const char *policy_path, struct ztg_bundle_files *out, ch
 	int rc;
 
 	if (out == NULL || policy_path == NULL) {
-		set_err(err, err_len, "no policy path or no output");
+		ztg_error_set(err, err_len, "no policy path or no output");
 		return -EINVAL;
 	}
 	memset(out, 0, sizeof(*out));
@@ -664,7 +652,7 @@ int ztg_bundle_collect(const char *policy_path, struct ztg_bundle_files *out, ch
 	base = slash != NULL ? slash + 1 : policy_path;
 	c.prefix_len = (size_t)(base - policy_path);
 	if (c.prefix_len + ZTG_BUNDLE_FILE_NAME_MAX + 1 > sizeof(c.prefix)) {
-		set_err(err, err_len, "policy path %s: its directory is too long", policy_path);
+		ztg_error_set(err, err_len, "policy path %s: its directory is too long", policy_path);
 		return -ENAMETOOLONG;
 	}
 	memcpy(c.prefix, policy_path, c.prefix_len);
@@ -673,27 +661,27 @@ int ztg_bundle_collect(const char *policy_path, struct ztg_bundle_files *out, ch
 	if (problem == NULL && strchr(base, '/') != NULL)
 		problem = "not a plain file name";
 	if (problem != NULL) {
-		set_err(err, err_len, "policy path %s: the file name \"%s\" %s", policy_path, show_str(&sh, base),
+		ztg_error_set(err, err_len, "policy path %s: the file name \"%s\" %s", policy_path, show_str(&sh, base),
 			problem);
 		return -EINVAL;
 	}
 
 	rc = read_whole(policy_path, ZTG_BUNDLE_MAX_FILE_BYTES, &data, &len);
 	if (rc == -EFBIG) {
-		set_err(err, err_len, "policy file %s is larger than %u MiB, the most a bundle holds of one file",
+		ztg_error_set(err, err_len, "policy file %s is larger than %u MiB, the most a bundle holds of one file",
 			policy_path, ZTG_BUNDLE_MAX_FILE_BYTES >> 20);
 		return -EINVAL;
 	}
 	if (rc == -EINVAL) {
-		set_err(err, err_len, "policy file %s is not a regular file", policy_path);
+		ztg_error_set(err, err_len, "policy file %s is not a regular file", policy_path);
 		return -EINVAL;
 	}
 	if (rc != 0) {
-		set_err(err, err_len, "cannot read the policy file %s: %s", policy_path, strerror(-rc));
+		ztg_error_set(err, err_len, "cannot read the policy file %s: %s", policy_path, strerror(-rc));
 		return rc;
 	}
 	if (add_file(&c, (const uint8_t *)base, strlen(base), data, len) == NO_FILE) {
-		set_err(err, err_len, "out of memory");
+		ztg_error_set(err, err_len, "out of memory");
 		rc = -ENOMEM;
 	} else {
 		rc = walk(&c, 0, 0);
@@ -712,7 +700,7 @@ static int check_files(const struct ztg_bundle_files *files, char *err, size_t e
 	struct shown sh, sh2;
 
 	if (files->count == 0 || files->count > ZTG_BUNDLE_MAX_FILES) {
-		set_err(err, err_len, "a bundle holds 1 to %u files, not %u", ZTG_BUNDLE_MAX_FILES, files->count);
+		ztg_error_set(err, err_len, "a bundle holds 1 to %u files, not %u", ZTG_BUNDLE_MAX_FILES, files->count);
 		return -EINVAL;
 	}
 	for (uint32_t i = 0; i < files->count; i++) {
@@ -721,16 +709,16 @@ static int check_files(const struct ztg_bundle_files *files, char *err, size_t e
 		const char *problem = name_problem((const uint8_t *)f->name, nlen);
 
 		if (problem != NULL) {
-			set_err(err, err_len, "file %u: name \"%s\" %s", i + 1, show(&sh, f->name, nlen), problem);
+			ztg_error_set(err, err_len, "file %u: name \"%s\" %s", i + 1, show(&sh, f->name, nlen), problem);
 			return -EINVAL;
 		}
 		if (i == 0 && strchr(f->name, '/') != NULL) {
-			set_err(err, err_len, "file 1: the main policy file's name \"%s\" holds a '/'",
+			ztg_error_set(err, err_len, "file 1: the main policy file's name \"%s\" holds a '/'",
 				show(&sh, f->name, nlen));
 			return -EINVAL;
 		}
 		if (f->len > ZTG_BUNDLE_MAX_FILE_BYTES || (f->len > 0 && f->data == NULL)) {
-			set_err(err, err_len, "file %u: \"%s\" is %zu bytes, more than %u MiB", i + 1,
+			ztg_error_set(err, err_len, "file %u: \"%s\" is %zu bytes, more than %u MiB", i + 1,
 				show(&sh, f->name, nlen), f->len, ZTG_BUNDLE_MAX_FILE_BYTES >> 20);
 			return -EINVAL;
 		}
@@ -739,7 +727,7 @@ static int check_files(const struct ztg_bundle_files *files, char *err, size_t e
 			enum clash k = names_clash((const uint8_t *)f->name, nlen, (const uint8_t *)other, strlen(other));
 
 			if (k != CLASH_NONE) {
-				set_err(err, err_len, "file %u: \"%s\" %s file %u \"%s\"", i + 1, show(&sh, f->name, nlen),
+				ztg_error_set(err, err_len, "file %u: \"%s\" %s file %u \"%s\"", i + 1, show(&sh, f->name, nlen),
 					k == CLASH_SAME ? "has the same name as" : "is a file and a directory with",
 					j + 1, show_str(&sh2, other));
 				return -EINVAL;
@@ -759,13 +747,13 @@ int ztg_bundle_encode(const struct ztg_bundle_files *files, const char *name, ui
 	int n, rc;
 
 	if (files == NULL || name == NULL || out == NULL || out_len == NULL) {
-		set_err(err, err_len, "no files, name or output");
+		ztg_error_set(err, err_len, "no files, name or output");
 		return -EINVAL;
 	}
 	*out = NULL;
 	*out_len = 0;
 	if (!policy_name_ok((const uint8_t *)name, strlen(name))) {
-		set_err(err, err_len, "bundle name \"%s\": expected a policy name, 1 to %u of A-Z a-z 0-9 _ . -",
+		ztg_error_set(err, err_len, "bundle name \"%s\": expected a policy name, 1 to %u of A-Z a-z 0-9 _ . -",
 			show_str(&sh, name), ZTG_BUNDLE_POLICY_NAME_MAX);
 		return -EINVAL;
 	}
@@ -778,19 +766,19 @@ int ztg_bundle_encode(const struct ztg_bundle_files *files, const char *name, ui
 	n = snprintf(head, sizeof(head), "%s%s\nsha256 %0*d\nname %s\nfiles %u\n\n", ZTG_BUNDLE_MAGIC,
 		     BUNDLE_VERSION_TEXT, ZTG_BUNDLE_HASH_HEX_LEN, 0, name, files->count);
 	if (n < 0 || (size_t)n >= sizeof(head)) {
-		set_err(err, err_len, "bundle header does not fit");
+		ztg_error_set(err, err_len, "bundle header does not fit");
 		return -EINVAL;
 	}
 	head_len = (size_t)n;
 	total = head_len + body;
 	if (total > ZTG_BUNDLE_MAX_BYTES) {
-		set_err(err, err_len, "the bundle would be %zu bytes, more than %u MiB", total,
+		ztg_error_set(err, err_len, "the bundle would be %zu bytes, more than %u MiB", total,
 			ZTG_BUNDLE_MAX_BYTES >> 20);
 		return -EINVAL;
 	}
 	buf = malloc(total);
 	if (buf == NULL) {
-		set_err(err, err_len, "out of memory");
+		ztg_error_set(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	o = head_len;
@@ -806,7 +794,7 @@ int ztg_bundle_encode(const struct ztg_bundle_files *files, const char *name, ui
 	}
 	if (ztg_bundle_sha256_hex(buf + head_len, body, hex) != 0) {
 		free(buf);
-		set_err(err, err_len, "SHA-256 failed");
+		ztg_error_set(err, err_len, "SHA-256 failed");
 		return -EIO;
 	}
 	memcpy(head + sizeof(ZTG_BUNDLE_MAGIC BUNDLE_VERSION_TEXT "\nsha256 ") - 1, hex, ZTG_BUNDLE_HASH_HEX_LEN);
@@ -854,7 +842,7 @@ static int header_error(const struct cursor *c, size_t at, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_err(c->err, c->err_len, "%s: line %u (byte %zu): %s", c->src, c->line, at, msg);
+	ztg_error_set(c->err, c->err_len, "%s: line %u (byte %zu): %s", c->src, c->line, at, msg);
 	return -EINVAL;
 }
 
@@ -995,7 +983,7 @@ static int record_error(const struct cursor *c, uint32_t index, uint32_t count, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_err(c->err, c->err_len, "%s: file %u of %u (byte %zu): %s", c->src, index + 1, count, at, msg);
+	ztg_error_set(c->err, c->err_len, "%s: file %u of %u (byte %zu): %s", c->src, index + 1, count, at, msg);
 	return -EINVAL;
 }
 
@@ -1096,7 +1084,7 @@ static int parse_bundle(const uint8_t *data, size_t len, const char *source, str
 
 	ps->count = 0;
 	if (len > ZTG_BUNDLE_MAX_BYTES) {
-		set_err(err, err_len, "%s: %zu bytes, more than %u MiB, the most a bundle holds", c.src, len,
+		ztg_error_set(err, err_len, "%s: %zu bytes, more than %u MiB, the most a bundle holds", c.src, len,
 			ZTG_BUNDLE_MAX_BYTES >> 20);
 		return -EINVAL;
 	}
@@ -1106,7 +1094,7 @@ static int parse_bundle(const uint8_t *data, size_t len, const char *source, str
 	body = c.off;
 	while (ps->count < count) {
 		if (c.off == c.len) {
-			set_err(err, err_len, "%s: file count mismatch: header line 4 says %u files, the bundle ends "
+			ztg_error_set(err, err_len, "%s: file count mismatch: header line 4 says %u files, the bundle ends "
 				"after %u (at byte %zu)", c.src, (uint32_t)count, ps->count, c.len);
 			return -EINVAL;
 		}
@@ -1115,16 +1103,16 @@ static int parse_bundle(const uint8_t *data, size_t len, const char *source, str
 			return rc;
 	}
 	if (c.off != c.len) {
-		set_err(err, err_len, "%s: trailing bytes: %zu bytes after the last of the %u files, from byte %zu",
+		ztg_error_set(err, err_len, "%s: trailing bytes: %zu bytes after the last of the %u files, from byte %zu",
 			c.src, c.len - c.off, ps->count, c.off);
 		return -EINVAL;
 	}
 	if (ztg_bundle_sha256_hex(data + body, len - body, hex) != 0) {
-		set_err(err, err_len, "%s: SHA-256 failed", c.src);
+		ztg_error_set(err, err_len, "%s: SHA-256 failed", c.src);
 		return -EIO;
 	}
 	if (strcmp(hex, ps->hash_hex) != 0) {
-		set_err(err, err_len, "%s: hash mismatch: the header says sha256 %s, the content hashes to %s", c.src,
+		ztg_error_set(err, err_len, "%s: hash mismatch: the header says sha256 %s, the content hashes to %s", c.src,
 			ps->hash_hex, hex);
 		return -EINVAL;
 	}
@@ -1141,12 +1129,12 @@ int ztg_bundle_parse(const uint8_t *data, size_t len, const char *source, struct
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (data == NULL && len > 0) {
-		set_err(err, err_len, "no data");
+		ztg_error_set(err, err_len, "no data");
 		return -EINVAL;
 	}
 	ps = malloc(sizeof(*ps));
 	if (ps == NULL) {
-		set_err(err, err_len, "out of memory");
+		ztg_error_set(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	rc = parse_bundle(data != NULL ? data : (const uint8_t *)"", len, source, ps, err, err_len);
@@ -1169,7 +1157,7 @@ int ztg_bundle_parse(const uint8_t *data, size_t len, const char *source, struct
 		}
 		if (rc != 0) {
 			ztg_bundle_files_free(out);
-			set_err(err, err_len, "out of memory");
+			ztg_error_set(err, err_len, "out of memory");
 		}
 	}
 	if (rc == 0) {
@@ -1207,11 +1195,11 @@ int ztg_bundle_write(const char *policy_path, const char *name, const char *out_
 	int fd, dfd, rc;
 
 	if (out_path == NULL) {
-		set_err(err, err_len, "no output path");
+		ztg_error_set(err, err_len, "no output path");
 		return -EINVAL;
 	}
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", out_path) >= (int)sizeof(tmp)) {
-		set_err(err, err_len, "bundle path %s is too long", out_path);
+		ztg_error_set(err, err_len, "bundle path %s is too long", out_path);
 		return -ENAMETOOLONG;
 	}
 	rc = ztg_bundle_collect(policy_path, &files, err, err_len);
@@ -1225,7 +1213,7 @@ int ztg_bundle_write(const char *policy_path, const char *name, const char *out_
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		rc = -errno;
-		set_err(err, err_len, "cannot create %s: %s", tmp, strerror(-rc));
+		ztg_error_set(err, err_len, "cannot create %s: %s", tmp, strerror(-rc));
 		free(buf);
 		return rc;
 	}
@@ -1239,12 +1227,12 @@ int ztg_bundle_write(const char *policy_path, const char *name, const char *out_
 	free(buf);
 	if (rc == 0 && rename(tmp, out_path) < 0) {
 		rc = -errno;
-		set_err(err, err_len, "cannot rename %s to %s: %s", tmp, out_path, strerror(-rc));
+		ztg_error_set(err, err_len, "cannot rename %s to %s: %s", tmp, out_path, strerror(-rc));
 		unlink(tmp);
 		return rc;
 	}
 	if (rc != 0) {
-		set_err(err, err_len, "cannot write %s: %s", tmp, strerror(-rc));
+		ztg_error_set(err, err_len, "cannot write %s: %s", tmp, strerror(-rc));
 		unlink(tmp);
 		return rc;
 	}
@@ -1253,7 +1241,7 @@ int ztg_bundle_write(const char *policy_path, const char *name, const char *out_
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
 		rc = -errno;
-		set_err(err, err_len, "wrote %s, but cannot sync its directory %s: %s", out_path, dir, strerror(-rc));
+		ztg_error_set(err, err_len, "wrote %s, but cannot sync its directory %s: %s", out_path, dir, strerror(-rc));
 	}
 	if (dfd >= 0)
 		close(dfd);
@@ -1409,16 +1397,16 @@ static int load_bundle(const char *path, struct parsed *ps, uint8_t **buf, char 
 
 	rc = read_whole(path, ZTG_BUNDLE_MAX_BYTES, buf, &len);
 	if (rc == -EFBIG) {
-		set_err(err, err_len, "%s: larger than %u MiB, the most a bundle holds", path,
+		ztg_error_set(err, err_len, "%s: larger than %u MiB, the most a bundle holds", path,
 			ZTG_BUNDLE_MAX_BYTES >> 20);
 		return -EINVAL;
 	}
 	if (rc == -EINVAL) {
-		set_err(err, err_len, "%s: not a regular file", path);
+		ztg_error_set(err, err_len, "%s: not a regular file", path);
 		return rc;
 	}
 	if (rc != 0) {
-		set_err(err, err_len, "cannot read bundle %s: %s", path, strerror(-rc));
+		ztg_error_set(err, err_len, "cannot read bundle %s: %s", path, strerror(-rc));
 		return rc;
 	}
 	rc = parse_bundle(*buf, len, path, ps, err, err_len);
@@ -1446,7 +1434,7 @@ static int extract_parsed(const struct parsed *ps, const uint8_t *buf, const cha
 	while (dir_len > 1 && dir[dir_len - 1] == '/')
 		dir_len--;
 	if (dir_len == 0 || dir_len >= sizeof(shown_dir)) {
-		set_err(err, err_len, "bad target directory \"%s\"", dir);
+		ztg_error_set(err, err_len, "bad target directory \"%s\"", dir);
 		rc = dir_len == 0 ? -EINVAL : -ENAMETOOLONG;
 		goto out;
 	}
@@ -1456,7 +1444,7 @@ static int extract_parsed(const struct parsed *ps, const uint8_t *buf, const cha
 	name[ps->records[0].name_len] = '\0';
 	n = snprintf(main_path, main_len, "%s%s%s", shown_dir, strcmp(shown_dir, "/") == 0 ? "" : "/", name);
 	if (n < 0 || (size_t)n >= main_len || (size_t)n + ZTG_BUNDLE_FILE_NAME_MAX >= PATH_MAX) {
-		set_err(err, err_len, "the path of the main policy file under %s does not fit", shown_dir);
+		ztg_error_set(err, err_len, "the path of the main policy file under %s does not fit", shown_dir);
 		rc = -ENAMETOOLONG;
 		goto out;
 	}
@@ -1465,24 +1453,24 @@ static int extract_parsed(const struct parsed *ps, const uint8_t *buf, const cha
 		made_dir = true;
 	} else if (errno != EEXIST) {
 		rc = -errno;
-		set_err(err, err_len, "cannot create directory %s: %s", shown_dir, strerror(-rc));
+		ztg_error_set(err, err_len, "cannot create directory %s: %s", shown_dir, strerror(-rc));
 		goto out;
 	}
 	dfd = open(shown_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		rc = -errno;
-		set_err(err, err_len, "cannot open directory %s: %s", shown_dir, strerror(-rc));
+		ztg_error_set(err, err_len, "cannot open directory %s: %s", shown_dir, strerror(-rc));
 		goto out;
 	}
 	if (!made_dir) {
 		rc = dir_is_empty(dfd);
 		if (rc == -ENOTEMPTY) {
-			set_err(err, err_len, "directory %s exists and is not empty: a bundle is extracted into a new "
+			ztg_error_set(err, err_len, "directory %s exists and is not empty: a bundle is extracted into a new "
 				"or empty directory", shown_dir);
 			goto out;
 		}
 		if (rc != 0) {
-			set_err(err, err_len, "cannot list directory %s: %s", shown_dir, strerror(-rc));
+			ztg_error_set(err, err_len, "cannot list directory %s: %s", shown_dir, strerror(-rc));
 			goto out;
 		}
 	}
@@ -1494,9 +1482,9 @@ static int extract_parsed(const struct parsed *ps, const uint8_t *buf, const cha
 		rc = extract_one(dfd, name, buf + r->off, r->len, &cr, what, sizeof(what));
 		if (rc != 0) {
 			if (rc == -ENOMEM)
-				set_err(err, err_len, "out of memory");
+				ztg_error_set(err, err_len, "out of memory");
 			else
-				set_err(err, err_len, "extracting %s into %s: %s: %s", source, shown_dir, what,
+				ztg_error_set(err, err_len, "extracting %s into %s: %s: %s", source, shown_dir, what,
 					strerror(-rc));
 			goto out;
 		}
@@ -1525,12 +1513,12 @@ int ztg_bundle_extract(const char *bundle_path, const char *dir, char *main_path
 	int rc;
 
 	if (bundle_path == NULL || dir == NULL || main_path == NULL) {
-		set_err(err, err_len, "no bundle, directory or main path buffer");
+		ztg_error_set(err, err_len, "no bundle, directory or main path buffer");
 		return -EINVAL;
 	}
 	ps = malloc(sizeof(*ps));
 	if (ps == NULL) {
-		set_err(err, err_len, "out of memory");
+		ztg_error_set(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	rc = load_bundle(bundle_path, ps, &buf, err, err_len);
@@ -1550,14 +1538,14 @@ int ztg_bundle_extract_data(const uint8_t *data, size_t len, const char *source,
 	int rc;
 
 	if ((data == NULL && len > 0) || dir == NULL || main_path == NULL) {
-		set_err(err, err_len, "no bundle, directory or main path buffer");
+		ztg_error_set(err, err_len, "no bundle, directory or main path buffer");
 		return -EINVAL;
 	}
 	if (source == NULL)
 		source = "bundle";
 	ps = malloc(sizeof(*ps));
 	if (ps == NULL) {
-		set_err(err, err_len, "out of memory");
+		ztg_error_set(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	rc = parse_bundle(data != NULL ? data : (const uint8_t *)"", len, source, ps, err, err_len);
@@ -1577,12 +1565,12 @@ int ztg_bundle_hash_file(const char *path, char hash_hex[ZTG_BUNDLE_HASH_HEX_LEN
 	int rc;
 
 	if (path == NULL) {
-		set_err(err, err_len, "no bundle path");
+		ztg_error_set(err, err_len, "no bundle path");
 		return -EINVAL;
 	}
 	ps = malloc(sizeof(*ps));
 	if (ps == NULL) {
-		set_err(err, err_len, "out of memory");
+		ztg_error_set(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	rc = load_bundle(path, ps, &buf, err, err_len);

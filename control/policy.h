@@ -29,6 +29,7 @@
 #define ZTG_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "http/http_parser.h"
@@ -48,6 +49,14 @@
 #define ZTG_POLICY_MAX_ACCESS            65536   /* access entries */
 #define ZTG_POLICY_HOST_MAX_LEN          253     /* a DNS name, as the HTTP normaliser bounds Host */
 #define ZTG_POLICY_PATH_MAX_LEN          4096    /* the normaliser's longest canonical path */
+#define ZTG_POLICY_MAX_ISSUERS           1024    /* as ZTG_JWT_MAX_ISSUERS */
+#define ZTG_POLICY_MAX_API_KEYS          65536   /* as ZTG_API_KEY_MAX_KEYS */
+#define ZTG_POLICY_MAX_PEM_KEYS          64      /* per issuer */
+#define ZTG_POLICY_MAX_BLOCKED           256     /* key_fetch.blocked ranges */
+#define ZTG_POLICY_MAX_SCOPES            64      /* distinct scope names all routes require; as ZTG_AUTH_MAX_SCOPES */
+#define ZTG_POLICY_MAX_CLAIMS            8       /* distinct claim names all routes name; as ZTG_IDENTITY_MAX_CLAIMS */
+#define ZTG_POLICY_MAX_REQUIRE_ITEMS     16      /* scopes, claims or bindings of one route */
+#define ZTG_POLICY_HEADER_NAME_MAX       64      /* a credential header or query parameter name */
 
 /* An index that resolves to nothing; never present in a loaded policy. */
 #define ZTG_POLICY_NONE UINT32_MAX
@@ -130,6 +139,38 @@ struct ztg_policy_host {
 	struct ztg_policy_loc loc;
 };
 
+/* A claim a route requires to hold exactly value ("sub": the identity's subject). */
+struct ztg_policy_claim_value {
+	const char *claim;
+	const char *value;
+	struct ztg_policy_loc loc;
+};
+
+/* Object-level authorization: the route's {param} must equal the claim ("sub": the identity's subject). */
+struct ztg_policy_binding {
+	const char *param;
+	const char *claim;
+	struct ztg_policy_loc loc;
+};
+
+/*
+ * Who may use an allow route. Exactly one of: anonymous (the route says so;
+ * credentials are not looked at), or an authenticated identity from the
+ * service's authentication holding the scopes (all of them, or any one when
+ * scopes_any), the claim values and the bindings listed (none: any identity).
+ */
+struct ztg_policy_requirement {
+	bool anonymous;
+	bool scopes_any;
+	const char **scopes;
+	uint32_t scope_count;
+	struct ztg_policy_claim_value *claims;
+	uint32_t claim_count;
+	struct ztg_policy_binding *bindings;
+	uint32_t binding_count;
+	struct ztg_policy_loc loc;    /* of `require`, else of the route */
+};
+
 struct ztg_policy_route {
 	const char *name;
 	uint16_t methods;             /* ZTG_POLICY_METHOD_BIT()s, or ZTG_POLICY_METHODS_ANY */
@@ -137,6 +178,25 @@ struct ztg_policy_route {
 	enum ztg_policy_action action;   /* allow, deny, reset or drop */
 	enum ztg_policy_mode mode;    /* effective: the route's own, else its service's */
 	bool mode_set;                /* the route said mode itself */
+	struct ztg_policy_requirement require;   /* allow routes only */
+	struct ztg_policy_loc loc;
+};
+
+/*
+ * Where a service's requests carry credentials. header/scheme: a bearer
+ * token (default Authorization: Bearer); query: the token as a query
+ * parameter (NULL: not accepted); api_key_header / api_key_query: an API key
+ * (NULL: not accepted). Header names are lowercase.
+ */
+struct ztg_policy_authentication {
+	bool present;                 /* the service said authentication = { ... } */
+	uint32_t *issuers;            /* indexes into ztg_policy.issuers; may be none (API keys only) */
+	uint32_t issuer_count;
+	const char *header;
+	const char *scheme;
+	const char *query;
+	const char *api_key_header;
+	const char *api_key_query;
 	struct ztg_policy_loc loc;
 };
 
@@ -151,6 +211,7 @@ struct ztg_policy_service {
 	uint32_t segment;             /* index into ztg_policy.segments */
 	enum ztg_policy_mode mode;    /* effective: the service's own, else the policy's */
 	bool mode_set;
+	struct ztg_policy_authentication authentication;
 	struct ztg_policy_route *routes;   /* in file order; may be none (then all is denied) */
 	uint32_t route_count;
 	struct ztg_policy_loc loc;
@@ -170,6 +231,69 @@ struct ztg_policy_defaults {
 	enum ztg_policy_action unknown_host;  /* HTTP whose Host names no service there: deny, reset, drop */
 };
 
+/* A file the policy names (keys, CAs): its name relative to the policy file's directory, and its bytes. */
+struct ztg_policy_file {
+	const char *name;             /* as written: a bundle name (bundle.h) */
+	const uint8_t *data;          /* read at load, NUL-terminated (not counted in len) */
+	size_t len;
+	struct ztg_policy_loc loc;
+};
+
+struct ztg_policy_pem_key {
+	const char *kid;              /* "" when the issuer has a single unnamed key */
+	struct ztg_policy_file file;
+};
+
+/*
+ * A trusted token issuer. Keys come from exactly one of: a JWKS file, PEM
+ * files, or a JWKS URL the control process fetches (https) every
+ * jwks_refresh seconds, and again (at most every jwks_refetch_min seconds)
+ * when tokens name a kid it does not know.
+ */
+struct ztg_policy_issuer {
+	const char *name;
+	const char *iss;              /* the exact iss claim value */
+	bool has_jwks_file;
+	struct ztg_policy_file jwks_file;
+	struct ztg_policy_pem_key *pem_keys;
+	uint32_t pem_key_count;
+	const char *jwks_url;         /* NULL unless fetched */
+	bool has_jwks_ca;
+	struct ztg_policy_file jwks_ca;   /* PEM CA bundle for jwks_url; absent: the system's */
+	uint32_t jwks_refresh;        /* seconds */
+	uint32_t jwks_refetch_min;    /* seconds */
+	uint32_t algorithms;          /* ZTG_JWT_ALG_BIT()s (dataplane/auth/jwk.h) */
+	const char **audiences;       /* none: aud not checked (the loader warns) */
+	uint32_t audience_count;
+	uint32_t leeway;              /* seconds */
+	uint32_t max_token_bytes;
+	const char *typ;              /* NULL: not checked */
+	const char **required_claims;
+	uint32_t required_claim_count;
+	const char *identity_claim;   /* "sub" unless set */
+	const char *scope_claim;      /* NULL: scope, scp, roles */
+	struct ztg_policy_loc loc;
+};
+
+/* An API key: only its SHA-256 is in the policy. */
+struct ztg_policy_api_key {
+	const char *id;
+	uint8_t sha256[32];
+	const char *subject;
+	const char **scopes;
+	uint32_t scope_count;
+	struct ztg_policy_claim_value *claims;
+	uint32_t claim_count;
+	struct ztg_policy_loc loc;
+};
+
+/* Limits on JWKS fetches: never connect into blocked ranges. */
+struct ztg_policy_key_fetch {
+	struct ztg_policy_address *blocked;
+	uint32_t blocked_count;
+	uint32_t timeout_ms;
+};
+
 struct ztg_policy_arena;
 
 struct ztg_policy {
@@ -184,6 +308,16 @@ struct ztg_policy {
 	uint32_t service_count;
 	struct ztg_policy_access *access;
 	uint32_t access_count;
+	struct ztg_policy_issuer *issuers;
+	uint32_t issuer_count;
+	struct ztg_policy_api_key *api_keys;
+	uint32_t api_key_count;
+	struct ztg_policy_key_fetch key_fetch;
+	/* Every scope and claim name routes require, once each, in first-use order: bit and slot numbers. */
+	const char **scope_names;
+	uint32_t scope_name_count;
+	const char **claim_names;     /* "sub" never: it means the subject */
+	uint32_t claim_name_count;
 	struct ztg_policy_loc loc;    /* the policy file, line 0 */
 	struct ztg_policy_arena *arena;   /* private: owns everything above */
 };

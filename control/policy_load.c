@@ -17,6 +17,7 @@
 #include "policy_load.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -28,7 +29,11 @@
 
 #include <libconfig.h>
 
+#include "auth/api_key.h"
+#include "auth/jwk.h"
 #include "policy/route_match.h"
+
+static const char *file_kind(mode_t mode);
 
 /* ------------------------------------------------------------------ names */
 
@@ -221,6 +226,8 @@ struct loader {
 	uint32_t segment_name_count;
 	struct name_ref *service_names;
 	uint32_t service_name_count;
+	struct name_ref *issuer_names;
+	uint32_t issuer_name_count;
 	struct grant *grants;
 	uint32_t grant_count;
 	uint32_t grant_capacity;
@@ -1343,6 +1350,839 @@ static void parse_segments(struct loader *ld, const config_setting_t *root)
 	sort_names(ld, ld->segment_names, ld->segment_name_count, "segments", "segment");
 }
 
+/* ------------------------------------------------------------- identity */
+
+/* A boolean group.key; false when absent or not a boolean (reported). */
+static bool bool_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
+			bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	char path[128];
+
+	if (s == NULL)
+		return false;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		wrong_type(ld, s, key_path(path, sizeof(path), where, key), "true or false");
+		return false;
+	}
+	*out = config_setting_get_bool(s) != 0;
+	return true;
+}
+
+/* An integer group.key in [min, max], else *out keeps its default; false when bad (reported). */
+static bool uint_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
+			uint32_t min, uint32_t max, uint32_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	char path[128], expect[96];
+	long long v;
+
+	if (s == NULL)
+		return true;
+	key_path(path, sizeof(path), where, key);
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
+		snprintf(expect, sizeof(expect), "an integer %u..%u", min, max);
+		wrong_type(ld, s, path, expect);
+		return false;
+	}
+	v = config_setting_get_int64(s);
+	if (v < (long long)min || v > (long long)max) {
+		error_at(ld, s, "%s: %lld is out of range %u..%u", path, v, min, max);
+		return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* A printable-ASCII string without spaces, 1..max bytes: claim names, scopes, values. */
+static bool plain_text(const char *s, size_t max)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > max)
+		return false;
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * group.key as a list of plain strings (1..max_len bytes each, printable
+ * ASCII, no spaces), copied into the policy; duplicates are errors. Returns
+ * the count; 0 when absent or bad (reported).
+ */
+static uint32_t string_list_member(struct loader *ld, const config_setting_t *group, const char *where,
+				   const char *key, uint32_t max, size_t max_len, const char *what, const char ***out)
+{
+	const config_setting_t *list = list_member(ld, group, where, key, "a list of strings");
+	char path[128], epath[160];
+	uint32_t n, count = 0;
+	const char **v;
+
+	*out = NULL;
+	if (list == NULL)
+		return 0;
+	key_path(path, sizeof(path), where, key);
+	n = capped_length(ld, list, path, max, what);
+	if (n == 0) {
+		error_at(ld, list, "%s: empty list (leave the key out instead)", path);
+		return 0;
+	}
+	v = arena_alloc(ld, n, sizeof(*v));
+	if (v == NULL)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const char *s;
+		bool dup = false;
+		struct shown sn;
+
+		snprintf(epath, sizeof(epath), "%s[%u]", path, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			wrong_type(ld, e, epath, what);
+			continue;
+		}
+		s = config_setting_get_string(e);
+		if (!plain_text(s, max_len)) {
+			error_at(ld, e, "%s: %s is not a valid %s (1 to %zu printable characters, no spaces)", epath,
+				 show(&sn, s), what, max_len);
+			continue;
+		}
+		for (uint32_t j = 0; j < count && !dup; j++)
+			dup = strcmp(v[j], s) == 0;
+		if (dup) {
+			error_at(ld, e, "%s: %s is listed twice", epath, show(&sn, s));
+			continue;
+		}
+		v[count++] = arena_strdup(ld, s);
+	}
+	*out = v;
+	return count;
+}
+
+/*
+ * A file name as a bundle stores it: relative to the policy's directory,
+ * '/'-separated components that are never empty, "." or "..". Keeps a
+ * bundle self-contained: what the policy reads is what the bundle carries.
+ */
+static bool valid_file_name(const char *name, char *why, size_t why_len)
+{
+	const char *c = name;
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 255) {
+		snprintf(why, why_len, "must be 1 to 255 bytes");
+		return false;
+	}
+	if (name[0] == '/') {
+		snprintf(why, why_len, "must be relative to the policy file's directory, not absolute");
+		return false;
+	}
+	while (*c != '\0') {
+		const char *end = strchr(c, '/');
+		size_t clen = end != NULL ? (size_t)(end - c) : strlen(c);
+
+		if (clen == 0 || (clen == 1 && c[0] == '.') || (clen == 2 && c[0] == '.' && c[1] == '.')) {
+			snprintf(why, why_len, "must not hold empty, \".\" or \"..\" components");
+			return false;
+		}
+		for (size_t i = 0; i < clen; i++) {
+			unsigned char b = (unsigned char)c[i];
+
+			if (b < 0x20 || b == 0x7f || b == '"' || b == '\\') {
+				snprintf(why, why_len, "holds a control character, '\"' or '\\'");
+				return false;
+			}
+		}
+		c += clen;
+		if (*c == '/')
+			c++;
+	}
+	return true;
+}
+
+/* group.key names a file next to the policy; read it into the policy. false when absent or bad (reported). */
+static bool file_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
+			size_t max_bytes, struct ztg_policy_file *out)
+{
+	const config_setting_t *s;
+	const char *name = string_member(ld, group, where, key, "a file name relative to the policy file", &s);
+	char path[128], full[PATH_MAX], why[128];
+	struct stat st;
+	uint8_t *data;
+	struct shown sn;
+	FILE *f;
+	size_t got;
+
+	if (name == NULL)
+		return false;
+	key_path(path, sizeof(path), where, key);
+	out->loc = loc_of(ld, s);
+	if (!valid_file_name(name, why, sizeof(why))) {
+		error_at(ld, s, "%s: file name %s %s", path, show(&sn, name), why);
+		return false;
+	}
+	if ((size_t)snprintf(full, sizeof(full), "%s/%s", ld->dir, name) >= sizeof(full)) {
+		error_at(ld, s, "%s: file name %s is too long", path, show(&sn, name));
+		return false;
+	}
+	if (stat(full, &st) != 0) {
+		error_at(ld, s, "%s: cannot read %s: %s", path, full, strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		error_at(ld, s, "%s: %s is %s, not a regular file", path, full, file_kind(st.st_mode));
+		return false;
+	}
+	if ((uint64_t)st.st_size > max_bytes) {
+		error_at(ld, s, "%s: %s is %lld bytes, at most %zu are allowed", path, full, (long long)st.st_size,
+			 max_bytes);
+		return false;
+	}
+	data = arena_alloc(ld, (size_t)st.st_size + 1, 1);
+	f = data != NULL ? fopen(full, "rb") : NULL;
+	if (f == NULL) {
+		if (data != NULL)
+			error_at(ld, s, "%s: cannot read %s: %s", path, full, strerror(errno));
+		return false;
+	}
+	got = fread(data, 1, (size_t)st.st_size, f);
+	fclose(f);
+	if (got != (size_t)st.st_size) {
+		error_at(ld, s, "%s: %s changed while it was read", path, full);
+		return false;
+	}
+	data[got] = '\0';
+	out->name = arena_strdup(ld, name);
+	out->data = data;
+	out->len = got;
+	return true;
+}
+
+/* The scope or claim name's bit or slot in the policy-wide table, added when new; -1 when full (reported). */
+static int intern_name(struct loader *ld, const config_setting_t *s, const char *name, bool scope)
+{
+	struct ztg_policy *p = ld->policy;
+	const char ***table = scope ? &p->scope_names : &p->claim_names;
+	uint32_t *count = scope ? &p->scope_name_count : &p->claim_name_count;
+	uint32_t max = scope ? ZTG_POLICY_MAX_SCOPES : ZTG_POLICY_MAX_CLAIMS;
+
+	for (uint32_t i = 0; i < *count; i++) {
+		if (strcmp((*table)[i], name) == 0)
+			return (int)i;
+	}
+	if (*table == NULL)
+		*table = arena_alloc(ld, max, sizeof(**table));
+	if (*table == NULL)
+		return -1;
+	if (*count == max) {
+		error_at(ld, s, "routes require more than %u distinct %s names in one policy", max,
+			 scope ? "scope" : "claim");
+		return -1;
+	}
+	(*table)[*count] = name;
+	return (int)(*count)++;
+}
+
+#define CLAIM_EXPECT "a claim name: 1 to 128 printable characters, no spaces"
+
+/* A group { claim = "value"; ... } of exact claim values. */
+static uint32_t parse_claim_values(struct loader *ld, const config_setting_t *group, const char *where,
+				   const char *key, bool intern, struct ztg_policy_claim_value **out)
+{
+	const config_setting_t *g = config_setting_get_member(group, key);
+	char path[128], epath[300];
+	uint32_t n, count = 0;
+
+	*out = NULL;
+	if (g == NULL)
+		return 0;
+	key_path(path, sizeof(path), where, key);
+	if (!config_setting_is_group(g)) {
+		wrong_type(ld, g, path, "a group { claim = \"value\"; ... }");
+		return 0;
+	}
+	n = capped_length(ld, g, path, ZTG_POLICY_MAX_REQUIRE_ITEMS, "claims");
+	*out = arena_alloc(ld, n, sizeof(**out));
+	if (*out == NULL)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(g, i);
+		const char *name = config_setting_name(e), *value;
+		struct shown sn;
+
+		snprintf(epath, sizeof(epath), "%s.%s", path, name);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			wrong_type(ld, e, epath, "a string: the claim's exact value");
+			continue;
+		}
+		value = config_setting_get_string(e);
+		if (strlen(value) == 0 || strlen(value) > 128) {
+			error_at(ld, e, "%s: value %s must be 1 to 128 bytes", epath, show(&sn, value));
+			continue;
+		}
+		(*out)[count].claim = arena_strdup(ld, name);
+		(*out)[count].value = arena_strdup(ld, value);
+		(*out)[count].loc = loc_of(ld, e);
+		if (intern && strcmp(name, "sub") != 0)
+			intern_name(ld, e, (*out)[count].claim, false);
+		count++;
+	}
+	return count;
+}
+
+static const struct key_spec pem_key_keys[] = {
+	{"kid", false, "the key id tokens name in their kid header"},
+	{"file", true, "a PEM file (public key or certificate) relative to the policy file"},
+};
+
+static const struct key_spec issuer_keys[] = {
+	{"name", true, NAME_EXPECT},
+	{"issuer", true, "the exact iss claim value of its tokens"},
+	{"jwks_file", false, "a JWKS file relative to the policy file"},
+	{"pem_keys", false, "a list of { kid = ...; file = ...; }"},
+	{"jwks_url", false, "an https URL serving the issuer's JWKS"},
+	{"jwks_ca_file", false, "a PEM CA bundle for jwks_url, relative to the policy file"},
+	{"jwks_refresh", false, "seconds between JWKS fetches, 10..86400"},
+	{"jwks_refetch_min", false, "least seconds between early JWKS fetches for an unknown kid, 1..3600"},
+	{"algorithms", true, "a list of JWS algorithms, e.g. [ \"RS256\", \"ES256\" ]"},
+	{"audiences", false, "a list of accepted aud values"},
+	{"leeway", false, "seconds of clock skew allowed for exp, nbf, iat: 0..600"},
+	{"max_token_bytes", false, "the longest token accepted, 256..16384"},
+	{"typ", false, "the typ header its tokens carry, e.g. \"at+jwt\""},
+	{"required_claims", false, "a list of claim names every token must carry"},
+	{"identity_claim", false, "the claim naming the caller (default \"sub\")"},
+	{"scope_claim", false, "the claim holding scopes (default: scope, scp, roles)"},
+};
+
+/* The key set must parse and hold a key for at least one allowed algorithm: a typo would deny everyone. */
+static void check_issuer_keys(struct loader *ld, const config_setting_t *e, const char *where,
+			      struct ztg_policy_issuer *is)
+{
+	struct ztg_keyset *set = NULL;
+	char err[256];
+	uint32_t usable = 0;
+
+	if (is->has_jwks_file) {
+		if (ztg_keyset_from_jwks((const char *)is->jwks_file.data, is->jwks_file.len, &set, err,
+					 sizeof(err)) != 0) {
+			error_loc(ld, &is->jwks_file.loc, "%s.jwks_file: %s: %s", where, is->jwks_file.name, err);
+			return;
+		}
+	}
+	for (uint32_t k = 0; k < is->pem_key_count; k++) {
+		const struct ztg_policy_pem_key *pk = &is->pem_keys[k];
+
+		if (pk->file.data == NULL)
+			continue;
+		if (ztg_keyset_add_pem(&set, (const char *)pk->file.data, pk->file.len, pk->kid, err, sizeof(err)) != 0)
+			error_loc(ld, &pk->file.loc, "%s.pem_keys[%u]: %s: %s", where, k, pk->file.name, err);
+	}
+	if (set == NULL)
+		return;
+	for (uint32_t k = 0; k < set->count; k++)
+		usable |= set->keys[k].algs;
+	if (is->algorithms != 0 && (usable & is->algorithms) == 0)
+		error_at(ld, e, "%s: none of its keys can verify the algorithms it allows", where);
+	ztg_keyset_free(set);
+}
+
+static void parse_pem_keys(struct loader *ld, const config_setting_t *list, const char *where,
+			   struct ztg_policy_issuer *is)
+{
+	char path[128], kwhere[160];
+	uint32_t n;
+
+	key_path(path, sizeof(path), where, "pem_keys");
+	n = capped_length(ld, list, path, ZTG_POLICY_MAX_PEM_KEYS, "PEM keys");
+	if (n == 0) {
+		error_at(ld, list, "%s: empty list", path);
+		return;
+	}
+	is->pem_keys = arena_alloc(ld, n, sizeof(*is->pem_keys));
+	if (is->pem_keys == NULL)
+		return;
+	is->pem_key_count = n;
+	for (uint32_t k = 0; k < n; k++) {
+		const config_setting_t *e = config_setting_get_elem(list, k);
+		struct ztg_policy_pem_key *pk = &is->pem_keys[k];
+		const config_setting_t *ks;
+		const char *kid;
+		struct shown sn;
+
+		snprintf(kwhere, sizeof(kwhere), "%s[%u]", path, k);
+		pk->kid = "";
+		if (!config_setting_is_group(e)) {
+			wrong_type(ld, e, kwhere, "a group { kid = \"...\"; file = \"...\"; }");
+			continue;
+		}
+		check_keys(ld, e, kwhere, KEYS(pem_key_keys));
+		kid = string_member(ld, e, kwhere, "kid", "a string", &ks);
+		if (kid != NULL && !plain_text(kid, 64))
+			error_at(ld, ks, "%s.kid: %s is not a valid key id (1 to 64 printable characters, no spaces)",
+				 kwhere, show(&sn, kid));
+		else if (kid != NULL)
+			pk->kid = arena_strdup(ld, kid);
+		if (kid == NULL && n > 1)
+			error_at(ld, e, "%s: several PEM keys need a kid each, so tokens can name theirs", kwhere);
+		file_member(ld, e, kwhere, "file", 1u << 20, &pk->file);
+	}
+}
+
+static void parse_issuer(struct loader *ld, const config_setting_t *e, uint32_t index)
+{
+	struct ztg_policy_issuer *is = &ld->policy->issuers[index];
+	const config_setting_t *s, *algs;
+	char where[64], path[128];
+	const char *v;
+	unsigned sources = 0;
+	struct shown sn;
+
+	snprintf(where, sizeof(where), "issuers[%u]", index);
+	is->loc = loc_of(ld, e);
+	is->leeway = 30;
+	is->max_token_bytes = 8192;
+	is->jwks_refresh = 300;
+	is->jwks_refetch_min = 10;
+	is->identity_claim = "sub";
+	if (!config_setting_is_group(e)) {
+		wrong_type(ld, e, where, "a group { name = ...; issuer = ...; jwks_file = ...; algorithms = [ ... ]; }");
+		return;
+	}
+	check_keys(ld, e, where, KEYS(issuer_keys));
+	is->name = name_member(ld, e, where, "name");
+	v = string_member(ld, e, where, "issuer", "a string: the iss claim value", &s);
+	if (v != NULL && (strlen(v) == 0 || strlen(v) > 512))
+		error_at(ld, s, "%s.issuer: must be 1 to 512 bytes", where);
+	else if (v != NULL)
+		is->iss = arena_strdup(ld, v);
+	if (config_setting_get_member(e, "jwks_file") != NULL) {
+		sources++;
+		is->has_jwks_file = file_member(ld, e, where, "jwks_file", 1u << 20, &is->jwks_file);
+	}
+	s = list_member(ld, e, where, "pem_keys", "a list of { kid = ...; file = ...; }");
+	if (s != NULL) {
+		sources++;
+		parse_pem_keys(ld, s, where, is);
+	}
+	v = string_member(ld, e, where, "jwks_url", "an https URL", &s);
+	if (v != NULL) {
+		sources++;
+		if (strncmp(v, "https://", 8) != 0 || strlen(v) <= 8 || strlen(v) > 2048 || !plain_text(v, 2048))
+			error_at(ld, s, "%s.jwks_url: %s is not an https URL (keys are only fetched over TLS)", where,
+				 show(&sn, v));
+		else
+			is->jwks_url = arena_strdup(ld, v);
+	}
+	if (config_setting_get_member(e, "jwks_ca_file") != NULL) {
+		if (config_setting_get_member(e, "jwks_url") == NULL)
+			error_at(ld, config_setting_get_member(e, "jwks_ca_file"), "%s.jwks_ca_file: only applies "
+				 "with jwks_url", where);
+		is->has_jwks_ca = file_member(ld, e, where, "jwks_ca_file", 1u << 20, &is->jwks_ca);
+	}
+	if ((config_setting_get_member(e, "jwks_refresh") != NULL ||
+	     config_setting_get_member(e, "jwks_refetch_min") != NULL) && config_setting_get_member(e, "jwks_url") == NULL)
+		error_at(ld, e, "%s: jwks_refresh and jwks_refetch_min only apply with jwks_url", where);
+	uint_member(ld, e, where, "jwks_refresh", 10, 86400, &is->jwks_refresh);
+	uint_member(ld, e, where, "jwks_refetch_min", 1, 3600, &is->jwks_refetch_min);
+	if (sources != 1)
+		error_at(ld, e, "%s: give exactly one key source: jwks_file, pem_keys or jwks_url (%u given)", where,
+			 sources);
+	algs = list_member(ld, e, where, "algorithms", "a list of JWS algorithms");
+	if (algs != NULL) {
+		uint32_t n = (uint32_t)config_setting_length(algs);
+
+		key_path(path, sizeof(path), where, "algorithms");
+		if (n == 0)
+			error_at(ld, algs, "%s: empty list (expected at least one of HS256 ... EdDSA)", path);
+		for (uint32_t i = 0; i < n; i++) {
+			const config_setting_t *a = config_setting_get_elem(algs, i);
+			enum ztg_jwt_alg alg;
+			const char *name;
+
+			if (config_setting_type(a) != CONFIG_TYPE_STRING) {
+				wrong_type(ld, a, path, "an algorithm name such as \"RS256\"");
+				continue;
+			}
+			name = config_setting_get_string(a);
+			if (ztg_jwt_alg_from_name(name, strlen(name), &alg) != 0) {
+				error_at(ld, a, "%s[%u]: unknown algorithm %s (expected HS256, HS384, HS512, RS256, "
+					 "RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA)", path, i,
+					 show(&sn, name));
+				continue;
+			}
+			if (is->algorithms & ZTG_JWT_ALG_BIT(alg))
+				error_at(ld, a, "%s[%u]: %s is listed twice", path, i, name);
+			is->algorithms |= ZTG_JWT_ALG_BIT(alg);
+		}
+	}
+	is->audience_count = string_list_member(ld, e, where, "audiences", 32, 512, "audience", &is->audiences);
+	if (config_setting_get_member(e, "audiences") == NULL && is->name != NULL)
+		warning_loc(ld, &is->loc, "%s: issuer %s lists no audiences: its tokens are accepted whatever their "
+			    "aud says", where, show(&sn, is->name));
+	uint_member(ld, e, where, "leeway", 0, 600, &is->leeway);
+	uint_member(ld, e, where, "max_token_bytes", 256, 16384, &is->max_token_bytes);
+	v = string_member(ld, e, where, "typ", "a string such as \"at+jwt\"", &s);
+	if (v != NULL && !plain_text(v, 64))
+		error_at(ld, s, "%s.typ: %s is not a valid typ", where, show(&sn, v));
+	else if (v != NULL)
+		is->typ = arena_strdup(ld, v);
+	is->required_claim_count = string_list_member(ld, e, where, "required_claims", 16, 128, "claim name",
+						      &is->required_claims);
+	v = string_member(ld, e, where, "identity_claim", CLAIM_EXPECT, &s);
+	if (v != NULL && !plain_text(v, 128))
+		error_at(ld, s, "%s.identity_claim: %s is not a valid claim name", where, show(&sn, v));
+	else if (v != NULL)
+		is->identity_claim = arena_strdup(ld, v);
+	v = string_member(ld, e, where, "scope_claim", CLAIM_EXPECT, &s);
+	if (v != NULL && !plain_text(v, 128))
+		error_at(ld, s, "%s.scope_claim: %s is not a valid claim name", where, show(&sn, v));
+	else if (v != NULL)
+		is->scope_claim = arena_strdup(ld, v);
+	if (sources == 1 && is->jwks_url == NULL)
+		check_issuer_keys(ld, e, where, is);
+}
+
+static void parse_issuers(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *list = list_member(ld, root, "", "issuers", "a list of issuers ( { ... }, ... )");
+	struct ztg_policy *p = ld->policy;
+	struct name_ref *names;
+	uint32_t n, name_count;
+
+	if (list == NULL)
+		return;
+	n = capped_length(ld, list, "issuers", ZTG_POLICY_MAX_ISSUERS, "issuers");
+	p->issuers = arena_alloc(ld, n, sizeof(*p->issuers));
+	if (p->issuers == NULL)
+		return;
+	p->issuer_count = n;
+	for (uint32_t i = 0; i < n && !ld->nomem; i++)
+		parse_issuer(ld, config_setting_get_elem(list, i), i);
+	ld->issuer_names = index_names(ld, p->issuers, n, sizeof(*p->issuers), offsetof(struct ztg_policy_issuer, name),
+				       offsetof(struct ztg_policy_issuer, loc), &ld->issuer_name_count);
+	sort_names(ld, ld->issuer_names, ld->issuer_name_count, "issuers", "issuer");
+	/* Tokens find their issuer by iss: two issuers with one iss would make that ambiguous. */
+	names = index_names(ld, p->issuers, n, sizeof(*p->issuers), offsetof(struct ztg_policy_issuer, iss),
+			    offsetof(struct ztg_policy_issuer, loc), &name_count);
+	sort_names(ld, names, name_count, "issuers", "iss");
+	free(names);
+}
+
+static const struct key_spec api_key_keys[] = {
+	{"id", true, NAME_EXPECT " (how events and revocation name the key)"},
+	{"sha256", true, "the SHA-256 of the key as 64 hex digits (never the key itself)"},
+	{"subject", true, "the identity the key stands for"},
+	{"scopes", false, "a list of scopes the key grants"},
+	{"claims", false, "a group { claim = \"value\"; ... } for claim and object checks"},
+};
+
+struct digest_ref {
+	uint32_t index;
+	const struct ztg_policy_api_key *key;
+};
+
+static int cmp_digest_ref(const void *a, const void *b)
+{
+	const struct digest_ref *x = a, *y = b;
+	int c = memcmp(x->key->sha256, y->key->sha256, 32);
+
+	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static void parse_api_keys(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *list = list_member(ld, root, "", "api_keys", "a list of API keys ( { ... }, ... )");
+	struct ztg_policy *p = ld->policy;
+	struct digest_ref *digests;
+	struct name_ref *names;
+	uint32_t n, name_count, digest_count = 0;
+
+	if (list == NULL)
+		return;
+	n = capped_length(ld, list, "api_keys", ZTG_POLICY_MAX_API_KEYS, "API keys");
+	p->api_keys = arena_alloc(ld, n, sizeof(*p->api_keys));
+	digests = calloc(n + 1, sizeof(*digests));
+	if (p->api_keys == NULL || digests == NULL) {
+		free(digests);
+		if (digests == NULL)
+			out_of_memory(ld);
+		return;
+	}
+	p->api_key_count = n;
+	for (uint32_t i = 0; i < n && !ld->nomem; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i), *s;
+		struct ztg_policy_api_key *k = &p->api_keys[i];
+		char where[64];
+		const char *v;
+		struct shown sn;
+
+		snprintf(where, sizeof(where), "api_keys[%u]", i);
+		k->loc = loc_of(ld, e);
+		if (!config_setting_is_group(e)) {
+			wrong_type(ld, e, where, "a group { id = ...; sha256 = ...; subject = ...; scopes = [ ... ]; }");
+			continue;
+		}
+		check_keys(ld, e, where, KEYS(api_key_keys));
+		k->id = name_member(ld, e, where, "id");
+		v = string_member(ld, e, where, "sha256", "64 hex digits", &s);
+		if (v != NULL && ztg_api_key_digest_from_hex(v, strlen(v), k->sha256) != 0)
+			error_at(ld, s, "%s.sha256: not 64 hex digits (store `printf %%s KEY | sha256sum`, never the "
+				 "key)", where);
+		else if (v != NULL && digests != NULL)
+			digests[digest_count++] = (struct digest_ref){.index = i, .key = k};
+		v = string_member(ld, e, where, "subject", "a string", &s);
+		if (v != NULL && !plain_text(v, 128))
+			error_at(ld, s, "%s.subject: %s is not a valid subject (1 to 128 printable characters, no "
+				 "spaces)", where, show(&sn, v));
+		else if (v != NULL)
+			k->subject = arena_strdup(ld, v);
+		k->scope_count = string_list_member(ld, e, where, "scopes", 256, 128, "scope", &k->scopes);
+		k->claim_count = parse_claim_values(ld, e, where, "claims", false, &k->claims);
+	}
+	names = index_names(ld, p->api_keys, n, sizeof(*p->api_keys), offsetof(struct ztg_policy_api_key, id),
+			    offsetof(struct ztg_policy_api_key, loc), &name_count);
+	sort_names(ld, names, name_count, "api_keys", "API key id");
+	free(names);
+	/* One key under two ids would make events and revocations name the wrong one. */
+	qsort(digests, digest_count, sizeof(*digests), cmp_digest_ref);
+	for (uint32_t i = 1; i < digest_count; i++) {
+		if (memcmp(digests[i - 1].key->sha256, digests[i].key->sha256, 32) == 0)
+			error_loc(ld, &digests[i].key->loc, "api_keys[%u].sha256: the same key as api_keys[%u]",
+				  digests[i].index, digests[i - 1].index);
+	}
+	free(digests);
+}
+
+static const struct key_spec key_fetch_keys[] = {
+	{"blocked", false, "a list of ADDRESS/PREFIX ranges JWKS fetches never connect to"},
+	{"timeout_ms", false, "milliseconds for one JWKS fetch, 100..60000"},
+};
+
+static void parse_key_fetch(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *g = config_setting_get_member(root, "key_fetch"), *list;
+	struct ztg_policy_key_fetch *kf = &ld->policy->key_fetch;
+
+	kf->timeout_ms = 5000;
+	if (g == NULL)
+		return;
+	if (!config_setting_is_group(g)) {
+		wrong_type(ld, g, "key_fetch", "a group { blocked = [ ... ]; timeout_ms = ...; }");
+		return;
+	}
+	check_keys(ld, g, "key_fetch", KEYS(key_fetch_keys));
+	list = list_member(ld, g, "key_fetch", "blocked", "a list of ADDRESS/PREFIX strings");
+	if (list != NULL)
+		parse_addresses(ld, list, "key_fetch.blocked", ZTG_POLICY_MAX_BLOCKED, &kf->blocked, &kf->blocked_count);
+	uint_member(ld, g, "key_fetch", "timeout_ms", 100, 60000, &kf->timeout_ms);
+}
+
+static const struct key_spec authentication_keys[] = {
+	{"issuers", false, "a list of issuer names whose tokens the service accepts"},
+	{"header", false, "the header carrying the token (default \"Authorization\")"},
+	{"scheme", false, "the token's scheme in that header (default \"Bearer\"; \"\" for none)"},
+	{"query", false, "a query parameter that may carry the token instead"},
+	{"api_key_header", false, "a header carrying an API key"},
+	{"api_key_query", false, "a query parameter carrying an API key"},
+};
+
+/* An HTTP field name (RFC 9110 token) or query parameter name, kept lowercase for headers. */
+static const char *field_member(struct loader *ld, const config_setting_t *g, const char *where, const char *key,
+				bool lower)
+{
+	const config_setting_t *s;
+	const char *v = string_member(ld, g, where, key, "a header or parameter name", &s);
+	char buf[ZTG_POLICY_HEADER_NAME_MAX + 1];
+	size_t len;
+	struct shown sn;
+
+	if (v == NULL)
+		return NULL;
+	len = strlen(v);
+	if (len == 0 || len > ZTG_POLICY_HEADER_NAME_MAX || strspn(v, "!#$%&'*+-.^_`|~0123456789"
+								      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != len) {
+		error_at(ld, s, "%s.%s: %s is not a valid name (1 to %d token characters)", where, key, show(&sn, v),
+			 ZTG_POLICY_HEADER_NAME_MAX);
+		return NULL;
+	}
+	for (size_t i = 0; i <= len; i++)
+		buf[i] = lower ? (char)tolower((unsigned char)v[i]) : v[i];
+	return arena_strdup(ld, buf);
+}
+
+static void parse_authentication(struct loader *ld, const config_setting_t *e, const char *where,
+				 struct ztg_policy_service *svc)
+{
+	const config_setting_t *g = config_setting_get_member(e, "authentication"), *list, *s;
+	struct ztg_policy_authentication *a = &svc->authentication;
+	char awhere[96], path[128];
+	const char *v;
+
+	a->header = "authorization";
+	a->scheme = "Bearer";
+	if (g == NULL)
+		return;
+	snprintf(awhere, sizeof(awhere), "%s.authentication", where);
+	a->loc = loc_of(ld, g);
+	if (!config_setting_is_group(g)) {
+		wrong_type(ld, g, awhere, "a group { issuers = [ ... ]; api_key_header = ...; }");
+		return;
+	}
+	a->present = true;
+	check_keys(ld, g, awhere, KEYS(authentication_keys));
+	list = list_member(ld, g, awhere, "issuers", "a list of issuer names");
+	if (list != NULL) {
+		uint32_t n = capped_length(ld, list, key_path(path, sizeof(path), awhere, "issuers"),
+					   ZTG_POLICY_MAX_ISSUERS, "issuers");
+
+		a->issuers = arena_alloc(ld, n, sizeof(*a->issuers));
+		for (uint32_t i = 0; a->issuers != NULL && i < n; i++) {
+			const config_setting_t *it = config_setting_get_elem(list, i);
+			char ipath[160];
+			uint32_t idx;
+
+			snprintf(ipath, sizeof(ipath), "%s[%u]", path, i);
+			if (config_setting_type(it) != CONFIG_TYPE_STRING) {
+				wrong_type(ld, it, ipath, "an issuer name");
+				continue;
+			}
+			idx = resolve(ld, it, ipath, config_setting_get_string(it), ld->issuer_names,
+				      ld->issuer_name_count, "issuer");
+			if (idx != ZTG_POLICY_NONE)
+				a->issuers[a->issuer_count++] = idx;
+		}
+	}
+	if ((v = field_member(ld, g, awhere, "header", true)) != NULL)
+		a->header = v;
+	v = string_member(ld, g, awhere, "scheme", "a scheme such as \"Bearer\", or \"\"", &s);
+	if (v != NULL && strlen(v) > 0 && field_member(ld, g, awhere, "scheme", false) == NULL)
+		v = NULL;
+	if (v != NULL)
+		a->scheme = arena_strdup(ld, v);
+	a->query = field_member(ld, g, awhere, "query", false);
+	a->api_key_header = field_member(ld, g, awhere, "api_key_header", true);
+	a->api_key_query = field_member(ld, g, awhere, "api_key_query", false);
+	if (a->issuer_count == 0 && a->api_key_header == NULL && a->api_key_query == NULL)
+		error_at(ld, g, "%s: accepts no credential: list issuers, or set api_key_header or api_key_query",
+			 awhere);
+	if ((a->api_key_header != NULL || a->api_key_query != NULL) && ld->policy->api_key_count == 0)
+		warning_loc(ld, &a->loc, "%s: accepts API keys but the policy defines none", awhere);
+	if (a->api_key_header != NULL && strcmp(a->api_key_header, a->header) == 0)
+		error_at(ld, g, "%s: api_key_header and header are both %s", awhere, a->header);
+}
+
+static const struct key_spec require_keys[] = {
+	{"scopes", false, "a list of scopes the credential must grant"},
+	{"scopes_match", false, "all (default) or any"},
+	{"claims", false, "a group { claim = \"value\"; ... }"},
+	{"bind", false, "a group { path_param = \"claim\"; ... }: object-level authorization"},
+};
+
+/* Whether the template names {param}. */
+static bool template_has_param(const char *path, const char *param)
+{
+	size_t plen = strlen(param);
+
+	for (const char *c = strchr(path, '{'); c != NULL; c = strchr(c + 1, '{')) {
+		if (strncmp(c + 1, param, plen) == 0 && c[1 + plen] == '}')
+			return true;
+	}
+	return false;
+}
+
+static void parse_requirement(struct loader *ld, const config_setting_t *e, const char *where,
+			      const struct ztg_policy_service *svc, struct ztg_policy_route *r)
+{
+	const config_setting_t *g = config_setting_get_member(e, "require"), *s;
+	struct ztg_policy_requirement *q = &r->require;
+	bool anonymous = false, has_anonymous;
+	char rwhere[160], path[200];
+
+	q->loc = r->loc;
+	has_anonymous = bool_member(ld, e, where, "anonymous", &anonymous);
+	q->anonymous = has_anonymous && anonymous;
+	if (r->action != ZTG_POLICY_ACTION_ALLOW) {
+		if (g != NULL || has_anonymous)
+			error_at(ld, g != NULL ? g : e, "%s: require and anonymous only apply to allow routes", where);
+		return;
+	}
+	if (q->anonymous && g != NULL) {
+		error_at(ld, g, "%s: anonymous = true and require contradict each other", where);
+		return;
+	}
+	if (has_anonymous && !anonymous)
+		error_at(ld, config_setting_get_member(e, "anonymous"), "%s.anonymous: false is the default when the "
+			 "service has authentication; leave it out", where);
+	if (!q->anonymous && !svc->authentication.present) {
+		/* Zero trust: nothing reaches a server anonymously unless the policy says so. */
+		error_at(ld, e, "%s: allows without saying who: add `anonymous = true;`, or give the service an "
+			 "authentication block and the route a require block", where);
+		return;
+	}
+	if (g == NULL)
+		return;
+	snprintf(rwhere, sizeof(rwhere), "%s.require", where);
+	q->loc = loc_of(ld, g);
+	if (!config_setting_is_group(g)) {
+		wrong_type(ld, g, rwhere, "a group { scopes = [ ... ]; claims = { ... }; bind = { ... }; }");
+		return;
+	}
+	check_keys(ld, g, rwhere, KEYS(require_keys));
+	q->scope_count = string_list_member(ld, g, rwhere, "scopes", ZTG_POLICY_MAX_REQUIRE_ITEMS, 128, "scope",
+					    &q->scopes);
+	for (uint32_t i = 0; i < q->scope_count; i++)
+		intern_name(ld, g, q->scopes[i], true);
+	if (config_setting_get_member(g, "scopes_match") != NULL) {
+		static const char *const matches[] = {"all", "any"};
+		unsigned m;
+
+		if (choice_member(ld, g, rwhere, "scopes_match", matches, 2, 3, "scope match", &m))
+			q->scopes_any = m == 1;
+		if (q->scope_count == 0)
+			error_at(ld, g, "%s.scopes_match: no scopes to match", rwhere);
+	}
+	q->claim_count = parse_claim_values(ld, g, rwhere, "claims", true, &q->claims);
+	s = config_setting_get_member(g, "bind");
+	if (s != NULL && !config_setting_is_group(s)) {
+		wrong_type(ld, s, key_path(path, sizeof(path), rwhere, "bind"), "a group { path_param = \"claim\"; }");
+	} else if (s != NULL) {
+		uint32_t n = capped_length(ld, s, key_path(path, sizeof(path), rwhere, "bind"),
+					   ZTG_POLICY_MAX_REQUIRE_ITEMS, "bindings");
+
+		q->bindings = arena_alloc(ld, n, sizeof(*q->bindings));
+		for (uint32_t i = 0; q->bindings != NULL && i < n; i++) {
+			const config_setting_t *b = config_setting_get_elem(s, i);
+			const char *param = config_setting_name(b), *claim;
+			char bpath[300];
+			struct shown sn;
+
+			snprintf(bpath, sizeof(bpath), "%s.%s", path, param);
+			if (config_setting_type(b) != CONFIG_TYPE_STRING) {
+				wrong_type(ld, b, bpath, "a claim name, e.g. tenant = \"tenant\";");
+				continue;
+			}
+			claim = config_setting_get_string(b);
+			if (!plain_text(claim, 128)) {
+				error_at(ld, b, "%s: %s is not a valid claim name", bpath, show(&sn, claim));
+				continue;
+			}
+			if (r->path != NULL && !template_has_param(r->path, param)) {
+				error_at(ld, b, "%s: the route's path %s has no {%s}", bpath, show(&sn, r->path), param);
+				continue;
+			}
+			q->bindings[q->binding_count].param = arena_strdup(ld, param);
+			q->bindings[q->binding_count].claim = arena_strdup(ld, claim);
+			q->bindings[q->binding_count].loc = loc_of(ld, b);
+			if (strcmp(claim, "sub") != 0)
+				intern_name(ld, b, q->bindings[q->binding_count].claim, false);
+			q->binding_count++;
+		}
+	}
+}
+
 /* -------------------------------------------------------------- services */
 
 static const struct key_spec route_keys[] = {
@@ -1351,6 +2191,8 @@ static const struct key_spec route_keys[] = {
 	{"path", true, "a path template starting with '/', e.g. \"/api/v1/orders/{id}\""},
 	{"action", true, "allow, deny, reset or drop"},
 	{"mode", false, "enforce or monitor"},
+	{"anonymous", false, "true: the route allows callers without credentials"},
+	{"require", false, "a group { scopes = [ ... ]; claims = { ... }; bind = { ... }; }"},
 };
 
 static void parse_route(struct loader *ld, const config_setting_t *e, const char *where,
@@ -1359,6 +2201,7 @@ static void parse_route(struct loader *ld, const config_setting_t *e, const char
 	const config_setting_t *methods, *ps;
 	const char *path;
 	char kpath[128], why[512];
+	bool known;
 
 	r->loc = loc_of(ld, e);
 	if (!config_setting_is_group(e)) {
@@ -1377,10 +2220,13 @@ static void parse_route(struct loader *ld, const config_setting_t *e, const char
 		else
 			r->path = arena_strdup(ld, path);
 	}
-	action_member(ld, e, where, "action", ACTION_BIT(ALLOW) | ACTION_BIT(DENY) | ACTION_BIT(RESET) |
-		      ACTION_BIT(DROP), &r->action);
+	known = action_member(ld, e, where, "action", ACTION_BIT(ALLOW) | ACTION_BIT(DENY) | ACTION_BIT(RESET) |
+			      ACTION_BIT(DROP), &r->action);
 	r->mode = svc->mode;
 	r->mode_set = mode_member(ld, e, where, &r->mode);
+	/* Who may use a route depends on what it does: unknown when the action is bad. */
+	if (known)
+		parse_requirement(ld, e, where, svc, r);
 }
 
 struct path_ref {
@@ -1551,6 +2397,7 @@ static const struct key_spec service_keys[] = {
 	{"ports", true, "a list of TCP ports 1..65535"},
 	{"segment", true, "the name of the segment the service belongs to"},
 	{"mode", false, "enforce or monitor"},
+	{"authentication", false, "a group { issuers = [ ... ]; api_key_header = ...; }"},
 	{"routes", false, "a list of routes"},
 };
 
@@ -1609,6 +2456,7 @@ static void parse_service(struct loader *ld, const config_setting_t *e, uint32_t
 		svc->segment = resolve(ld, seg, key_path(path, sizeof(path), where, "segment"), segment,
 				       ld->segment_names, ld->segment_name_count, "segment");
 	svc->mode_set = mode_member(ld, e, where, &svc->mode);
+	parse_authentication(ld, e, where, svc);
 	list = list_member(ld, e, where, "routes", "a list of routes ( { ... }, ... )");
 	if (list != NULL)
 		parse_routes(ld, list, where, svc);
@@ -2098,6 +2946,9 @@ static const struct key_spec top_keys[] = {
 	{"segments", false, "a list of segments"},
 	{"services", false, "a list of services"},
 	{"access", false, "a list of access entries"},
+	{"issuers", false, "a list of trusted token issuers"},
+	{"api_keys", false, "a list of API keys (their SHA-256 only)"},
+	{"key_fetch", false, "a group { blocked = [ ... ]; timeout_ms = ...; } for JWKS URLs"},
 };
 
 static const struct key_spec defaults_keys[] = {
@@ -2151,6 +3002,12 @@ static void parse_policy(struct loader *ld, const config_setting_t *root)
 			      ACTION_BIT(DROP), &p->defaults.unknown_host);
 	}
 	parse_segments(ld, root);
+	if (!ld->nomem)
+		parse_issuers(ld, root);
+	if (!ld->nomem)
+		parse_api_keys(ld, root);
+	if (!ld->nomem)
+		parse_key_fetch(ld, root);
 	if (!ld->nomem)
 		parse_services(ld, root);
 	if (!ld->nomem)
@@ -2445,6 +3302,7 @@ int ztg_policy_load(const char *path, struct ztg_policy **out, struct ztg_policy
 	free(ld.files);
 	free(ld.segment_names);
 	free(ld.service_names);
+	free(ld.issuer_names);
 	free(ld.grants);
 	if (ld.nomem)
 		rc = -ENOMEM;

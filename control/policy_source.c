@@ -122,6 +122,55 @@ static int load_bundle(const char *path, struct ztg_policy_source *out, struct z
 	return rc;
 }
 
+/* One file the policy read (a key set, a CA), as a bundle record; a name already there is the same file. */
+static int add_policy_file(struct ztg_bundle_files *files, const struct ztg_policy_file *f, char *err,
+			   size_t err_len)
+{
+	struct ztg_bundle_file *grown, *rec;
+
+	for (uint32_t i = 0; i < files->count; i++) {
+		if (strcmp(files->files[i].name, f->name) == 0)
+			return 0;
+	}
+	grown = realloc(files->files, (files->count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		goto nomem;
+	files->files = grown;
+	rec = &grown[files->count];
+	rec->name = strdup(f->name);
+	rec->data = malloc(f->len + 1);
+	rec->len = f->len;
+	if (rec->name == NULL || rec->data == NULL) {
+		free(rec->name);
+		free(rec->data);
+		goto nomem;
+	}
+	memcpy(rec->data, f->data, f->len);
+	files->count++;
+	return 0;
+nomem:
+	snprintf(err, err_len, "out of memory for the policy's key files");
+	return -ENOMEM;
+}
+
+/* The files the policy names besides its includes, so the bundle carries its keys. */
+static int add_policy_files(const struct ztg_policy *p, struct ztg_bundle_files *files, char *err, size_t err_len)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < p->issuer_count && rc == 0; i++) {
+		const struct ztg_policy_issuer *is = &p->issuers[i];
+
+		if (is->has_jwks_file)
+			rc = add_policy_file(files, &is->jwks_file, err, err_len);
+		if (rc == 0 && is->has_jwks_ca)
+			rc = add_policy_file(files, &is->jwks_ca, err, err_len);
+		for (uint32_t k = 0; k < is->pem_key_count && rc == 0; k++)
+			rc = add_policy_file(files, &is->pem_keys[k].file, err, err_len);
+	}
+	return rc;
+}
+
 int ztg_policy_source_load(const char *path, struct ztg_policy_source *out, struct ztg_policy_diag *diag,
 			   char *err, size_t err_len)
 {
@@ -145,6 +194,8 @@ int ztg_policy_source_load(const char *path, struct ztg_policy_source *out, stru
 	}
 	/* The bytes that reproduce what was just loaded: its identity, and what a restart comes back to. */
 	rc = ztg_bundle_collect(path, &files, err, err_len);
+	if (rc == 0)
+		rc = add_policy_files(out->policy, &files, err, err_len);
 	if (rc == 0)
 		rc = ztg_policy_compile_records(out->policy, &files, err, err_len);
 	if (rc == 0)

@@ -257,6 +257,41 @@ static const struct ctl_command ctl_commands[] = {
 		.summary = "go back to the policy the last apply replaced (again: undo the rollback)",
 		.run = cmd_passthrough,
 	},
+	{
+		.name = "keys",
+		.synopsis = "",
+		.summary = "each issuer's keys in use (kids) and, for a jwks_url, its fetches and last error",
+		.run = cmd_passthrough,
+	},
+	{
+		.name = "revoke",
+		.synopsis = "jti ID | sub ISSUER SUBJECT | key API_KEY_ID",
+		.summary = "refuse a token id, an issuer's subject or an API key from the next request on",
+		.description =
+			"The revocation takes effect on every worker with one pointer store, without\n"
+			"touching the policy, and is checked on every request (cached tokens too).\n"
+			"ISSUER is the issuer's name in the policy. With --state-dir, ztgate keeps\n"
+			"the list in DIR/revocations across restarts; every change is audited.",
+		.min_args = 2,
+		.max_args = 3,
+		.passthrough = true,
+		.run = cmd_passthrough,
+	},
+	{
+		.name = "unrevoke",
+		.synopsis = "jti ID | sub ISSUER SUBJECT | key API_KEY_ID",
+		.summary = "take a revocation back (exit 1 if it was not there)",
+		.min_args = 2,
+		.max_args = 3,
+		.passthrough = true,
+		.run = cmd_passthrough,
+	},
+	{
+		.name = "revocations",
+		.synopsis = "",
+		.summary = "the revocations in force",
+		.run = cmd_passthrough,
+	},
 };
 
 #define CTL_COMMAND_COUNT (sizeof(ctl_commands) / sizeof(ctl_commands[0]))

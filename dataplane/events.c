@@ -104,6 +104,24 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 				fputs("null", out);
 		}
 	}
+	if (e->detail[0]) {
+		fprintf(out, ",\"detail\":");
+		ztg_events_write_string(out, e->detail);
+	}
+	if (e->identified || e->kid[0] || e->issuer[0]) {
+		const char *keys[] = {"issuer", "subject", "kid"};
+		const char *values[] = {e->issuer, e->subject, e->kid};
+
+		fprintf(out, ",\"identity\":{\"verified\":%s", e->identified ? "true" : "false");
+		for (unsigned int i = 0; i < RTE_DIM(keys); i++) {
+			fprintf(out, ",\"%s\":", keys[i]);
+			if (values[i][0])
+				ztg_events_write_string(out, values[i]);
+			else
+				fputs("null", out);
+		}
+		fputc('}', out);
+	}
 	fprintf(out, "}\n");
 }
 

@@ -22,6 +22,9 @@
 #define ZTG_EVENT_PATH_MAX   96
 #define ZTG_EVENT_REASON_MAX 48
 #define ZTG_EVENT_NAME_MAX   65     /* a policy name: 64 characters and the NUL */
+#define ZTG_EVENT_DETAIL_MAX 96
+#define ZTG_EVENT_SUBJECT_MAX 129   /* as ZTG_IDENTITY_SUBJECT_MAX + 1 */
+#define ZTG_EVENT_KID_MAX    65
 
 enum ztg_event_action {
 	ZTG_EVENT_ACTION_DENY = 1,     /* 403 to the client, RST to the server */
@@ -48,6 +51,12 @@ struct ztg_event {
 	char service[ZTG_EVENT_NAME_MAX];
 	char route[ZTG_EVENT_NAME_MAX];
 	char host[ZTG_EVENT_NAME_MAX];  /* canonical Host of the request, cut to fit */
+	/* Who sent it, when a credential said so; never the token, a signature or a key. */
+	char detail[ZTG_EVENT_DETAIL_MAX];     /* what exactly failed: a scope, a claim, "{tenant}" */
+	bool identified;
+	char issuer[ZTG_EVENT_NAME_MAX];       /* the issuer's policy name, or "api-key" */
+	char subject[ZTG_EVENT_SUBJECT_MAX];
+	char kid[ZTG_EVENT_KID_MAX];           /* the token's kid, or the API key's id */
 };
 
 /* A ring for `count` events (rounded up to a power of two). NULL with rte_errno set on failure. */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "control_socket.h"
+#include "identity_control.h"
 #include "inventory.h"
 #include "options.h"
 #include "policy/authz.h"
@@ -88,6 +89,7 @@ struct ztg_app {
 	struct rte_rcu_qsbr *rcu;
 	struct ztg_control *control;
 	struct ztg_inventory *inventory;  /* shadow endpoints, from the events */
+	struct ztg_identity_control *identity;   /* JWKS fetches, revocations */
 	/* The latest events for ztgatectl events; event number n sits in slot n % RECENT_EVENTS. */
 	struct ztg_event *recent;
 	uint64_t recent_next;
@@ -179,6 +181,10 @@ static struct ztg_authz *compile_policy(struct ztg_app *app, const char *path, F
 	authz = ztg_authz_build(src.policy, &src.compiled, (int)rte_socket_id(), ++app->policy_generation, err,
 				err_len);
 	src.policy = NULL;                       /* the authz owns it now, or freed it */
+	if (authz != NULL && ztg_identity_control_prepare(app->identity, authz, err, err_len) != 0) {
+		ztg_authz_free(authz);
+		authz = NULL;
+	}
 	if (authz != NULL && record != NULL) {
 		*record = (struct policy_record){.loaded_at = time(NULL), .bundle = src.bundle,
 						 .bundle_len = src.bundle_len};
@@ -223,6 +229,7 @@ static int load_policy(struct ztg_app *app, char *err, size_t err_len)
 	if (authz == NULL)
 		return -1;
 	atomic_store(&app->policy, authz);
+	ztg_identity_control_follow(app->identity, authz);
 	if (path == persisted)
 		printf("ztgate: enforcing the last good policy from %s\n", persisted);
 	else
@@ -370,11 +377,17 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 			w->session.authz = atomic_load(&app->policy);
 			w->session.events = app->events;
 			w->policy = &app->policy;
+			w->revocations = ztg_identity_control_revocations(app->identity);
 			w->rcu = app->rcu;
 			w->rcu_id = i;
 			if (stream_pool == NULL || http_pool == NULL) {
 				snprintf(err, err_len, "worker %u: cannot allocate %u stream chunks and %u HTTP buffers "
 					 "(--stream-chunks, --http-buffers)", lcore, o->stream_chunks, o->http_buffers);
+				return -1;
+			}
+			if (ztg_authn_worker_init(&w->session.authn, o->token_cache_entries) != 0) {
+				snprintf(err, err_len, "worker %u: cannot allocate a token cache of %u entries "
+					 "(--token-cache)", lcore, o->token_cache_entries);
 				return -1;
 			}
 			snprintf(name, sizeof(name), "ztg_flows_%u", lcore);
@@ -493,6 +506,7 @@ static double publish_policy(struct ztg_app *app, struct ztg_authz *next, struct
 	uint64_t start;
 
 	app->previous = atomic_exchange(&app->policy, next);
+	ztg_identity_control_follow(app->identity, next);
 	record_release(&app->former);
 	app->former = app->current;
 	app->current = *record;
@@ -1035,6 +1049,9 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 		status = ZTG_CONTROL_OK;
 	} else if (strcmp(argv[0], "explain") == 0) {
 		status = command_explain(app, argc, argv, json, out);
+	} else if (strcmp(argv[0], "revoke") == 0 || strcmp(argv[0], "unrevoke") == 0 ||
+		   strcmp(argv[0], "revocations") == 0 || strcmp(argv[0], "keys") == 0) {
+		status = ztg_identity_control_command(app->identity, argc, argv, json, out);
 	} else if (strcmp(argv[0], "stats") == 0) {
 		fill_stats_source(app, &src, (double)(time(NULL) - app->started_at));
 		if (json)
@@ -1044,7 +1061,7 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 		status = ZTG_CONTROL_OK;
 	} else {
 		fprintf(out, "unknown command '%s' (status, stats, policy, flows, events, explain, inventory, apply, "
-			"rollback)\n", argv[0]);
+			"rollback, keys, revoke, unrevoke, revocations)\n", argv[0]);
 		status = ZTG_CONTROL_USAGE;
 	}
 	/* events --since N is what --follow polls with: its first call is the one worth a line. */
@@ -1112,8 +1129,11 @@ static void cleanup(struct ztg_app *app)
 		ztg_ip_reassembly_free(w->reassembly);
 		ztg_stream_pool_free(w->session.stream_pool);
 		ztg_http_pool_free(w->session.http_pool);
+		ztg_authn_worker_release(&w->session.authn);
 		rte_free(w);
 	}
+	/* Its fetch thread uses the policy in force: stopped before any policy is freed. */
+	ztg_identity_control_free(app->identity);
 	rte_mempool_free(app->pool);
 	rte_ring_free(app->events);
 	ztg_authz_free(atomic_load(&app->policy));
@@ -1135,7 +1155,8 @@ static int run(struct ztg_app *app)
 	uint64_t start, stop;
 	uint16_t launched = 0;
 
-	if (load_policy(app, err, sizeof(err)) < 0 || select_workers(app, err, sizeof(err)) < 0 ||
+	app->identity = ztg_identity_control_create(app->opts.state_dir, err, sizeof(err));
+	if (app->identity == NULL || load_policy(app, err, sizeof(err)) < 0 || select_workers(app, err, sizeof(err)) < 0 ||
 	    check_ports(app, err, sizeof(err)) < 0)
 		goto fail;
 	printf("ztgate %s (%s): effective configuration\n", ZTG_VERSION, rte_version());
@@ -1143,6 +1164,9 @@ static int run(struct ztg_app *app)
 	print_policy(app);
 	if (open_events(app, err, sizeof(err)) < 0 || create_workers(app, err, sizeof(err)) < 0 ||
 	    setup_ports(app, err, sizeof(err)) < 0)
+		goto fail;
+	ztg_identity_control_attach(app->identity, app->rcu);
+	if (ztg_identity_control_start(app->identity, err, sizeof(err)) < 0)
 		goto fail;
 
 	if (app->opts.control_socket[0] &&

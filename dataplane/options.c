@@ -433,6 +433,7 @@ static int set_event_log(struct ztg_options *opts, const char *value, char *err,
 
 NUMBER_SETTER(set_stream_chunks, stream_chunks, uint32_t, 64, 1u << 24)
 NUMBER_SETTER(set_http_buffers, http_buffers, uint32_t, 16, 1u << 20)
+NUMBER_SETTER(set_token_cache, token_cache_entries, uint32_t, 0, 1u << 22)
 
 static const struct option_spec option_specs[] = {
 	{"config", 'f', true, set_config, "FILE", "none",
@@ -476,6 +477,8 @@ static const struct option_spec option_specs[] = {
 	 "retain-bytes=16384 depth=0", "per-direction stream bounds (depth 0: unlimited); repeatable", true},
 	{"stream-chunks", 0, true, set_stream_chunks, "N", "8192",
 	 "2 KiB chunks per worker for out-of-order and retained stream bytes", false},
+	{"token-cache", 0, true, set_token_cache, "N", "4096",
+	 "verified tokens each worker remembers (keyed by the whole token; 0: verify every request)", false},
 	{"policy", 0, true, set_policy, "FILE", "none",
 	 "policy file (rules/policy.example.conf): segments, services and routes; default deny within it", false},
 	{"control-socket", 0, true, set_control_socket, "PATH", "none",
@@ -526,6 +529,7 @@ void ztg_options_default(struct ztg_options *opts)
 	opts->http_buffers = 1024;
 	ztg_stream_config_default(&opts->stream);
 	opts->stream_chunks = 8192;
+	opts->token_cache_entries = 4096;
 }
 
 const char *ztg_verdict_name(enum ztg_verdict verdict)
@@ -843,6 +847,7 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 		(double)opts->flows_per_worker * sizeof(struct ztg_flow) / 1048576.0, sizeof(struct ztg_flow),
 		(double)opts->stream_chunks * ZTG_STREAM_CHUNK_SIZE / 1048576.0,
 		(double)opts->http_buffers * opts->http_limits.max_head_bytes / 1048576.0);
+	fprintf(out, "  identity        = token cache %u entries per worker\n", opts->token_cache_entries);
 	fprintf(out, "  stream          = out-of-order: %s, ooo-segments=%u ooo-bytes=%u retain-bytes=%u depth=%u, "
 		"%u chunks\n", opts->stream.buffer_out_of_order ? "buffer" : "drop", opts->stream.max_ooo_segments,
 		opts->stream.max_ooo_bytes, opts->stream.retain_bytes, opts->stream.depth, opts->stream_chunks);

@@ -30,6 +30,7 @@ struct feed_state {
 	const char *service;
 	const char *route;
 	char host[ZTG_EVENT_NAME_MAX];
+	const struct ztg_authn_result *auth;   /* when identity decided */
 };
 
 void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_options *opts,
@@ -94,6 +95,16 @@ static void fill_event(const struct ztg_session_context *ctx, const struct ztg_f
 	snprintf(e->service, sizeof(e->service), "%s", st->service ? st->service : "");
 	snprintf(e->route, sizeof(e->route), "%s", st->route ? st->route : "");
 	snprintf(e->host, sizeof(e->host), "%s", st->host);
+	if (st->auth != NULL) {
+		const struct ztg_authn_result *a = st->auth;
+
+		snprintf(e->detail, sizeof(e->detail), "%s", a->detail);
+		e->identified = a->identified;
+		snprintf(e->issuer, sizeof(e->issuer), "%s", a->issuer != NULL ? a->issuer : "");
+		if (a->identified)
+			snprintf(e->subject, sizeof(e->subject), "%s", a->identity.subject);
+		snprintf(e->kid, sizeof(e->kid), "%s", a->identified ? a->identity.kid : a->kid);
+	}
 }
 
 static enum ztg_event_action event_action(enum ztg_policy_action action)
@@ -274,6 +285,42 @@ static enum ztg_verdict verdict_of(enum ztg_policy_action action)
 }
 
 /* Segment, service by Host, route: the policy's word on one request of a protected flow. */
+/*
+ * The route allows the request: now who sent it, and may they? false when
+ * the identity check refuses it (st->auth says why).
+ */
+static bool authenticate(struct feed_state *st, const struct ztg_http_message *msg, const struct ztg_authz_decision *d)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_authn *authn = ztg_authz_authn(ctx->authz);
+	struct ztg_authn_result *r = &ctx->auth_result;
+	struct ztg_counters *c = ctx->counters;
+	const struct ztg_authn_request req = {
+		.msg = msg,
+		.target = &ctx->target,
+		.match = &d->match,
+		.service = d->service,
+		.route = d->route,
+		.now = ctx->now_unix,
+	};
+	bool ok = ztg_authn_check(authn, &ctx->authn, ctx->revocations, &req, r);
+
+	c->auth_verifications = ctx->authn.verified;
+	c->auth_cache_hits = ctx->authn.cache_hits;
+	c->auth_api_keys = ctx->authn.api_key_lookups;
+	if (r->reason == ZTG_AUTHN_ANONYMOUS) {
+		c->auth_anonymous++;
+		return true;
+	}
+	if (ok) {
+		c->auth_identified++;
+		return true;
+	}
+	c->auth_denied++;
+	st->auth = r;
+	return false;
+}
+
 static int authorize_request(struct feed_state *st, const struct ztg_http_message *msg)
 {
 	struct ztg_session_context *ctx = st->ctx;
@@ -287,6 +334,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 	/* A policy swapped out for none leaves protected flows unjudged, as new ones would be. */
 	if (authz == NULL)
 		return 0;
+	st->auth = NULL;
 	p = ztg_authz_policy(authz);
 	/* Placed by an earlier policy: its indexes mean nothing here, place the flow again. */
 	if (unlikely(st->flow->authz.generation != ztg_authz_generation(authz))) {
@@ -303,13 +351,15 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		host.name.len = 0;
 	ztg_authz_request(authz, &st->flow->authz, (const char *)host.name.ptr, host.name.len, msg->method,
 			  (const char *)path->ptr, path->len, &d);
+	if (d.action == ZTG_POLICY_ACTION_ALLOW && !authenticate(st, msg, &d))
+		d.action = ZTG_POLICY_ACTION_DENY;
 	if (d.action == ZTG_POLICY_ACTION_ALLOW) {
 		ctx->counters->policy_allowed++;
 		return 0;
 	}
 	st->policy = true;
 	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.name.len, (const char *)host.name.ptr);
-	st->reason = ztg_authz_reason_name(d.reason);
+	st->reason = st->auth != NULL ? ztg_authn_result_reason(st->auth) : ztg_authz_reason_name(d.reason);
 	st->segment = policy_name(p, d.segment, false);
 	st->service = policy_name(p, d.service, true);
 	st->route = d.route == ZTG_AUTHZ_NONE ? NULL : p->services[d.service].routes[d.route].name;
@@ -318,6 +368,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		push_monitor_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, d.action);
 		st->monitor = false;
 		st->policy = false;
+		st->auth = NULL;
 		return 0;
 	}
 	ctx->counters->policy_denied++;

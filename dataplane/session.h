@@ -35,6 +35,11 @@ struct ztg_session_context {
 	uint64_t next_request_id;            /* lcore in the top 16 bits: unique across workers */
 	const struct ztg_authz *authz;       /* the policy in force; NULL: none, nothing is authorized */
 	struct rte_ring *events;             /* monitor-mode events go straight here (several per packet) */
+	/* Identity: the worker's token cache and verifier, the revocations in force, the time. */
+	struct ztg_authn_worker authn;
+	const struct ztg_revocation_set *revocations;   /* NULL: none */
+	int64_t now_unix;                    /* seconds, refreshed by the worker every poll round */
+	struct ztg_authn_result auth_result; /* of the request being judged */
 	/* Scratch for the request being judged: its normalised target. */
 	struct ztg_http_target_view target;
 	uint8_t target_buf[65536];           /* >= the longest start line the limits allow */

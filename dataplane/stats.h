@@ -32,6 +32,8 @@
 	X(stream_depth_passed)                                                   \
 	X(verdicts_deny) X(verdicts_reset) X(verdicts_drop)                      \
 	X(policy_allowed) X(policy_denied) X(policy_monitored)                   \
+	X(auth_identified) X(auth_anonymous) X(auth_denied)                      \
+	X(auth_verifications) X(auth_cache_hits) X(auth_api_keys)                \
 	X(injected_packets) X(inject_failed) X(events_dropped)
 
 struct ztg_counters {

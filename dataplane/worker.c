@@ -1,6 +1,9 @@
 #include "worker.h"
 
+#include <time.h>
+
 #include <string.h>
+#include <time.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
@@ -498,11 +501,14 @@ int ztg_worker_run(void *arg)
 		rte_rcu_qsbr_thread_register(w->rcu, w->rcu_id);
 		rte_rcu_qsbr_thread_online(w->rcu, w->rcu_id);
 	}
+	w->session.now_unix = (int64_t)time(NULL);
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
 		uint64_t now;
 
 		if (w->policy != NULL)
 			w->session.authz = atomic_load_explicit(w->policy, memory_order_acquire);
+		if (w->revocations != NULL)
+			w->session.revocations = atomic_load_explicit(w->revocations, memory_order_acquire);
 		poll_queues(w, &burst, pkts);
 		if (w->rcu != NULL)
 			rte_rcu_qsbr_quiescent(w->rcu, w->rcu_id);
@@ -511,6 +517,8 @@ int ztg_worker_run(void *arg)
 			answer_flows_query(w);
 		now = rte_rdtsc();
 		if (w->flows != NULL && now >= next_expire) {
+			/* Token expiry is in whole seconds: refreshing the clock each millisecond is plenty. */
+			w->session.now_unix = (int64_t)time(NULL);
 			ztg_flow_table_expire(w->flows, now, EXPIRE_BUDGET);
 			if (w->reassembly != NULL)
 				ztg_ip_reassembly_expire(w->reassembly, now, &w->counters);

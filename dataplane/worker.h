@@ -98,6 +98,8 @@ struct ztg_worker {
 	 * lcore frees a replaced policy only after every worker has.
 	 */
 	struct ztg_authz *_Atomic const *policy;
+	/* The revocations in force: published, read and released like the policy. */
+	struct ztg_revocation_set *_Atomic const *revocations;
 	struct rte_rcu_qsbr *rcu;
 	unsigned int rcu_id;
 	struct ztg_session_context session;

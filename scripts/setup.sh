@@ -18,7 +18,7 @@ set -euo pipefail
 BUILD_PKGS=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev dpdk
-	libhyperscan-dev libssl-dev libconfig-dev libcmocka-dev libpcap-dev
+	libhyperscan-dev libssl-dev libconfig-dev libcmocka-dev libpcap-dev libcurl4-openssl-dev
 	libbpf-dev libxdp-dev
 )
 # Lab and tests: namespaces and veths (iproute2, ethtool), the server and

@@ -32,7 +32,7 @@ if (($# == 0)) && [ "${ZTG_FUZZ:-1}" != 0 ]; then
 	if { [ -f "$fuzz_build/build.ninja" ] ||
 	     CC=clang meson setup "$fuzz_build" "$root" -Dfuzz=true -Dtests=false -Dlab_tests=false; } &&
 	   ninja -C "$fuzz_build" tests/fuzz/fuzz_decode tests/fuzz/fuzz_http tests/fuzz/fuzz_route \
-			tests/fuzz/fuzz_route_block tests/fuzz/fuzz_bundle tests/fuzz/fuzz_jwt_json; then
+			tests/fuzz/fuzz_route_block tests/fuzz/fuzz_bundle tests/fuzz/fuzz_jwt_json tests/fuzz/fuzz_jwt; then
 		meson test -C "$fuzz_build" --no-rebuild --suite fuzz --print-errorlogs \
 			--num-processes 2 || status=$?
 		logs+=("$fuzz_build/meson-logs/testlog.json")

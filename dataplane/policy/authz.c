@@ -35,6 +35,7 @@ struct ztg_authz {
 	uint32_t access_words;         /* 64-bit words per row */
 	struct ztg_route_matcher **matchers;   /* per service */
 	uint32_t shipped_matchers;             /* taken from the bundle as compiled */
+	struct ztg_authn *authn;               /* who sent a request, and may it use its route */
 };
 
 static const char *const reason_names[] = {
@@ -58,6 +59,11 @@ uint32_t ztg_authz_generation(const struct ztg_authz *authz)
 	return authz->generation;
 }
 
+struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz)
+{
+	return authz->authn;
+}
+
 uint32_t ztg_authz_shipped_matchers(const struct ztg_authz *authz)
 {
 	return authz->shipped_matchers;
@@ -67,6 +73,7 @@ void ztg_authz_free(struct ztg_authz *authz)
 {
 	if (authz == NULL)
 		return;
+	ztg_authn_free(authz->authn);
 	rte_rib_free(authz->segments4);
 	rte_rib6_free(authz->segments6);
 	rte_rib_free(authz->services4);
@@ -344,7 +351,8 @@ struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bu
 	a->generation = generation;
 	if (build_segments(a, socket_id, generation, err, err_len) < 0 ||
 	    build_destinations(a, socket_id, generation, err, err_len) < 0 || build_access(a, err, err_len) < 0 ||
-	    build_matchers(a, compiled, err, err_len) < 0) {
+	    build_matchers(a, compiled, err, err_len) < 0 ||
+	    (a->authn = ztg_authn_build(policy, a->matchers, generation, err, err_len)) == NULL) {
 		ztg_authz_free(a);
 		return NULL;
 	}
@@ -512,6 +520,61 @@ static void explain_name(FILE *out, bool json, const char *key, const char *valu
 		ztg_events_write_string(out, value);
 }
 
+/* What an allow route asks of the caller: step 7 of explain. */
+static void explain_requirement(FILE *out, bool json, const struct ztg_policy *p, const struct ztg_policy_service *svc,
+				const struct ztg_policy_route *r)
+{
+	const struct ztg_policy_requirement *q = &r->require;
+	const struct ztg_policy_authentication *a = &svc->authentication;
+
+	if (json) {
+		fprintf(out, ",\"identity\":{\"anonymous\":%s,\"issuers\":[", q->anonymous ? "true" : "false");
+		for (uint32_t i = 0; i < a->issuer_count; i++) {
+			fprintf(out, "%s", i ? "," : "");
+			ztg_events_write_string(out, p->issuers[a->issuers[i]].name);
+		}
+		fprintf(out, "],\"scopes_match\":\"%s\",\"scopes\":[", q->scopes_any ? "any" : "all");
+		for (uint32_t i = 0; i < q->scope_count; i++) {
+			fprintf(out, "%s", i ? "," : "");
+			ztg_events_write_string(out, q->scopes[i]);
+		}
+		fprintf(out, "],\"claims\":{");
+		for (uint32_t i = 0; i < q->claim_count; i++) {
+			fprintf(out, "%s", i ? "," : "");
+			ztg_events_write_string(out, q->claims[i].claim);
+			fputc(':', out);
+			ztg_events_write_string(out, q->claims[i].value);
+		}
+		fprintf(out, "},\"bind\":{");
+		for (uint32_t i = 0; i < q->binding_count; i++) {
+			fprintf(out, "%s", i ? "," : "");
+			ztg_events_write_string(out, q->bindings[i].param);
+			fputc(':', out);
+			ztg_events_write_string(out, q->bindings[i].claim);
+		}
+		fprintf(out, "}}");
+		return;
+	}
+	if (q->anonymous) {
+		fprintf(out, "7. identity: none needed: the route allows anonymous callers (%s:%u)\n", r->loc.file,
+			r->loc.line);
+		return;
+	}
+	fprintf(out, "7. identity: required, from");
+	for (uint32_t i = 0; i < a->issuer_count; i++)
+		fprintf(out, "%s%s tokens", i ? "," : "", p->issuers[a->issuers[i]].name);
+	if (a->api_key_header != NULL || a->api_key_query != NULL)
+		fprintf(out, "%sAPI keys", a->issuer_count ? " or " : " ");
+	for (uint32_t i = 0; i < q->scope_count; i++)
+		fprintf(out, "%s%s", i ? ", " : (q->scopes_any ? "; any of scopes " : "; all of scopes "), q->scopes[i]);
+	for (uint32_t i = 0; i < q->claim_count; i++)
+		fprintf(out, "%s%s=%s", i ? ", " : "; claims ", q->claims[i].claim, q->claims[i].value);
+	for (uint32_t i = 0; i < q->binding_count; i++)
+		fprintf(out, "%s{%s} = claim %s", i ? ", " : "; object binding ", q->bindings[i].param,
+			q->bindings[i].claim);
+	fprintf(out, " (%s:%u)\n", q->loc.file, q->loc.line);
+}
+
 enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const struct ztg_authz_explain_request *req,
 					 bool json, FILE *out)
 {
@@ -642,6 +705,8 @@ enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const st
 				if (d.reason == ZTG_AUTHZ_METHOD_NOT_ALLOWED)
 					fprintf(out, ": matches the path, but %s is not among %s", req->method, allowed);
 				fputc('\n', out);
+				if (d.action == ZTG_POLICY_ACTION_ALLOW)
+					explain_requirement(out, false, p, svc, r);
 			}
 		}
 	} else {
@@ -663,6 +728,8 @@ enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const st
 			ztg_events_write_string(out, value);
 		}
 		fputc('}', out);
+		if (d.route != ZTG_AUTHZ_NONE && d.action == ZTG_POLICY_ACTION_ALLOW)
+			explain_requirement(out, true, p, &p->services[d.service], &p->services[d.service].routes[d.route]);
 	}
 verdict:
 	if (json) {
@@ -673,10 +740,14 @@ verdict:
 	} else if (verdict_note != NULL && strcmp(verdict_note, "unprotected") == 0) {
 		fprintf(out, "verdict: pass (no service there)\n");
 	} else {
-		fprintf(out, "verdict: %s (%s)%s\n", ztg_policy_action_name(d.action),
+		bool needs_identity = d.action == ZTG_POLICY_ACTION_ALLOW && d.route != ZTG_AUTHZ_NONE &&
+				      ztg_authn_route_protected(authz->authn, d.service, d.route);
+
+		fprintf(out, "verdict: %s (%s)%s%s\n", ztg_policy_action_name(d.action),
 			verdict_note ? verdict_note : ztg_authz_reason_name(d.reason),
 			d.mode == ZTG_POLICY_MODE_MONITOR && d.action != ZTG_POLICY_ACTION_ALLOW ?
-				", monitor mode: logged, then passed" : "");
+				", monitor mode: logged, then passed" : "",
+			needs_identity ? ", for a caller whose credentials meet step 7" : "");
 	}
 	return d.action;
 }

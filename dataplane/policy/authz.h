@@ -31,6 +31,7 @@
 
 #include "../../control/bundle.h"
 #include "../../control/policy.h"
+#include "authn.h"
 #include "route_match.h"
 
 #define ZTG_AUTHZ_NONE UINT32_MAX
@@ -89,6 +90,9 @@ struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bu
 				  uint32_t generation, char *err, size_t err_len);
 
 uint32_t ztg_authz_generation(const struct ztg_authz *authz);
+
+/* The identity tables: issuers and their keys, API keys, route requirements. */
+struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz);
 
 /* How many route matchers came compiled in the bundle (compiled above) rather than built here. */
 uint32_t ztg_authz_shipped_matchers(const struct ztg_authz *authz);

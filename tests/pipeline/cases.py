@@ -894,8 +894,8 @@ def policy_hot_swap(zt, args):
         with open(allow, 'w') as f:
             f.write(text)
         with open(deny, 'w') as f:
-            f.write(text.replace('path = "/api/v1/items";       action = "allow"',
-                                 'path = "/api/v1/items";       action = "deny"'))
+            f.write(text.replace('path = "/api/v1/items";       action = "allow"; anonymous = true;',
+                                 'path = "/api/v1/items";       action = "deny";'))
         packets = []
         for n in range(24):
             t = TcpSession(*V4, sport=43000 + n)

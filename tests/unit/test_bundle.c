@@ -214,11 +214,11 @@ static void expect_crafted_error(void **state, const char *data, size_t len, con
 	");\n"
 
 #define ROUTES_CONF                                                                              \
-	"{ name = \"get\"; methods = [ \"GET\" ]; path = \"/items\"; action = \"allow\"; },\n"  \
+	"{ name = \"get\"; methods = [ \"GET\" ]; path = \"/items\"; action = \"allow\"; anonymous = true; },\n"  \
 	"@include \"empty.conf\"\n"                                                              \
 	"@include \"routes/more/post.conf\"\n"
 
-#define POST_CONF "{ name = \"post\"; methods = [ \"POST\" ]; path = \"/items\"; action = \"allow\"; }\n"
+#define POST_CONF "{ name = \"post\"; methods = [ \"POST\" ]; path = \"/items\"; action = \"allow\"; anonymous = true; }\n"
 
 #define EMPTY_CONF "# nothing here: included twice, stored once\n"
 

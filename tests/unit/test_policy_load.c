@@ -29,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "auth/jwk.h"
 #include "policy_load.h"
 
 /* Half of PATH_MAX each, so a fixture name always fits after the directory. */
@@ -223,7 +224,14 @@ static void test_example_policy(void **state)
 	assert_int_equal(shop->segment, 1);
 	assert_int_equal(shop->mode, ZTG_POLICY_MODE_ENFORCE);
 	assert_false(shop->mode_set);
-	assert_int_equal(shop->route_count, 5);
+	assert_int_equal(shop->route_count, 6);
+	assert_true(shop->authentication.present);
+	assert_int_equal(shop->authentication.issuer_count, 1);
+	assert_string_equal(pol->issuers[shop->authentication.issuers[0]].name, "shop-idp");
+	assert_int_equal(pol->api_key_count, 1);
+	assert_string_equal(pol->api_keys[0].id, "nightly-export");
+	assert_int_equal(shop->routes[5].require.binding_count, 1);
+	assert_string_equal(shop->routes[5].require.bindings[0].claim, "tenant");
 
 	r = &shop->routes[0];
 	assert_string_equal(r->name, "get-order");
@@ -371,7 +379,7 @@ static void test_unknown_key(void **state)
 	load_fixture(state, &l, "unknown_key.conf");
 	expect_failure(&l, 3);
 	expect_error(state, &l, "unknown_key.conf", 3,
-		     "unknown key \"colour\" (allowed: version, name, mode, defaults, segments, services, access)");
+		     "unknown key \"colour\" (allowed: version, name, mode, defaults, segments, services, access, issuers, api_keys, key_fetch)");
 	expect_error(state, &l, "unknown_key.conf", 4,
 		     "defaults: unknown key \"non_htttp\" (allowed: action, non_http, unknown_host)");
 	expect_error(state, &l, "unknown_key.conf", 5, "segments[0]: unknown key \"prefix\" (allowed: name, addresses)");
@@ -453,6 +461,97 @@ static void test_bad_cidr(void **state)
 		     "is out of range 0..128 for IPv6");
 	expect_error(state, &l, "bad_cidr.conf", 8, "segments[4].addresses[1]: \"10.0.0.0/x\": the prefix length must be");
 	expect_error(state, &l, "bad_cidr.conf", 9, "segments[5].addresses[1]: 10.1.0.0/16 is listed twice");
+	unload(&l);
+}
+
+/* Issuers, API keys, authentication and route requirements, read into the model. */
+static void test_identity_ok(void **state)
+{
+	const struct ztg_policy_service *svc;
+	const struct ztg_policy_issuer *is;
+	struct load l;
+
+	load_fixture(state, &l, "identity_ok.conf");
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.diag.errors, 0);
+	assert_int_equal(l.policy->issuer_count, 2);
+	is = &l.policy->issuers[0];
+	assert_string_equal(is->name, "idp");
+	assert_string_equal(is->iss, "https://idp.test");
+	assert_true(is->has_jwks_file);
+	assert_string_equal(is->jwks_file.name, "keys/idp.jwks");
+	assert_true(is->jwks_file.len > 100);
+	assert_int_equal(is->algorithms, ZTG_JWT_ALG_BIT(ZTG_JWT_ALG_ES256) | ZTG_JWT_ALG_BIT(ZTG_JWT_ALG_RS256));
+	assert_int_equal(is->audience_count, 1);
+	assert_string_equal(is->audiences[0], "orders");
+	assert_int_equal(is->leeway, 10);
+	assert_int_equal(is->max_token_bytes, 8192);
+	assert_string_equal(is->typ, "at+jwt");
+	assert_int_equal(is->required_claim_count, 1);
+	assert_string_equal(is->identity_claim, "sub");
+	assert_null(is->scope_claim);
+	is = &l.policy->issuers[1];
+	assert_int_equal(is->pem_key_count, 2);
+	assert_string_equal(is->pem_keys[1].kid, "b");
+	assert_string_equal(is->identity_claim, "client_id");
+	assert_string_equal(is->scope_claim, "scp");
+	assert_int_equal(l.policy->api_key_count, 1);
+	assert_string_equal(l.policy->api_keys[0].subject, "svc-batch");
+	assert_int_equal(l.policy->api_keys[0].sha256[0], 0xa6);
+	assert_int_equal(l.policy->key_fetch.blocked_count, 2);
+	assert_int_equal(l.policy->key_fetch.timeout_ms, 2000);
+	svc = &l.policy->services[0];
+	assert_true(svc->authentication.present);
+	assert_int_equal(svc->authentication.issuer_count, 2);
+	assert_string_equal(svc->authentication.header, "authorization");
+	assert_string_equal(svc->authentication.scheme, "Bearer");
+	assert_string_equal(svc->authentication.api_key_header, "x-api-key");
+	assert_string_equal(svc->authentication.query, "access_token");
+	assert_true(svc->routes[0].require.anonymous);
+	assert_false(svc->routes[3].require.anonymous);
+	assert_int_equal(svc->routes[3].require.scope_count, 0);
+	assert_int_equal(svc->routes[1].require.binding_count, 1);
+	assert_string_equal(svc->routes[1].require.bindings[0].param, "tenant");
+	assert_true(svc->routes[2].require.scopes_any);
+	assert_int_equal(svc->routes[2].require.claim_count, 1);
+	assert_string_equal(svc->routes[2].require.claims[0].value, "gold");
+	/* Scope bits and claim slots in first-use order; "sub" is the subject, never a slot. */
+	assert_int_equal(l.policy->scope_name_count, 3);
+	assert_string_equal(l.policy->scope_names[0], "orders:read");
+	assert_string_equal(l.policy->scope_names[2], "admin");
+	assert_int_equal(l.policy->claim_name_count, 2);
+	assert_string_equal(l.policy->claim_names[0], "tenant");
+	assert_string_equal(l.policy->claim_names[1], "tier");
+	unload(&l);
+}
+
+static void test_identity_errors(void **state)
+{
+	const char *f = "identity_errors.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	expect_failure(&l, 20);
+	expect_error(state, &l, f, 5, "issuers[0].jwks_file: cannot read ");
+	expect_error(state, &l, f, 6, "issuers[1].algorithms[0]: unknown algorithm \"none\"");
+	expect_error(state, &l, f, 6, "issuers[1].jwks_file: keys/bad.jwks: key 0 (kid \"short\"): RSA modulus is 17 bits");
+	expect_error(state, &l, f, 7, "issuers[2].jwks_url: \"http://c.test/jwks\" is not an https URL");
+	expect_error(state, &l, f, 8, "issuers[3].jwks_file: file name \"../idp.jwks\" must not hold");
+	expect_error(state, &l, f, 8, "issuers[3]: give exactly one key source");
+	expect_error(state, &l, f, 9, "issuers[4].leeway: 601 is out of range 0..600");
+	expect_error(state, &l, f, 9, "issuers[4]: none of its keys can verify the algorithms it allows");
+	expect_error(state, &l, f, 6, "issuers[1]: duplicate iss name \"https://a.test\"");
+	expect_error(state, &l, f, 12, "api_keys[0].sha256: not 64 hex digits");
+	expect_error(state, &l, f, 13, "api_keys[1].subject: \"has space\" is not a valid subject");
+	expect_error(state, &l, f, 14, "api_keys[2].sha256: the same key as api_keys[1]");
+	expect_error(state, &l, f, 18, "services[0].routes[0]: allows without saying who");
+	expect_error(state, &l, f, 20, "services[1].authentication.issuers[0]: undefined issuer \"nobody\"");
+	expect_error(state, &l, f, 20, "services[1].authentication: accepts no credential");
+	expect_error(state, &l, f, 22, "services[1].routes[0]: anonymous = true and require contradict each other");
+	expect_error(state, &l, f, 23, "services[1].routes[1].require.bind.tenant: the route's path \"/b/{id}\" has no {tenant}");
+	expect_error(state, &l, f, 24, "services[1].routes[2]: require and anonymous only apply to allow routes");
+	expect_error(state, &l, f, 25, "services[1].routes[3].require.scopes_match: unknown scope match \"some\"");
+	expect_error(state, &l, f, 25, "services[1].routes[3].require.scopes_match: no scopes to match");
 	unload(&l);
 }
 
@@ -779,7 +878,7 @@ static void test_caps(void **state)
 	fprintf(f, " ];\nhosts = [");
 	for (int i = 0; i <= ZTG_POLICY_MAX_HOSTS; i++)
 		fprintf(f, "%s\"h%d.test\"", i ? ", " : " ", i);
-	fprintf(f, " ];\nroutes = ( { name = \"r\"; methods = [ \"GET\" ]; path = \"/\"; action = \"allow\"; } ); } );\n");
+	fprintf(f, " ];\nroutes = ( { name = \"r\"; methods = [ \"GET\" ]; path = \"/\"; action = \"allow\"; anonymous = true; } ); } );\n");
 	fprintf(f, "access = ( { from = \"servers\"; to = [ \"big\" ]; } );\n");
 	fclose(f);
 
@@ -975,6 +1074,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_prestate(test_bad_name, &paths),
 		cmocka_unit_test_prestate(test_bad_cidr, &paths),
 		cmocka_unit_test_prestate(test_bad_port, &paths),
+		cmocka_unit_test_prestate(test_identity_ok, &paths),
+		cmocka_unit_test_prestate(test_identity_errors, &paths),
 		cmocka_unit_test_prestate(test_empty_lists, &paths),
 		cmocka_unit_test_prestate(test_bad_host, &paths),
 		cmocka_unit_test_prestate(test_methods, &paths),

@@ -87,7 +87,7 @@ check() {
 
 run validate "$example"
 check "validate of the example policy exits 0 with its summary" 0 \
-	--out "$example: policy \"lab-default\" valid: 3 segments, 2 services, 8 routes, 2 access entries"
+	--out "$example: policy \"lab-default\" valid: 3 segments, 2 services, 9 routes, 2 access entries"
 
 run validate "$fixtures/missing_key.conf"
 check "validate of a policy with errors exits 1 and prints each at its file:line" 1 \
@@ -150,15 +150,22 @@ check "JSON strings are escaped: quote, backslash, control characters, invalid U
 
 # -------------------------------------------------------------------- show
 
+# Lines of the example's elements, so editing its comments does not break these checks.
+line_of() { grep -n -m1 -F "$1" "$example" | cut -d: -f1; }
+l_clients=$(line_of '{ name = "clients";')
+l_admins=$(line_of '{ from = "admins";')
+l_get_order=$(line_of '{ name = "get-order";')
+l_static=$(line_of '{ name = "static";')
+
 run show "$example"
 check "show prints the policy, segments with CIDRs and the access matrix" 0 \
 	--out "policy lab-default  (version 1, $example)" \
 	--out "  defaults  action deny, non_http drop, unknown_host deny" \
-	--out "  clients  198.18.0.0/24, 2001:db8::/64  ($example:66)" \
+	--out "  clients  198.18.0.0/24, 2001:db8::/64  ($example:$l_clients)" \
 	--out "  addresses  198.18.1.2/32, 2001:db8:1::2/128" \
-	--out "  admins   -> shop-api, inventory  ($example:144)"
-if grep -qE "^ +get-order +GET,HEAD +/api/v1/orders/\{id\} +allow +enforce +$example:113$" "$work/out" &&
-   grep -qE "^ +static +ANY +/static/\* +allow +monitor +$example:117$" "$work/out"; then
+	--out "  admins   -> shop-api, inventory  ($example:$l_admins)"
+if grep -qE "^ +get-order +GET,HEAD +/api/v1/orders/\{id\} +allow +enforce +$example:$l_get_order$" "$work/out" &&
+   grep -qE "^ +static +ANY +/static/\* +allow +monitor +$example:$l_static$" "$work/out"; then
 	pass "show lists each route: name, methods, path, action, mode, file:line"
 else
 	fail "show lists each route: name, methods, path, action, mode, file:line" "no route row for get-order or static"
@@ -179,11 +186,11 @@ run show --json "$example"
 check "show --json prints the whole model" 0 \
 	--jq '.valid == true and .errors == 0 and .policy.name == "lab-default" and .policy.mode == "enforce"' \
 	--jq '.policy.defaults == {action: "deny", non_http: "drop", unknown_host: "deny"}' \
-	--jq '.policy.segments[0] == {name: "clients", addresses: ["198.18.0.0/24", "2001:db8::/64"], file: "'"$example"'", line: 66}' \
+	--jq '.policy.segments[0] == {name: "clients", addresses: ["198.18.0.0/24", "2001:db8::/64"], file: "'"$example"'", line: '"$l_clients"'}' \
 	--jq '.policy.services[0].ports == [80, 8080] and .policy.services[0].segment == "servers"' \
-	--jq '.policy.services[0].routes[0] | .path == "/api/v1/orders/{id}" and .methods == ["GET", "HEAD"] and .line == 113' \
+	--jq '.policy.services[0].routes[0] | .path == "/api/v1/orders/{id}" and .methods == ["GET", "HEAD"] and .line == '"$l_get_order"'' \
 	--jq '.policy.services[0].routes[2] | .methods == ["ANY"] and .mode == "monitor" and .mode_set == true' \
-	--jq '[.policy.services[].routes | length] == [5, 3]' \
+	--jq '[.policy.services[].routes | length] == [6, 3]' \
 	--jq '.policy.access[1] | .from == "admins" and .to == ["shop-api", "inventory"]'
 
 run show "$fixtures/syntax_error.conf" --json
