@@ -31,6 +31,7 @@ struct feed_state {
 	const char *route;
 	char host[ZTG_EVENT_NAME_MAX];
 	const struct ztg_authn_result *auth;   /* when identity decided */
+	enum ztg_inject_denial denial;         /* 401 when the credentials failed, else 403 */
 };
 
 void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_options *opts,
@@ -318,6 +319,7 @@ static bool authenticate(struct feed_state *st, const struct ztg_http_message *m
 	}
 	c->auth_denied++;
 	st->auth = r;
+	st->denial = ztg_authn_result_unauthenticated(r) ? ZTG_INJECT_UNAUTHORIZED : ZTG_INJECT_FORBIDDEN;
 	return false;
 }
 
@@ -369,6 +371,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		st->monitor = false;
 		st->policy = false;
 		st->auth = NULL;
+		st->denial = ZTG_INJECT_FORBIDDEN;
 		return 0;
 	}
 	ctx->counters->policy_denied++;
@@ -484,7 +487,7 @@ static void stop_flow(struct ztg_session_context *ctx, struct ztg_flow *flow, un
 	ztg_events_format_request_id(st->request_id, id, sizeof(id));
 	switch (verdict) {
 	case ZTG_VERDICT_DENY:
-		add_frame(ctx, r, true, ztg_inject_deny(frame, pkt, &seq, st->reason, id, next_frame(r), cap));
+		add_frame(ctx, r, true, ztg_inject_deny(frame, pkt, &seq, st->denial, st->reason, id, next_frame(r), cap));
 		add_frame(ctx, r, false, ztg_inject_reset(frame, pkt, &seq, ZTG_INJECT_TO_RECEIVER, next_frame(r), cap));
 		c->verdicts_deny++;
 		break;

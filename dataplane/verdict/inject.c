@@ -186,7 +186,7 @@ uint16_t ztg_inject_reset(const uint8_t *frame, const struct ztg_packet *pkt,
 				    NULL, 0, out, out_cap);
 }
 
-/* --------------------------------------------------------------- 403 body */
+/* ------------------------------------------------------------ denial body */
 
 struct out_buf {
 	char *p;
@@ -248,25 +248,36 @@ static uint32_t json_escape(const char *s, char esc[ZTG_INJECT_FIELD_MAX])
 	return n;
 }
 
-#define BODY_PREFIX   "{\"error\":\"forbidden\",\"reason\":\""
+/*
+ * Two answers: 403 when the request may not do what it asks, 401 (RFC 9110
+ * 15.5.2, RFC 6750 3) when it did not prove who sends it, so a client
+ * fetches a fresh token instead of giving up.
+ */
+#define HEAD_403      "HTTP/1.1 403 Forbidden\r\n"
+#define HEAD_401      "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"ztgate\", error=\"invalid_token\"\r\n"
+#define HEAD_COMMON   "Content-Type: application/json\r\nContent-Length: "
+#define BODY_403      "{\"error\":\"forbidden\",\"reason\":\""
+#define BODY_401      "{\"error\":\"unauthorized\",\"reason\":\""
 #define BODY_MIDDLE   "\",\"request_id\":\""
 #define BODY_SUFFIX   "\"}"
-#define HEAD_PREFIX   "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: "
 #define HEAD_SUFFIX   "\r\nConnection: close\r\n\r\n"
 #define SLEN(s)       (sizeof(s) - 1)
-#define BODY_FIXED    (SLEN(BODY_PREFIX) + SLEN(BODY_MIDDLE) + SLEN(BODY_SUFFIX))
+#define BODY_FIXED    (SLEN(BODY_401) + SLEN(BODY_MIDDLE) + SLEN(BODY_SUFFIX))
 #define BODY_MAX      (BODY_FIXED + 2 * ZTG_INJECT_FIELD_MAX)
 
+_Static_assert(SLEN(HEAD_401) > SLEN(HEAD_403) && SLEN(BODY_401) > SLEN(BODY_403), "401 is the longer answer");
 /* Content-Length has three digits at most; the bound in the header must hold. */
-_Static_assert(BODY_MAX < 1000, "403 body length must fit three digits");
-_Static_assert(SLEN(HEAD_PREFIX) + 3 + SLEN(HEAD_SUFFIX) + BODY_MAX <= ZTG_INJECT_403_MAX,
-	       "ZTG_INJECT_403_MAX too small for the largest 403");
-_Static_assert(ZTG_INJECT_403_MAX < 536, "a 403 must fit the minimum MSS");
+_Static_assert(BODY_MAX < 1000, "denial body length must fit three digits");
+_Static_assert(SLEN(HEAD_401) + SLEN(HEAD_COMMON) + 3 + SLEN(HEAD_SUFFIX) + BODY_MAX <= ZTG_INJECT_DENIAL_MAX,
+	       "ZTG_INJECT_DENIAL_MAX too small for the largest denial");
+_Static_assert(ZTG_INJECT_DENIAL_MAX < 536, "a denial must fit the minimum MSS");
 
-uint16_t ztg_inject_format_403(const char *reason, const char *request_id, char *out,
-			       uint16_t out_cap)
+uint16_t ztg_inject_format_denial(enum ztg_inject_denial denial, const char *reason, const char *request_id,
+				  char *out, uint16_t out_cap)
 {
 	char reason_esc[ZTG_INJECT_FIELD_MAX], id_esc[ZTG_INJECT_FIELD_MAX];
+	bool unauthorized = denial == ZTG_INJECT_UNAUTHORIZED;
+	const char *body_prefix = unauthorized ? BODY_401 : BODY_403;
 	uint32_t reason_len, id_len, body_len;
 	struct out_buf o = { .p = out, .cap = out_cap };
 	char digits[4];
@@ -276,16 +287,17 @@ uint16_t ztg_inject_format_403(const char *reason, const char *request_id, char 
 		return 0;
 	reason_len = json_escape(reason, reason_esc);
 	id_len = json_escape(request_id, id_esc);
-	body_len = (uint32_t)BODY_FIXED + reason_len + id_len;
+	body_len = (uint32_t)(strlen(body_prefix) + SLEN(BODY_MIDDLE) + SLEN(BODY_SUFFIX)) + reason_len + id_len;
 	if (body_len >= 100)
 		digits[nd++] = (char)('0' + body_len / 100);
 	digits[nd++] = (char)('0' + body_len / 10 % 10);
 	digits[nd++] = (char)('0' + body_len % 10);
 
-	out_str(&o, HEAD_PREFIX);
+	out_str(&o, unauthorized ? HEAD_401 : HEAD_403);
+	out_str(&o, HEAD_COMMON);
 	out_put(&o, digits, nd);
 	out_str(&o, HEAD_SUFFIX);
-	out_str(&o, BODY_PREFIX);
+	out_str(&o, body_prefix);
 	out_put(&o, reason_esc, reason_len);
 	out_str(&o, BODY_MIDDLE);
 	out_put(&o, id_esc, id_len);
@@ -294,15 +306,15 @@ uint16_t ztg_inject_format_403(const char *reason, const char *request_id, char 
 }
 
 uint16_t ztg_inject_deny(const uint8_t *frame, const struct ztg_packet *pkt,
-			 const struct ztg_inject_seq *seq, const char *reason,
+			 const struct ztg_inject_seq *seq, enum ztg_inject_denial denial, const char *reason,
 			 const char *request_id, uint8_t *out, uint16_t out_cap)
 {
-	char response[ZTG_INJECT_403_MAX];
+	char response[ZTG_INJECT_DENIAL_MAX];
 	uint16_t len;
 
 	if (unlikely(seq == NULL || !seq->receiver_known))
 		return 0;
-	len = ztg_inject_format_403(reason, request_id, response, sizeof(response));
+	len = ztg_inject_format_denial(denial, reason, request_id, response, sizeof(response));
 	if (unlikely(len == 0))
 		return 0;
 	return ztg_inject_build_tcp(frame, pkt, ZTG_INJECT_TO_SENDER,

@@ -41,12 +41,19 @@
  */
 #define ZTG_INJECT_FIELD_MAX 64u
 /*
- * Bound on the whole 403 response, head and body. It stays below 536, the
- * smallest MSS a TCP peer may assume (RFC 9293), so it always fits one segment.
+ * Bound on the whole 403 or 401 response, head and body. It stays below 536,
+ * the smallest MSS a TCP peer may assume (RFC 9293), so it always fits one
+ * segment.
  */
-#define ZTG_INJECT_403_MAX 320u
+#define ZTG_INJECT_DENIAL_MAX 384u
 /* Buffer size that holds any frame these functions build. */
-#define ZTG_INJECT_FRAME_MAX (ZTG_INJECT_MAX_HEADERS + ZTG_INJECT_403_MAX)
+#define ZTG_INJECT_FRAME_MAX (ZTG_INJECT_MAX_HEADERS + ZTG_INJECT_DENIAL_MAX)
+
+/* Which answer a denied client gets. */
+enum ztg_inject_denial {
+	ZTG_INJECT_FORBIDDEN = 0,      /* 403: the request may not do this */
+	ZTG_INJECT_UNAUTHORIZED,       /* 401 with WWW-Authenticate: Bearer: no or bad credentials */
+};
 /* Window advertised in the 403 segment (RSTs advertise 0). */
 #define ZTG_INJECT_DENY_WINDOW 8192
 
@@ -129,7 +136,7 @@ uint16_t ztg_inject_reset(const uint8_t *frame, const struct ztg_packet *pkt,
 			  uint8_t *out, uint16_t out_cap);
 
 /*
- * Format the 403 response into out:
+ * Format the denial into out; for ZTG_INJECT_FORBIDDEN:
  *
  *   HTTP/1.1 403 Forbidden\r\n
  *   Content-Type: application/json\r\n
@@ -138,10 +145,14 @@ uint16_t ztg_inject_reset(const uint8_t *frame, const struct ztg_packet *pkt,
  *   \r\n
  *   {"error":"forbidden","reason":"<reason>","request_id":"<request_id>"}
  *
+ * ZTG_INJECT_UNAUTHORIZED answers "HTTP/1.1 401 Unauthorized" with
+ * `WWW-Authenticate: Bearer realm="ztgate", error="invalid_token"` and
+ * "error":"unauthorized", the rest alike.
+ *
  *   reason       why (a verdict reason name); NULL means "".
  *   request_id   the id logged with the verdict; NULL means "".
  *   out          output buffer; no NUL terminator is written.
- *   out_cap      its size; ZTG_INJECT_403_MAX always suffices.
+ *   out_cap      its size; ZTG_INJECT_DENIAL_MAX always suffices.
  *
  * Both strings are JSON-escaped: '"' and '\\' get a backslash, control
  * characters and every byte >= 0x7f become \u00XX, so the body is ASCII and
@@ -149,23 +160,23 @@ uint16_t ztg_inject_reset(const uint8_t *frame, const struct ztg_packet *pkt,
  * ZTG_INJECT_FIELD_MAX bytes, never inside an escape.
  * Returns the response length, or 0 when it does not fit in out_cap.
  */
-uint16_t ztg_inject_format_403(const char *reason, const char *request_id, char *out,
-			       uint16_t out_cap);
+uint16_t ztg_inject_format_denial(enum ztg_inject_denial denial, const char *reason, const char *request_id,
+				  char *out, uint16_t out_cap);
 
 /*
- * Deny, client side: the 403 from ztg_inject_format_403() in one PSH|ACK|FIN
+ * Deny, client side: the answer from ztg_inject_format_denial() in one PSH|ACK|FIN
  * segment to P's sender (the client), seq = receiver_next, ack = sender_end:
  * the client sees its request acknowledged, reads the answer, and sees the
  * server close. The server side of a deny is
  * ztg_inject_reset(..., ZTG_INJECT_TO_RECEIVER, ...).
  *
- * Parameters as for ztg_inject_reset() and ztg_inject_format_403().
+ * Parameters as for ztg_inject_reset() and ztg_inject_format_denial().
  * Returns the frame length, or 0 when receiver_next is unknown (there is no
  * place for data in the client's sequence space) or as ztg_inject_build_tcp();
  * out_cap = ZTG_INJECT_FRAME_MAX always suffices.
  */
 uint16_t ztg_inject_deny(const uint8_t *frame, const struct ztg_packet *pkt,
-			 const struct ztg_inject_seq *seq, const char *reason,
+			 const struct ztg_inject_seq *seq, enum ztg_inject_denial denial, const char *reason,
 			 const char *request_id, uint8_t *out, uint16_t out_cap);
 
 #endif

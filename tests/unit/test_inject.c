@@ -353,7 +353,7 @@ static void test_reset_syn(void **state)
 	check_forged(&p, out, len, &(struct expect){ .back = false,
 		.flags = ZTG_TCP_RST, .seq = s.seq, .ack = 0 });
 	/* No data can go to a client whose server never answered. */
-	assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, "x", "y", out, sizeof(out)), 0);
+	assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "x", "y", out, sizeof(out)), 0);
 }
 
 /* FIN counts in the sequence space: acknowledging P means acknowledging its FIN. */
@@ -386,7 +386,7 @@ static void check_deny(const struct tcp_spec *s)
 
 	build_p(s, &p);
 	ztg_inject_seq_from_packet(&p.pkt, &sq);
-	len = ztg_inject_deny(p.b, &p.pkt, &sq, "http_bad_host", "0123456789abcdef", out,
+	len = ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "http_bad_host", "0123456789abcdef", out,
 			      sizeof(out));
 	check_forged(&p, out, len, &(struct expect){ .back = true,
 		.flags = ZTG_TCP_PSH | ZTG_TCP_ACK | ZTG_TCP_FIN, .seq = s->ack,
@@ -426,20 +426,20 @@ static void test_out_too_small(void **state)
 		build_p(specs[i], &p);
 		ztg_inject_seq_from_packet(&p.pkt, &sq);
 		rst = ztg_inject_reset(p.b, &p.pkt, &sq, ZTG_INJECT_TO_SENDER, out, sizeof(out));
-		deny = ztg_inject_deny(p.b, &p.pkt, &sq, "r", "id", out, sizeof(out));
+		deny = ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "r", "id", out, sizeof(out));
 		assert_true(rst > 0 && deny > rst && deny <= ZTG_INJECT_FRAME_MAX);
 
 		memset(out, 0xa5, sizeof(out));
 		assert_int_equal(ztg_inject_reset(p.b, &p.pkt, &sq, ZTG_INJECT_TO_SENDER, out,
 						  (uint16_t)(rst - 1)), 0);
-		assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, "r", "id", out,
+		assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "r", "id", out,
 						 (uint16_t)(deny - 1)), 0);
 		for (size_t k = 0; k < sizeof(out); k++)
 			assert_int_equal(out[k], 0xa5);
 		assert_int_equal(ztg_inject_reset(p.b, &p.pkt, &sq, ZTG_INJECT_TO_SENDER, out, rst),
 				 rst);
 		assert_int_equal(out[rst], 0xa5);
-		assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, "r", "id", out, deny), deny);
+		assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "r", "id", out, deny), deny);
 		assert_int_equal(out[deny], 0xa5);
 	}
 }
@@ -527,31 +527,58 @@ static const char *body_of(const char *resp, uint16_t len, size_t *body_len)
 
 static void test_403_escaping(void **state)
 {
-	char out[ZTG_INJECT_403_MAX + 1];
+	char out[ZTG_INJECT_DENIAL_MAX + 1];
 	const char *body;
 	size_t blen;
 	uint16_t len;
 
 	(void)state;
-	len = ztg_inject_format_403("a\"b\\c\n\x01\x7f\xc3\xa9", "id\t1", out, ZTG_INJECT_403_MAX);
+	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, "a\"b\\c\n\x01\x7f\xc3\xa9", "id\t1", out,
+				       ZTG_INJECT_DENIAL_MAX);
 	assert_true(len > 0);
 	out[len] = '\0';
 	body = body_of(out, len, &blen);
 	assert_string_equal(body, "{\"error\":\"forbidden\",\"reason\":\"a\\\"b\\\\c\\u000a\\u0001"
 				  "\\u007f\\u00c3\\u00a9\",\"request_id\":\"id\\u00091\"}");
 
-	len = ztg_inject_format_403(NULL, NULL, out, ZTG_INJECT_403_MAX);
+	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, NULL, NULL, out, ZTG_INJECT_DENIAL_MAX);
 	out[len] = '\0';
 	body = body_of(out, len, &blen);
 	assert_string_equal(body, "{\"error\":\"forbidden\",\"reason\":\"\",\"request_id\":\"\"}");
 	assert_non_null(strstr(out, "Content-Length: 49\r\n"));
 }
 
+/* Bad credentials: a 401 that tells a bearer client to get a new token (RFC 6750 3), body alike. */
+static void test_401(void **state)
+{
+	char out[ZTG_INJECT_DENIAL_MAX + 1], plain[ZTG_INJECT_FIELD_MAX + 1];
+	const char *body;
+	size_t blen;
+	uint16_t len;
+
+	(void)state;
+	len = ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, "expired", "ztg-0001", out, ZTG_INJECT_DENIAL_MAX);
+	assert_true(len > 0);
+	out[len] = '\0';
+	assert_memory_equal(out, "HTTP/1.1 401 Unauthorized\r\n", 27);
+	assert_non_null(strstr(out, "\r\nWWW-Authenticate: Bearer realm=\"ztgate\", error=\"invalid_token\"\r\n"));
+	body = body_of(out, len, &blen);
+	assert_string_equal(body, "{\"error\":\"unauthorized\",\"reason\":\"expired\",\"request_id\":\"ztg-0001\"}");
+	assert_non_null(strstr(out, "Content-Length: 67\r\n"));
+	assert_int_equal(blen, 67);
+	/* The longest 401 still fits the bound, and one byte less is refused. */
+	memset(plain, 'x', ZTG_INJECT_FIELD_MAX);
+	plain[ZTG_INJECT_FIELD_MAX] = '\0';
+	len = ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, plain, plain, out, ZTG_INJECT_DENIAL_MAX);
+	assert_true(len > 0 && len <= ZTG_INJECT_DENIAL_MAX);
+	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, plain, plain, out, (uint16_t)(len - 1)), 0);
+}
+
 /* Long values are cut at the field bound, between escapes, and the whole still fits. */
 static void test_403_bounds(void **state)
 {
 	char quotes[200], ctl[200], plain[200];
-	char out[ZTG_INJECT_403_MAX + 1];
+	char out[ZTG_INJECT_DENIAL_MAX + 1];
 	const char *body, *r;
 	size_t blen;
 	uint16_t len, need;
@@ -564,8 +591,8 @@ static void test_403_bounds(void **state)
 	memset(plain, 'x', sizeof(plain) - 1);
 	plain[sizeof(plain) - 1] = '\0';
 
-	len = ztg_inject_format_403(quotes, ctl, out, ZTG_INJECT_403_MAX);
-	assert_true(len > 0 && len <= ZTG_INJECT_403_MAX);
+	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, quotes, ctl, out, ZTG_INJECT_DENIAL_MAX);
+	assert_true(len > 0 && len <= ZTG_INJECT_DENIAL_MAX);
 	out[len] = '\0';
 	body = body_of(out, len, &blen);
 	r = body + strlen("{\"error\":\"forbidden\",\"reason\":\"");
@@ -579,16 +606,16 @@ static void test_403_bounds(void **state)
 		assert_memory_equal(r + 6 * i, "\\u001f", 6);
 	assert_string_equal(r + 60, "\"}");
 
-	len = ztg_inject_format_403(plain, plain, out, ZTG_INJECT_403_MAX);
-	assert_true(len > 0 && len <= ZTG_INJECT_403_MAX);
+	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, plain, plain, out, ZTG_INJECT_DENIAL_MAX);
+	assert_true(len > 0 && len <= ZTG_INJECT_DENIAL_MAX);
 	out[len] = '\0';
 	body_of(out, len, &blen);
 	assert_int_equal(blen, 49 + 2 * ZTG_INJECT_FIELD_MAX);
 
 	/* Exact capacity works; one less is refused. */
 	need = len;
-	assert_int_equal(ztg_inject_format_403(plain, plain, out, need), need);
-	assert_int_equal(ztg_inject_format_403(plain, plain, out, (uint16_t)(need - 1)), 0);
+	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, plain, plain, out, need), need);
+	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, plain, plain, out, (uint16_t)(need - 1)), 0);
 }
 
 int main(void)
@@ -608,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_build_odd_payload),
 		cmocka_unit_test(test_403_escaping),
 		cmocka_unit_test(test_403_bounds),
+		cmocka_unit_test(test_401),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
