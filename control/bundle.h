@@ -24,7 +24,9 @@
  *  - N: 1 to ZTG_BUNDLE_MAX_FILES. The first record is the main policy file,
  *    named by its file name alone (no '/'); the others are the files it
  *    includes, directly or not, each once, in the order a depth-first walk of
- *    the @include directives first meets them.
+ *    the @include directives first meets them; then the files the policy
+ *    names (issuers' JWKS, PEM and CA files) and the compiled records
+ *    (policy_source.h, policy_compile.h).
  *  - A record's name is the @include name as written, relative to the main
  *    file's directory (libconfig resolves every include, nested ones too,
  *    against that one directory). It is the record's text from after

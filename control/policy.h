@@ -14,6 +14,13 @@
  *    unique, route names are unique within their service; no two segments
  *    claim the same address; no two services could receive the same request;
  *    no two routes of a service claim the same method on the same path text;
+ *  - issuers have exactly one key source, whose files (JWKS, PEM, CA) were
+ *    read at load and parsed: their bytes are in the policy, so a bundle
+ *    carries them; iss values are unique; an allow route is anonymous only
+ *    when it says so, and otherwise belongs to a service with
+ *    authentication; bindings name {params} of the route's own template;
+ *    scope and claim names routes use are numbered policy-wide
+ *    (scope_names, claim_names) within ZTG_POLICY_MAX_SCOPES / _CLAIMS;
  *  - CIDRs are in network form (no host bits set), hosts lowercase;
  *  - modes are resolved: a service's and a route's mode is the effective
  *    one, with mode_set telling whether the file said so or it was inherited;

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/jwk.h"
 #include "bundle.h"
 #include "control_socket.h"
 #include "policy.h"
@@ -835,6 +836,23 @@ static void show_segments(FILE *out, const struct ztg_policy *p)
 	}
 }
 
+/* Who may use an allow route, on a line of its own under it. */
+static void show_requirement(FILE *out, const struct ztg_policy_requirement *q)
+{
+	if (q->anonymous) {
+		fputs("      who: anyone (anonymous)\n", out);
+		return;
+	}
+	fputs("      who: an identity", out);
+	for (uint32_t i = 0; i < q->scope_count; i++)
+		fprintf(out, "%s%s", i ? ", " : (q->scopes_any ? " with any of scopes " : " with scopes "), q->scopes[i]);
+	for (uint32_t i = 0; i < q->claim_count; i++)
+		fprintf(out, "%s%s=%s", i ? ", " : "; claims ", q->claims[i].claim, q->claims[i].value);
+	for (uint32_t i = 0; i < q->binding_count; i++)
+		fprintf(out, "%s{%s}=%s", i ? ", " : "; binds ", q->bindings[i].param, q->bindings[i].claim);
+	fputc('\n', out);
+}
+
 /* The routes of one service, a table whose columns fit their contents. */
 static void show_routes(FILE *out, const struct ztg_policy_service *s)
 {
@@ -865,6 +883,8 @@ static void show_routes(FILE *out, const struct ztg_policy_service *s)
 			w_methods, format_methods(r->methods, methods), w_path, r->path,
 			w_action, ztg_policy_action_name(r->action), w_mode, ztg_policy_mode_name(r->mode),
 			format_loc(&r->loc, loc, sizeof(loc)));
+		if (r->action == ZTG_POLICY_ACTION_ALLOW)
+			show_requirement(out, &r->require);
 	}
 }
 
@@ -882,6 +902,23 @@ static void show_service(FILE *out, const struct ztg_policy *p, const struct ztg
 		fprintf(out, "%s%u", i > 0 ? ", " : "", s->ports[i]);
 	fprintf(out, "\n  segment    %s\n  mode       %s%s\n", p->segments[s->segment].name,
 		ztg_policy_mode_name(s->mode), s->mode_set ? "" : " (the policy's)");
+	if (s->authentication.present) {
+		const struct ztg_policy_authentication *a = &s->authentication;
+
+		fputs("  credentials", out);
+		for (uint32_t i = 0; i < a->issuer_count; i++)
+			fprintf(out, "%s%s", i ? ", " : " tokens of ", p->issuers[a->issuers[i]].name);
+		if (a->issuer_count)
+			fprintf(out, " in %s%s%s%s%s", a->header, a->scheme[0] ? " (" : "", a->scheme,
+				a->scheme[0] ? ")" : "", a->query ? " or query " : "");
+		if (a->query)
+			fputs(a->query, out);
+		if (a->api_key_header || a->api_key_query)
+			fprintf(out, "%sAPI keys in %s%s%s", a->issuer_count ? "; " : " ",
+				a->api_key_header ? a->api_key_header : "", a->api_key_header && a->api_key_query ? " or query " :
+				(a->api_key_query ? "query " : ""), a->api_key_query ? a->api_key_query : "");
+		fputc('\n', out);
+	}
 	show_routes(out, s);
 }
 
@@ -905,6 +942,51 @@ static void show_access(FILE *out, const struct ztg_policy *p)
 	fprintf(out, "  anything else: %s\n", ztg_policy_action_name(p->defaults.action));
 }
 
+static void show_identity(FILE *out, const struct ztg_policy *p)
+{
+	char loc[LOC_STR_MAX];
+
+	if (p->issuer_count > 0)
+		fprintf(out, "\nissuers (%u)\n", p->issuer_count);
+	for (uint32_t i = 0; i < p->issuer_count; i++) {
+		const struct ztg_policy_issuer *is = &p->issuers[i];
+
+		fprintf(out, "  %s  iss %s  (%s)\n    keys  ", is->name, is->iss, format_loc(&is->loc, loc, sizeof(loc)));
+		if (is->jwks_url != NULL)
+			fprintf(out, "%s every %us%s%s\n", is->jwks_url, is->jwks_refresh,
+				is->has_jwks_ca ? ", CA " : "", is->has_jwks_ca ? is->jwks_ca.name : "");
+		else if (is->has_jwks_file)
+			fprintf(out, "%s\n", is->jwks_file.name);
+		else
+			for (uint32_t k = 0; k < is->pem_key_count; k++)
+				fprintf(out, "%s%s%s%s", k ? ", " : "", is->pem_keys[k].file.name,
+					is->pem_keys[k].kid[0] ? " as " : "", is->pem_keys[k].kid);
+		if (is->jwks_url == NULL && !is->has_jwks_file)
+			fputc('\n', out);
+		fputs("    algs ", out);
+		for (unsigned a = 0; a < ZTG_JWT_ALG_COUNT; a++)
+			if (is->algorithms & ZTG_JWT_ALG_BIT(a))
+				fprintf(out, " %s", ztg_jwt_alg_name((enum ztg_jwt_alg)a));
+		fputs("\n    aud  ", out);
+		for (uint32_t a = 0; a < is->audience_count; a++)
+			fprintf(out, " %s", is->audiences[a]);
+		if (is->audience_count == 0)
+			fputs(" (not checked)", out);
+		fprintf(out, "\n    leeway %us, tokens up to %u bytes, typ %s, identity %s\n", is->leeway,
+			is->max_token_bytes, is->typ ? is->typ : "(any)", is->identity_claim);
+	}
+	if (p->api_key_count > 0)
+		fprintf(out, "\napi keys (%u)\n", p->api_key_count);
+	for (uint32_t i = 0; i < p->api_key_count; i++) {
+		const struct ztg_policy_api_key *k = &p->api_keys[i];
+
+		fprintf(out, "  %s  subject %s", k->id, k->subject);
+		for (uint32_t c = 0; c < k->scope_count; c++)
+			fprintf(out, "%s%s", c ? ", " : "  scopes ", k->scopes[c]);
+		fprintf(out, "  (%s)\n", format_loc(&k->loc, loc, sizeof(loc)));
+	}
+}
+
 static void show_text(FILE *out, const struct ztg_policy *p)
 {
 	fprintf(out, "policy %s  (version %u, %s)\n", p->name, p->version, p->path);
@@ -913,6 +995,7 @@ static void show_text(FILE *out, const struct ztg_policy *p)
 		ztg_policy_action_name(p->defaults.action), ztg_policy_action_name(p->defaults.non_http),
 		ztg_policy_action_name(p->defaults.unknown_host));
 	show_segments(out, p);
+	show_identity(out, p);
 	for (uint32_t i = 0; i < p->service_count; i++)
 		show_service(out, p, &p->services[i]);
 	show_access(out, p);
@@ -952,6 +1035,30 @@ static void json_route(struct json *j, const struct ztg_policy_route *r)
 	json_kv_string(j, "action", ztg_policy_action_name(r->action));
 	json_kv_string(j, "mode", ztg_policy_mode_name(r->mode));
 	json_kv_bool(j, "mode_set", r->mode_set);
+	if (r->action == ZTG_POLICY_ACTION_ALLOW) {
+		const struct ztg_policy_requirement *q = &r->require;
+
+		json_kv_bool(j, "anonymous", q->anonymous);
+		json_key(j, "require");
+		json_begin(j, '{');
+		json_kv_string(j, "scopes_match", q->scopes_any ? "any" : "all");
+		json_key(j, "scopes");
+		json_begin(j, '[');
+		for (uint32_t i = 0; i < q->scope_count; i++)
+			json_string(j, q->scopes[i]);
+		json_end(j, ']');
+		json_key(j, "claims");
+		json_begin(j, '{');
+		for (uint32_t i = 0; i < q->claim_count; i++)
+			json_kv_string(j, q->claims[i].claim, q->claims[i].value);
+		json_end(j, '}');
+		json_key(j, "bind");
+		json_begin(j, '{');
+		for (uint32_t i = 0; i < q->binding_count; i++)
+			json_kv_string(j, q->bindings[i].param, q->bindings[i].claim);
+		json_end(j, '}');
+		json_end(j, '}');
+	}
 	json_loc(j, &r->loc);
 	json_end(j, '}');
 }
@@ -974,6 +1081,26 @@ static void json_service(struct json *j, const struct ztg_policy *p, const struc
 	json_kv_string(j, "segment", p->segments[s->segment].name);
 	json_kv_string(j, "mode", ztg_policy_mode_name(s->mode));
 	json_kv_bool(j, "mode_set", s->mode_set);
+	if (s->authentication.present) {
+		const struct ztg_policy_authentication *a = &s->authentication;
+
+		json_key(j, "authentication");
+		json_begin(j, '{');
+		json_key(j, "issuers");
+		json_begin(j, '[');
+		for (uint32_t i = 0; i < a->issuer_count; i++)
+			json_string(j, p->issuers[a->issuers[i]].name);
+		json_end(j, ']');
+		json_kv_string(j, "header", a->header);
+		json_kv_string(j, "scheme", a->scheme);
+		if (a->query)
+			json_kv_string(j, "query", a->query);
+		if (a->api_key_header)
+			json_kv_string(j, "api_key_header", a->api_key_header);
+		if (a->api_key_query)
+			json_kv_string(j, "api_key_query", a->api_key_query);
+		json_end(j, '}');
+	}
 	json_loc(j, &s->loc);
 	json_key(j, "routes");
 	json_begin(j, '[');
@@ -1020,6 +1147,47 @@ static void json_policy(struct json *j, const struct ztg_policy *p)
 		json_kv_string(j, "name", s->name);
 		json_addresses(j, s->addresses, s->address_count);
 		json_loc(j, &s->loc);
+		json_end(j, '}');
+	}
+	json_end(j, ']');
+
+	json_key(j, "issuers");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < p->issuer_count; i++) {
+		const struct ztg_policy_issuer *is = &p->issuers[i];
+
+		json_begin(j, '{');
+		json_kv_string(j, "name", is->name);
+		json_kv_string(j, "iss", is->iss);
+		if (is->jwks_url)
+			json_kv_string(j, "jwks_url", is->jwks_url);
+		if (is->has_jwks_file)
+			json_kv_string(j, "jwks_file", is->jwks_file.name);
+		json_key(j, "algorithms");
+		json_begin(j, '[');
+		for (unsigned a = 0; a < ZTG_JWT_ALG_COUNT; a++)
+			if (is->algorithms & ZTG_JWT_ALG_BIT(a))
+				json_string(j, ztg_jwt_alg_name((enum ztg_jwt_alg)a));
+		json_end(j, ']');
+		json_key(j, "audiences");
+		json_begin(j, '[');
+		for (uint32_t a = 0; a < is->audience_count; a++)
+			json_string(j, is->audiences[a]);
+		json_end(j, ']');
+		json_kv_uint(j, "leeway", is->leeway);
+		json_kv_string(j, "identity_claim", is->identity_claim);
+		json_loc(j, &is->loc);
+		json_end(j, '}');
+	}
+	json_end(j, ']');
+
+	json_key(j, "api_keys");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < p->api_key_count; i++) {
+		json_begin(j, '{');
+		json_kv_string(j, "id", p->api_keys[i].id);
+		json_kv_string(j, "subject", p->api_keys[i].subject);
+		json_loc(j, &p->api_keys[i].loc);
 		json_end(j, '}');
 	}
 	json_end(j, ']');

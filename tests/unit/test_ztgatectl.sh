@@ -171,6 +171,14 @@ else
 	fail "show lists each route: name, methods, path, action, mode, file:line" "no route row for get-order or static"
 fi
 
+if grep -qxF "      who: an identity with scopes orders:read; binds {tenant}=tenant" "$work/out" &&
+   grep -qxF "  credentials tokens of shop-idp in authorization (Bearer); API keys in x-api-key" "$work/out" &&
+   grep -qxF "  shop-idp  iss https://idp.shop.test  ($example:$(line_of '{ name = "shop-idp";'))" "$work/out"; then
+	pass "show lists issuers, a service's credentials and who may use each allow route"
+else
+	fail "show lists issuers, a service's credentials and who may use each allow route" "no issuer, credentials or who line"
+fi
+
 run show "$fixtures/include_ok.conf"
 check "show gives an included route the included file's line" 0 \
 	--out-prefix "    purge  DELETE   /items/{sku}  drop    enforce  $fixtures/include_ok_routes.conf:2"
@@ -191,6 +199,9 @@ check "show --json prints the whole model" 0 \
 	--jq '.policy.services[0].routes[0] | .path == "/api/v1/orders/{id}" and .methods == ["GET", "HEAD"] and .line == '"$l_get_order"'' \
 	--jq '.policy.services[0].routes[2] | .methods == ["ANY"] and .mode == "monitor" and .mode_set == true' \
 	--jq '[.policy.services[].routes | length] == [6, 3]' \
+	--jq '.policy.services[0].routes[5].require == {scopes_match: "all", scopes: ["orders:read"], claims: {}, bind: {tenant: "tenant"}}' \
+	--jq '.policy.services[0].authentication.issuers == ["shop-idp"] and .policy.issuers[0].jwks_file == "keys/example-idp.jwks"' \
+	--jq '.policy.api_keys[0] | .id == "nightly-export" and .subject == "svc-export" and (has("sha256") | not)' \
 	--jq '.policy.access[1] | .from == "admins" and .to == ["shop-api", "inventory"]'
 
 run show "$fixtures/syntax_error.conf" --json
