@@ -10,6 +10,7 @@
  * without being walked again.
  */
 #include "bundle.h"
+#include "atomic_file.h"
 #include "error_text.h"
 
 #include <errno.h>
@@ -1172,79 +1173,26 @@ int ztg_bundle_parse(const uint8_t *data, size_t len, const char *source, struct
 
 /* ------------------------------------------------------------------- write */
 
-/* The directory part of path ("." when it has none), for fsync after a rename. */
-static void dir_of(const char *path, char *dir, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		snprintf(dir, len, ".");
-	else if (slash == path)
-		snprintf(dir, len, "/");
-	else
-		snprintf(dir, len, "%.*s", (int)(slash - path), path);
-}
-
 int ztg_bundle_write(const char *policy_path, const char *name, const char *out_path,
 		     char hash_hex[ZTG_BUNDLE_HASH_HEX_LEN + 1], char *err, size_t err_len)
 {
 	struct ztg_bundle_files files;
-	char tmp[PATH_MAX], dir[PATH_MAX];
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int fd, dfd, rc;
+	int rc;
 
 	if (out_path == NULL) {
 		ztg_error_set(err, err_len, "no output path");
 		return -EINVAL;
-	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", out_path) >= (int)sizeof(tmp)) {
-		ztg_error_set(err, err_len, "bundle path %s is too long", out_path);
-		return -ENAMETOOLONG;
 	}
 	rc = ztg_bundle_collect(policy_path, &files, err, err_len);
 	if (rc != 0)
 		return rc;
 	rc = ztg_bundle_encode(&files, name, &buf, &len, hash_hex, err, err_len);
 	ztg_bundle_files_free(&files);
-	if (rc != 0)
-		return rc;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		ztg_error_set(err, err_len, "cannot create %s: %s", tmp, strerror(-rc));
-		free(buf);
-		return rc;
-	}
-	rc = fchmod(fd, 0600) < 0 ? -errno : 0;
 	if (rc == 0)
-		rc = write_all(fd, buf, len);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
+		rc = ztg_atomic_file_write(out_path, buf, len, err, err_len);
 	free(buf);
-	if (rc == 0 && rename(tmp, out_path) < 0) {
-		rc = -errno;
-		ztg_error_set(err, err_len, "cannot rename %s to %s: %s", tmp, out_path, strerror(-rc));
-		unlink(tmp);
-		return rc;
-	}
-	if (rc != 0) {
-		ztg_error_set(err, err_len, "cannot write %s: %s", tmp, strerror(-rc));
-		unlink(tmp);
-		return rc;
-	}
-	/* The rename is durable once the directory holding it is. */
-	dir_of(out_path, dir, sizeof(dir));
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
-		rc = -errno;
-		ztg_error_set(err, err_len, "wrote %s, but cannot sync its directory %s: %s", out_path, dir, strerror(-rc));
-	}
-	if (dfd >= 0)
-		close(dfd);
 	return rc;
 }
 

@@ -1,5 +1,6 @@
 #include "policy_source.h"
 
+#include "atomic_file.h"
 #include "policy_compile.h"
 
 #include <errno.h>
@@ -217,36 +218,5 @@ void ztg_policy_source_release(struct ztg_policy_source *source)
 
 int ztg_policy_source_save(const struct ztg_policy_source *source, const char *path, char *err, size_t err_len)
 {
-	char tmp[4096];
-	int fd, rc = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		snprintf(err, err_len, "%s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, err_len, "%s: %s", tmp, strerror(errno));
-		return -errno;
-	}
-	for (size_t done = 0; done < source->bundle_len;) {
-		ssize_t n = write(fd, source->bundle + done, source->bundle_len - done);
-
-		if (n <= 0) {
-			rc = -errno;
-			break;
-		}
-		done += (size_t)n;
-	}
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	if (close(fd) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc != 0) {
-		snprintf(err, err_len, "%s: %s", path, strerror(-rc));
-		unlink(tmp);
-	}
-	return rc;
+	return ztg_atomic_file_write(path, source->bundle, source->bundle_len, err, err_len);
 }

@@ -5,9 +5,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../control/atomic_file.h"
+#include "../control/bundle.h"
 #include "../control/jwks_fetch.h"
 #include "../control/jwks_refresh.h"
 #include "auth/jwk.h"
@@ -36,6 +39,7 @@ struct ztg_identity_control {
 	uint32_t url_count;
 	struct rte_rcu_qsbr *rcu;
 	char revocations_path[PATH_MAX];
+	char jwks_dir[PATH_MAX];       /* last good key sets per URL, so a restart does not need the IdP; "" none */
 	struct ztg_revocation_list *revocations;
 	struct ztg_revocation_set *_Atomic published;
 };
@@ -78,6 +82,7 @@ struct ztg_identity_control *ztg_identity_control_create(const char *state_dir, 
 	atomic_init(&ic->published, NULL);
 	if (state_dir != NULL && state_dir[0] != '\0') {
 		snprintf(ic->revocations_path, sizeof(ic->revocations_path), "%s/revocations", state_dir);
+		snprintf(ic->jwks_dir, sizeof(ic->jwks_dir), "%s/jwks", state_dir);
 		if (ztg_revocation_list_load(ic->revocations, ic->revocations_path, err, err_len) != 0) {
 			ztg_identity_control_free(ic);
 			return NULL;
@@ -118,6 +123,51 @@ struct ztg_revocation_set *_Atomic const *ztg_identity_control_revocations(struc
 	return &ic->published;
 }
 
+/* Where the last good key set of url is kept: named by the URL's SHA-256. false when nowhere. */
+static bool jwks_path(const struct ztg_identity_control *ic, const char *url, char *path, size_t len)
+{
+	char hash[ZTG_BUNDLE_HASH_HEX_LEN + 1];
+
+	if (ic->jwks_dir[0] == '\0' || ztg_bundle_sha256_hex(url, strlen(url), hash) != 0)
+		return false;
+	return (size_t)snprintf(path, len, "%s/%s.json", ic->jwks_dir, hash) < len;
+}
+
+/* A key set kept by an earlier run, if any and still readable. */
+static void url_restore(const struct ztg_identity_control *ic, struct url_state *u)
+{
+	char path[PATH_MAX + 96];
+	struct stat st;
+	char *body;
+	FILE *f;
+
+	if (!jwks_path(ic, u->url, path, sizeof(path)) || stat(path, &st) != 0 || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > ZTG_JWKS_MAX_BYTES || (f = fopen(path, "rb")) == NULL)
+		return;
+	body = malloc((size_t)st.st_size + 1);
+	if (body != NULL && fread(body, 1, (size_t)st.st_size, f) == (size_t)st.st_size) {
+		body[st.st_size] = '\0';
+		u->last_good = body;
+		u->last_good_len = (size_t)st.st_size;
+		u->last_good_at = st.st_mtime;
+	} else {
+		free(body);
+	}
+	fclose(f);
+}
+
+/* Keep a good key set for the next run; a failure only costs that. */
+static void url_persist(const struct ztg_identity_control *ic, const struct url_state *u)
+{
+	char path[PATH_MAX + 96], err[512];
+
+	if (!jwks_path(ic, u->url, path, sizeof(path)))
+		return;
+	if ((mkdir(ic->jwks_dir, 0700) != 0 && errno != EEXIST) ||
+	    ztg_atomic_file_write(path, u->last_good, u->last_good_len, err, sizeof(err)) != 0)
+		fprintf(stderr, "ztgate: warning: cannot keep the key set of %s in %s\n", u->url, ic->jwks_dir);
+}
+
 /* The state of url, created when new. Called with the lock held. */
 static struct url_state *url_state_of(struct ztg_identity_control *ic, const struct ztg_policy_issuer *is)
 {
@@ -137,6 +187,7 @@ static struct url_state *url_state_of(struct ztg_identity_control *ic, const str
 		return NULL;
 	ztg_jwks_refresh_init(&grown[ic->url_count].schedule, is->jwks_refresh, is->jwks_refetch_min,
 			      monotonic_seconds());
+	url_restore(ic, &grown[ic->url_count]);
 	return &grown[ic->url_count++];
 }
 
@@ -218,14 +269,19 @@ static struct ztg_keyset *job_run(const struct fetch_job *job, char **body, size
 }
 
 /* Remember a good document for its URL. Called with the lock held; takes body. */
-static void url_took(struct url_state *u, char *body, size_t len, uint32_t keys)
+static void url_took(const struct ztg_identity_control *ic, struct url_state *u, char *body, size_t len,
+		     uint32_t keys)
 {
+	bool changed = u->last_good == NULL || u->last_good_len != len || memcmp(u->last_good, body, len) != 0;
+
 	free(u->last_good);
 	u->last_good = body;
 	u->last_good_len = len;
 	u->last_good_at = time(NULL);
 	u->key_count = keys;
 	ztg_jwks_refresh_succeeded(&u->schedule, monotonic_seconds());
+	if (changed)
+		url_persist(ic, u);
 }
 
 int ztg_identity_control_prepare(struct ztg_identity_control *ic, struct ztg_authz *authz, char *err,
@@ -265,7 +321,7 @@ int ztg_identity_control_prepare(struct ztg_identity_control *ic, struct ztg_aut
 			pthread_mutex_lock(&ic->lock);
 			u = url_state_of(ic, is);
 			if (set != NULL && u != NULL) {
-				url_took(u, body, len, set->count);
+				url_took(ic, u, body, len, set->count);
 			} else if (u != NULL) {
 				ztg_jwks_refresh_failed(&u->schedule, monotonic_seconds());
 				ztg_jwks_refresh_set_error(&u->schedule, why);
@@ -344,7 +400,7 @@ static void finish_job(struct ztg_identity_control *ic, struct fetch_job *job, s
 	if (set != NULL) {
 		old = ztg_authn_replace_keys(ztg_authz_authn(ic->authz), job->issuer, set);
 		if (u != NULL)
-			url_took(u, body, len, set->count);
+			url_took(ic, u, body, len, set->count);
 		else
 			free(body);
 		fprintf(stdout, "ztgate: issuer %s: %u key(s) from %s%s\n", is->name, set->count, job->url,

@@ -5,7 +5,8 @@
  *    published (ztg_identity_control_prepare), then by a background thread
  *    on each issuer's interval, and early (rate-limited) when workers report
  *    an unknown kid. A failed fetch never removes keys: the last good set
- *    stays, per URL, across policy swaps.
+ *    stays, per URL, across policy swaps, and in the state directory
+ *    (jwks/<sha256 of the URL>.json) across restarts.
  *  - Revocations (jti, subject, API key id): edited through the control
  *    socket, persisted in the state directory, published to the workers as
  *    an immutable set with one pointer store.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "auth/revocation.h"
+#include "../../control/atomic_file.h"
 #include "../../control/error_text.h"
 #include "events.h"
 
@@ -423,62 +424,25 @@ static void write_text(const struct ztg_revocation_list *list, FILE *out)
 	}
 }
 
-/* The directory part of path ("." when it has none), for fsync after a rename. */
-static void dir_of(const char *path, char *dir, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		snprintf(dir, len, ".");
-	else if (slash == path)
-		snprintf(dir, len, "/");
-	else
-		snprintf(dir, len, "%.*s", (int)(slash - path), path);
-}
-
 int ztg_revocation_list_save(const struct ztg_revocation_list *list, const char *path, char *err, size_t err_len)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	int fd, dfd, rc = 0;
-	FILE *f;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return ztg_error_set(err, err_len, "%s: path too long", path), -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return ztg_error_set(err, err_len, "cannot create %s: %s", tmp, strerror(errno)), -1;
-	f = fdopen(fd, "w");
-	if (f == NULL) {
-		rc = errno;
-		close(fd);
-		unlink(tmp);
-		return ztg_error_set(err, err_len, "cannot write %s: %s", tmp, strerror(rc)), -1;
-	}
+	if (f == NULL)
+		return ztg_error_set(err, err_len, "out of memory for %s", path), -1;
 	fprintf(f, "# ztgate revocations, one a line: %s\n", SYNTAX);
 	write_text(list, f);
-	if (fflush(f) != 0 || ferror(f))
-		rc = errno ? errno : EIO;
-	if (rc == 0 && fsync(fd) != 0)
-		rc = errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = errno;
-	if (rc != 0) {
-		unlink(tmp);
-		return ztg_error_set(err, err_len, "cannot write %s: %s", tmp, strerror(rc)), -1;
-	}
-	if (rename(tmp, path) != 0) {
-		rc = errno;
-		unlink(tmp);
-		return ztg_error_set(err, err_len, "cannot rename %s to %s: %s", tmp, path, strerror(rc)), -1;
-	}
-	/* The rename is durable once the directory holding it is. */
-	dir_of(path, dir, sizeof(dir));
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0)
-		rc = (ztg_error_set(err, err_len, "wrote %s, but cannot sync its directory %s: %s", path, dir, strerror(errno)), -1);
-	if (dfd >= 0)
-		close(dfd);
-	return rc;
+	rc = ferror(f) ? -ENOMEM : 0;
+	fclose(f);
+	if (rc == 0)
+		rc = ztg_atomic_file_write(path, text, len, err, err_len);
+	else
+		ztg_error_set(err, err_len, "out of memory for %s", path);
+	free(text);
+	return rc == 0 ? 0 : -1;
 }
 
 void ztg_revocation_list_print(const struct ztg_revocation_list *list, bool json, FILE *out)
