@@ -559,8 +559,9 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 			fprintf(out, ",\"sha256\":\"%s\",\"route_matchers_as_shipped\":%u", app->current.hash,
 				ztg_authz_shipped_matchers(authz));
 			fprintf(out, ",\"loaded_at\":\"%s\",\"segments\":%u,\"services\":%u,\"routes\":%u,"
-				"\"access\":%u,\"bytes\":%zu}", loaded, p->segment_count, p->service_count, route_total(p),
-				p->access_count, ztg_authz_size(authz));
+				"\"access\":%u,\"issuers\":%u,\"api_keys\":%u,\"bytes\":%zu}", loaded, p->segment_count,
+				p->service_count, route_total(p), p->access_count, p->issuer_count, p->api_key_count,
+				ztg_authz_size(authz));
 		}
 		fprintf(out, ",\"rollback_available\":%s}\n", app->previous ? "true" : "false");
 		return ZTG_CONTROL_OK;
@@ -574,6 +575,8 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 		print_policy_summary(out, authz);
 		fprintf(out, "  from %s, loaded %s\n  sha256 %s, %u of %u route matchers taken as compiled\n",
 			app->current.source, loaded, app->current.hash, ztg_authz_shipped_matchers(authz), p->service_count);
+		fprintf(out, "  identity: %u issuer(s), %u API key(s), token cache %u entries per worker "
+			"(ztgatectl keys, revocations)\n", p->issuer_count, p->api_key_count, app->opts.token_cache_entries);
 	}
 	fprintf(out, "rollback: %s\n", app->previous ? app->former.source : "none");
 	return ZTG_CONTROL_OK;
