@@ -22,9 +22,10 @@ BUILD_PKGS=(
 	libbpf-dev libxdp-dev
 )
 # Lab and tests: namespaces and veths (iproute2, ethtool), the server and
-# clients that talk through the appliance, capture, JSON tooling, and clang
+# clients that talk through the appliance, capture, JSON tooling, clang
 # with libFuzzer's runtime (libclang-rt-dev: libclang_rt.fuzzer) for the fuzz
-# stage of scripts/test.sh.
+# stage of scripts/test.sh, and Node.js with npm for the npm package jose that
+# mints the identity tests' tokens (tests/auth).
 LAB_PKGS=(
 	iproute2 ethtool nginx-light curl wrk tcpdump
 	python3 python3-scapy jq procps iputils-ping
@@ -69,6 +70,12 @@ missing=()
 for pkg in "${wanted[@]}"; do
 	is_installed "$pkg" || missing+=("$pkg")
 done
+# Node.js may come from elsewhere (nodesource's nodejs bundles npm and
+# conflicts with Debian's npm package): only a missing command counts.
+if [[ $mode == all ]]; then
+	command -v node >/dev/null 2>&1 || missing+=(nodejs)
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 
 scope="build dependencies"
 [[ $mode == all ]] && scope="build dependencies and lab/test tools"

@@ -5,8 +5,11 @@ the output pcap packet by packet and the counters.
 Usage: cases.py ZTGATE CASE [--trafgen ZTG_TRAFGEN]   (meson registers one test per case)
 """
 import argparse
+import datetime
+import hashlib
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -986,6 +989,383 @@ def tcp_bad_checksum(zt, args):
     r.expect_forwarded(head + [good])
     r.expect_drops({'tcp_bad_checksum': 1})
     r.expect_totals(http_requests=1)
+
+
+# ---- identity: JWTs and API keys, with tokens minted by jose (tests/auth) -----------------
+
+AUTH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'auth')
+ID = ('10.0.0.5', '10.0.1.2')  # a client of segment "clients", the orders service
+ID_PATH = '/tenants/acme/orders/1'
+ID_ALGS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
+           'ES256', 'ES384', 'ES512', 'EdDSA']
+# The oversized token (~9 KB) must reach the issuer's max_token_bytes, not the parser's
+# 8192-byte field line limit.
+ID_OPTIONS = ['--http-limit', 'header-line=16384']
+ID_MSS = 1400
+ID_API_KEY = 'ztgk_' + os.urandom(24).hex()
+
+# Keys are files relative to the policy's directory: the policy is written beside keys/.
+IDENTITY_POLICY = '''version = 1; name = "identity"; mode = "enforce";
+defaults = { action = "deny"; non_http = "drop"; unknown_host = "deny"; };
+segments = ( { name = "clients"; addresses = [ "10.0.0.0/24" ]; }, { name = "servers"; addresses = [ "10.0.1.0/24" ]; } );
+issuers = (
+  { name = "idp";
+    issuer = "https://idp.ztgate.test";
+    %(keys)s
+    algorithms = [ %(algorithms)s ];
+    audiences = [ "orders-api" ];
+    leeway = 30;
+    max_token_bytes = 8192;
+    typ = "at+jwt";
+    required_claims = [ "jti" ];
+  },
+  { name = "other"; issuer = "https://other.ztgate.test"; jwks_file = "keys/other.jwks"; algorithms = [ "ES256" ];
+    audiences = [ "orders-api" ]; }
+);
+api_keys = (
+  { id = "batch"; sha256 = "%(api_key_sha256)s"; subject = "svc-batch"; scopes = [ "orders:read" ]; claims = { tenant = "acme"; }; }
+);
+services = (
+  { name = "orders"; hosts = [ "api.example" ]; addresses = [ "10.0.1.2/32" ]; ports = [ 80 ]; segment = "servers";
+    authentication = { issuers = [ "idp" ]; api_key_header = "X-API-Key"; };
+    routes = (
+      { name = "health"; methods = [ "GET" ]; path = "/healthz"; action = "allow"; anonymous = true; },
+      { name = "read-order"; methods = [ "GET" ]; path = "/tenants/{tenant}/orders/{id}"; action = "allow";
+        require = { scopes = [ "orders:read" ]; bind = { tenant = "tenant"; }; }; },
+      { name = "write-order"; methods = [ "PUT" ]; path = "/tenants/{tenant}/orders/{id}"; action = "allow";
+        require = { scopes = [ "orders:read", "orders:write" ]; scopes_match = "all"; bind = { tenant = "tenant"; }; }; }
+    );
+  }
+);
+access = ( { from = "clients"; to = [ "orders" ]; } );
+'''
+
+
+def jose_tokens(out):
+    """Fresh keys (out/keys) and tokens from tests/auth/mint.mjs, after installing the pinned
+    jose into $ZTG_JOSE_DIR when it is not there yet: the entries of out/tokens.json."""
+    jose_dir = os.environ.get('ZTG_JOSE_DIR')
+    if not jose_dir:
+        raise AssertionError('ZTG_JOSE_DIR is not set (meson test sets it to BUILD/jose)')
+    env = dict(os.environ, ZTG_JOSE_DIR=jose_dir)
+    for what, argv in (('installing jose (tests/auth/install.sh)', ['/bin/bash', os.path.join(AUTH_DIR, 'install.sh'), jose_dir]),
+                       ('minting tokens (tests/auth/mint.mjs)', ['node', os.path.join(AUTH_DIR, 'mint.mjs'), '--out', out])):
+        try:
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise AssertionError('%s: %s (Node.js and npm: apt-get install nodejs npm)' % (what, e))
+        if p.returncode != 0:
+            raise AssertionError('%s failed (exit %d):\n%s' % (what, p.returncode, p.stdout))
+    print(p.stdout.strip())
+    with open(os.path.join(out, 'tokens.json')) as f:
+        return json.load(f)
+
+
+def identity_policy(tmp, name='identity.conf', keys='jwks_file = "keys/idp.jwks";', algorithms=ID_ALGS):
+    """The identity policy written into tmp (beside the minted keys/): its path."""
+    path = os.path.join(tmp, name)
+    with open(path, 'w') as f:
+        f.write(IDENTITY_POLICY % {'keys': keys, 'algorithms': ', '.join('"%s"' % a for a in algorithms),
+                                   'api_key_sha256': hashlib.sha256(ID_API_KEY.encode()).hexdigest()})
+    return path
+
+
+def identity_entry(name, headers, expect='allow', reason=None, method='GET', path=ID_PATH, subject=None):
+    """A request like a tokens.json entry, with these header lines instead of a token."""
+    return {'name': name, 'token': None, 'headers': headers, 'expect': expect, 'reason': reason,
+            'method': method, 'path': path, 'kid': None, 'subject': subject}
+
+
+def identity_request(entry):
+    """The HTTP/1.1 request of an entry: its token as a Bearer credential, or its header lines."""
+    method = entry.get('method', 'GET')
+    lines = ['%s %s HTTP/1.1' % (method, entry.get('path', ID_PATH)), 'Host: api.example']
+    if entry.get('token') is not None:
+        lines.append('Authorization: Bearer ' + entry['token'])
+    lines += entry.get('headers') or []
+    body = b'{"status":"shipped"}' if method == 'PUT' else b''
+    if body:
+        lines.append('Content-Length: %d' % len(body))
+    return '\r\n'.join(lines).encode() + b'\r\n\r\n' + body
+
+
+def identity_session(raw, sport):
+    """A connection carrying raw in segments of at most ID_MSS bytes: (packets, request segments)."""
+    t = TcpSession(*ID, sport=sport)
+    head = t.handshake()
+    segs = [t.c('PA', raw[i:i + ID_MSS]) for i in range(0, len(raw), ID_MSS)]
+    return head + segs, segs
+
+
+def describe_event(e):
+    extra = ''.join(' %s=%s' % (k, json.dumps(e[k])) for k in ('detail', 'identity', 'route') if e.get(k) is not None)
+    return '%s/%s%s' % (e['action'], e['reason'], extra)
+
+
+def run_identity(zt, entries, policy, first_sport):
+    """One connection per entry, every request judged as the entry expects: an allowed one
+    leaves no refusal event and is forwarded whole; a denied one leaves a deny event with
+    exactly the expected reason and its request (the segment completing its head) is held
+    back. Every mismatch is listed at once."""
+    packets, sessions = [], {}
+    for i, entry in enumerate(entries):
+        frames, segs = identity_session(identity_request(entry), first_sport + i)
+        packets += frames
+        sessions[first_sport + i] = (entry, segs)
+    r = zt.run(packets, '--policy', policy, *ID_OPTIONS)
+    events = policy_events(r)
+    forwarded = set(r.forwarded)
+    problems = []
+    for sport, (entry, segs) in sorted(sessions.items()):
+        e, label = events.get(sport), '%s (sport %d)' % (entry['name'], sport)
+        if entry['expect'] == 'allow':
+            if e is not None and e['action'] != 'allow':
+                problems.append('%s: expected allowed, got %s' % (label, describe_event(e)))
+            elif not all(s in forwarded for s in segs):
+                problems.append('%s: allowed but not forwarded whole' % label)
+            continue
+        if e is None:
+            problems.append('%s: expected deny/%s, got no event (request %s)' %
+                            (label, entry['reason'], 'forwarded' if segs[-1] in forwarded else 'not forwarded'))
+            continue
+        if (e['action'], e['reason']) != ('deny', entry['reason']):
+            problems.append('%s: expected deny/%s, got %s' % (label, entry['reason'], describe_event(e)))
+        elif segs[-1] in forwarded:
+            problems.append('%s: denied, yet its request reached the server' % label)
+        identity = e.get('identity') or {}
+        for field in ('kid', 'subject'):
+            if identity.get(field) is not None and entry.get(field) is not None and identity[field] != entry[field]:
+                problems.append('%s: event identity.%s %r, expected %r' % (label, field, identity[field], entry[field]))
+    allowed = sum(entry['expect'] == 'allow' for entry, _ in sessions.values())
+    for counter, want in (('policy_allowed', allowed), ('policy_denied', len(sessions) - allowed),
+                          ('auth_denied', len(sessions) - allowed)):
+        if r.totals.get(counter, want) != want:
+            problems.append('%s %s, expected %d' % (counter, r.totals.get(counter), want))
+    if problems:
+        r.fail('%d problem(s) with %d requests:\n  %s' % (len(problems), len(sessions), '\n  '.join(problems)))
+    print('ok: %d requests (%d allowed, %d denied as expected) under %s' %
+          (len(sessions), allowed, len(sessions) - allowed, os.path.basename(policy)))
+    return r
+
+
+@case('identity-jwt')
+def identity_jwt(zt, args):
+    """One valid token per algorithm jose signs with, keys from a JWKS file, then the
+    asymmetric ones from SPKI PEM files (pem_keys: no HMAC, HS* tokens are refused); the
+    anonymous route needs no credentials."""
+    with tempfile.TemporaryDirectory(prefix='ztg-identity-') as tmp:
+        valid = [t for t in jose_tokens(tmp) if t['suite'] == 'jwt']
+        health = identity_entry('anonymous-health', [], path='/healthz')
+        run_identity(zt, valid + [health], identity_policy(tmp), 44000)
+        kids = sorted(name[:-4] for name in os.listdir(os.path.join(tmp, 'keys')) if name.endswith('.pem'))
+        pem = 'pem_keys = ( %s );' % ', '.join('{ kid = "%s"; file = "keys/%s.pem"; }' % (k, k) for k in kids)
+        asymmetric = [a for a in ID_ALGS if not a.startswith('HS')]
+        pem_tokens = [t if t['kid'] in kids else dict(t, expect='deny', reason='alg_not_allowed') for t in valid]
+        run_identity(zt, pem_tokens, identity_policy(tmp, 'pem.conf', keys=pem, algorithms=asymmetric), 44100)
+
+
+@case('identity-negative')
+def identity_negative(zt, args):
+    """Every token the policy must refuse, each for its own reason. The revoked jti needs the
+    control socket: identity-rotation revokes it; here, not revoked, it must pass."""
+    with tempfile.TemporaryDirectory(prefix='ztg-identity-') as tmp:
+        tokens = jose_tokens(tmp)
+        entries = [t for t in tokens if t['name'] == 'valid-es256']
+        entries += [dict(t, expect='allow', reason=None) if t['reason'] == 'revoked' else t
+                    for t in tokens if t['suite'] == 'negative']
+        run_identity(zt, entries, identity_policy(tmp), 45000)
+
+
+@case('identity-api-key')
+def identity_api_key(zt, args):
+    """An API key (X-API-Key, its SHA-256 in the policy) is an identity with the key's scopes
+    and claims; an unknown key, two keys or a key and a token are refused."""
+    with tempfile.TemporaryDirectory(prefix='ztg-identity-') as tmp:
+        token = next(t['token'] for t in jose_tokens(tmp) if t['name'] == 'valid-es256')
+        key = 'X-API-Key: ' + ID_API_KEY
+        entries = [
+            identity_entry('api-key', [key]),
+            identity_entry('api-key-header-case', ['x-api-key: ' + ID_API_KEY]),
+            identity_entry('api-key-anonymous-route', [key], path='/healthz'),
+            identity_entry('api-key-scope', [key], 'deny', 'scope_missing', method='PUT', subject='svc-batch'),
+            identity_entry('api-key-other-tenant', [key], 'deny', 'object_mismatch', path='/tenants/globex/orders/1',
+                           subject='svc-batch'),
+            identity_entry('api-key-unknown', ['X-API-Key: ztgk_' + '0' * 48], 'deny', 'api_key_unknown'),
+            identity_entry('api-key-near-miss', ['X-API-Key: ' + ID_API_KEY[:-1]], 'deny', 'api_key_unknown'),
+            identity_entry('api-key-twice', [key, 'X-API-Key: ztgk_' + '1' * 48], 'deny', 'credentials_conflict'),
+            identity_entry('api-key-and-token', [key, 'Authorization: Bearer ' + token], 'deny', 'credentials_conflict'),
+            identity_entry('api-key-as-bearer', ['Authorization: Bearer ' + ID_API_KEY], 'deny', 'token_malformed'),
+            identity_entry('no-credentials', [], 'deny', 'credentials_missing'),
+        ]
+        run_identity(zt, entries, identity_policy(tmp), 46000)
+
+
+class LiveZtgate:
+    """ztgate with a control socket on a pcap replayed in a loop, as policy-hot-swap runs it;
+    steps() runs ztgatectl commands between stretches of traffic and remembers when."""
+
+    def __init__(self, zt, ztgatectl, tmp, name, policy, packets):
+        self.ztgatectl, self.tmp, self.name = ztgatectl, tmp, name
+        path = lambda suffix: os.path.join(tmp, '%s.%s' % (name, suffix))
+        self.events_path, self.stats_path, self.sock = path('events.json'), path('stats.json'), path('sock')
+        with RawPcapWriter(path('pcap'), linktype=DLT_EN10MB) as pcap:
+            for frame in packets:
+                pcap.write(frame)
+        argv, self.prefix = zt.arguments(
+            ['-p', '0:1', '--policy', policy, '--control-socket', self.sock, '--duration', '30',
+             '--event-log', self.events_path, '--stats-json', self.stats_path] + ID_OPTIONS,
+            ['net_pcap0,rx_pcap=%s,infinite_rx=1,tx_pcap=/dev/null' % path('pcap'), 'net_null1,no-rx=1'])
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 10
+        while not os.path.exists(self.sock) and self.proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        if not os.path.exists(self.sock):
+            self.stop()
+            raise AssertionError('%s: no control socket\n%s' % (name, self.log))
+
+    def ctl(self, *argv):
+        p = subprocess.run([self.ztgatectl, '--socket', self.sock] + list(argv), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError('%s: ztgatectl %s: exit %d\n%s%s' % (self.name, ' '.join(argv), p.returncode,
+                                                                    p.stdout, p.stderr))
+        return p.stdout
+
+    def allowed(self):
+        return json.loads(self.ctl('stats', '--json'))['totals']['policy_allowed']
+
+    def steps(self, steps, dwell=1.0):
+        """steps: (label, [ztgatectl argv, ...]). Runs each step's commands, then lets traffic
+        flow for dwell seconds: [(label, start, end, requests allowed meanwhile)]."""
+        out = []
+        for label, commands in steps:
+            for argv in commands:
+                self.ctl(*argv)
+            start, allowed = time.time(), self.allowed()
+            time.sleep(dwell)
+            out.append((label, start, time.time(), self.allowed() - allowed))
+        return out
+
+    def stop(self):
+        """Ends the run (SIGINT to the ztgate this started): (events, audits, totals)."""
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)
+            self.log, _ = self.proc.communicate(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.log, _ = self.proc.communicate()
+            remove_runtime_dir(self.prefix)
+        if self.proc.returncode != 0 or not os.path.exists(self.stats_path):
+            raise AssertionError('%s: ztgate exited %d\n%s' % (self.name, self.proc.returncode, self.log))
+        with open(self.stats_path) as f:
+            totals = json.load(f)['totals']
+        with open(self.events_path) as f:
+            lines = [json.loads(line) for line in f]
+        return [e for e in lines if 'audit' not in e], [e for e in lines if 'audit' in e], totals
+
+
+def event_time(e):
+    return datetime.datetime.strptime(e['timestamp'], '%Y-%m-%dT%H:%M:%S.%fZ').replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def live_check(name, phases, events, want, log):
+    """want: {phase label: {sport: reason or None}}: in each phase (its first and last 50 ms
+    aside, when a command may be half in force) a sport with a reason is refused for it at
+    least once, one with None never; every phase allowed requests; no event of a sport or a
+    reason no phase names."""
+    problems, margin = [], 0.05
+    reasons = {r for w in want.values() for r in w.values() if r}
+    sports = {s for w in want.values() for s in w}
+    for e in events:
+        if e['flow']['src_port'] not in sports or e['reason'] not in reasons:
+            problems.append('an event no phase expects: %s' % json.dumps(e))
+            break
+    for label, start, end, allowed in phases:
+        inside = [e for e in events if start + margin <= event_time(e) <= end - margin]
+        if allowed <= 0:
+            problems.append('%s: no request allowed in %.2f s' % (label, end - start))
+        for sport, reason in sorted(want[label].items()):
+            got = sorted({e['reason'] for e in inside if e['flow']['src_port'] == sport})
+            if reason is None and got:
+                problems.append('%s: sport %d refused (%s), expected allowed' % (label, sport, ', '.join(got)))
+            elif reason is not None and got != [reason]:
+                problems.append('%s: sport %d refused for %s, expected %s' % (label, sport, got or 'nothing', reason))
+    if problems:
+        raise AssertionError('%s:\n  %s\n--- ztgate output ---\n%s' % (name, '\n  '.join(problems), log))
+    print('ok %s: %s' % (name, ', '.join('%s %d allowed' % (p[0], p[3]) for p in phases)))
+
+
+def live_sessions(entries_by_sport, copies=3, filler=12):
+    """Handshake, the entry's request, response and close, for every (sport, entry), in
+    `copies` connections each (sport + 100 n); between them `filler` anonymous requests keep
+    the event log (one line per refusal, the pcap replaying at full speed) to a few MB."""
+    packets = []
+    for n in range(copies):
+        for sport, entry in sorted(entries_by_sport.items()):
+            t = TcpSession(*ID, sport=sport + 100 * n)
+            packets += t.handshake() + t.exchange(identity_request(entry)) + t.close()
+        for k in range(filler):
+            t = TcpSession(*ID, sport=48000 + filler * n + k)
+            packets += t.handshake() + t.exchange(request('GET', '/healthz')) + t.close()
+    return packets
+
+
+@case('identity-rotation')
+def identity_rotation(zt, args):
+    """Key rotation through ztgatectl apply while traffic replays: the old key alone, both,
+    the new key alone; tokens verify exactly while their key is in the JWKS (unknown_kid
+    otherwise, token cache or not). Then revocation: a jti and an API key revoked, the jti
+    taken back, each in force from the next request on."""
+    with tempfile.TemporaryDirectory(prefix='ztg-identity-') as tmp:
+        tokens = {t['name']: t for t in jose_tokens(tmp)}
+        policies = {v: identity_policy(tmp, 'rotation-%s.conf' % v, keys='jwks_file = "keys/rotation-%s.jwks";' % v,
+                                       algorithms=['ES256']) for v in ('old', 'both', 'new')}
+        old, new = 47000, 47001
+        sports = lambda w: {s + 100 * n: r for s, r in w.items() for n in range(3)}
+        live = LiveZtgate(zt, args.ztgatectl, tmp, 'rotation', policies['old'],
+                          live_sessions({old: tokens['rotation-old'], new: tokens['rotation-new']}))
+        try:
+            phases = live.steps([('old key', []),
+                                 ('both keys', [['apply', policies['both']]]),
+                                 ('new key', [['apply', policies['new']]])])
+        finally:
+            events, audits, totals = live.stop()
+        if [(a['audit']['command'], a['audit']['status']) for a in audits if a['audit']['command'] == 'apply'] != \
+                [('apply', 0)] * 2:
+            raise AssertionError('expected two audited applies: %s' % audits)
+        live_check('rotation', phases, events, {
+            'old key': sports({old: None, new: 'unknown_kid'}),
+            'both keys': sports({old: None, new: None}),
+            'new key': sports({old: 'unknown_kid', new: None})}, live.log)
+
+        revoked, valid, keyed = 47010, 47011, 47012
+        live = LiveZtgate(zt, args.ztgatectl, tmp, 'revocation', identity_policy(tmp), live_sessions({
+            revoked: tokens['revoked-jti'], valid: tokens['valid-es256'],
+            keyed: identity_entry('api-key', ['X-API-Key: ' + ID_API_KEY])}))
+        try:
+            phases = live.steps([('none revoked', []),
+                                 ('jti and key revoked', [['revoke', 'jti', 'revoked-jti-1'], ['revoke', 'key', 'batch']]),
+                                 ('key revoked', [['unrevoke', 'jti', 'revoked-jti-1']])])
+            listed = live.ctl('revocations')
+        finally:
+            events, audits, totals = live.stop()
+        if 'batch' not in listed or 'revoked-jti-1' in listed:
+            raise AssertionError('ztgatectl revocations: expected key batch only, got:\n%s' % listed)
+        commands = [(a['audit']['command'], a['audit']['args'], a['audit']['status']) for a in audits
+                    if a['audit']['command'] in ('revoke', 'unrevoke')]
+        if commands != [('revoke', ['jti', 'revoked-jti-1'], 0), ('revoke', ['key', 'batch'], 0),
+                        ('unrevoke', ['jti', 'revoked-jti-1'], 0)]:
+            raise AssertionError('audited revocations: %s' % commands)
+        details = {(e['flow']['src_port'] % 100, e.get('detail')) for e in events}
+        if not details <= {(revoked % 100, 'jti'), (keyed % 100, 'key'), (revoked % 100, None), (keyed % 100, None)}:
+            raise AssertionError('revocation events name the wrong kind: %s' % sorted(details, key=str))
+        live_check('revocation', phases, events, {
+            'none revoked': sports({revoked: None, valid: None, keyed: None}),
+            'jti and key revoked': sports({revoked: 'revoked', valid: None, keyed: 'revoked'}),
+            'key revoked': sports({revoked: None, valid: None, keyed: 'revoked'})}, live.log)
 
 
 def main():
