@@ -9,6 +9,7 @@
 
 #include <libconfig.h>
 
+#include "auth/token_cache.h"
 #include "control_socket.h"
 
 /* Bounds on what a config file may hold, so a bad file cannot make us loop or
@@ -847,7 +848,10 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 		(double)opts->flows_per_worker * sizeof(struct ztg_flow) / 1048576.0, sizeof(struct ztg_flow),
 		(double)opts->stream_chunks * ZTG_STREAM_CHUNK_SIZE / 1048576.0,
 		(double)opts->http_buffers * opts->http_limits.max_head_bytes / 1048576.0);
-	fprintf(out, "  identity        = token cache %u entries per worker\n", opts->token_cache_entries);
+	fprintf(out, "  identity        = token cache %u entries (%.1f MiB) per worker, tokens up to %u bytes cached\n",
+		opts->token_cache_entries,
+		(double)opts->token_cache_entries * (sizeof(struct ztg_identity) + ZTG_TOKEN_CACHE_MAX_TOKEN) / 1048576.0,
+		ZTG_TOKEN_CACHE_MAX_TOKEN);
 	fprintf(out, "  stream          = out-of-order: %s, ooo-segments=%u ooo-bytes=%u retain-bytes=%u depth=%u, "
 		"%u chunks\n", opts->stream.buffer_out_of_order ? "buffer" : "drop", opts->stream.max_ooo_segments,
 		opts->stream.max_ooo_bytes, opts->stream.retain_bytes, opts->stream.depth, opts->stream_chunks);
