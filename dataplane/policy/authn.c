@@ -376,7 +376,7 @@ struct credentials {
 	size_t token_len;
 	const char *key;
 	size_t key_len;
-	bool token_header_bad;     /* the token header is there but not "<scheme> <token>" */
+	const char *malformed;     /* where a credential is there but unusable (the result's detail), or NULL */
 	bool conflict;
 };
 
@@ -392,6 +392,20 @@ static void keep(const char **slot, size_t *slot_len, const char *v, size_t len,
 		*conflict = true;
 	else
 		*slot = v, *slot_len = len;
+}
+
+/*
+ * An API key from where (the header or parameter name). Empty or longer than
+ * any key can be is malformed, as a bad token header is: the same refusal
+ * wherever the key sits, instead of unknown in a header and missing in a
+ * valueless query parameter.
+ */
+static void keep_key(struct credentials *c, const char *where, const char *v, size_t len)
+{
+	if (len == 0 || len > ZTG_API_KEY_MAX_BYTES)
+		c->malformed = where;
+	else
+		keep(&c->key, &c->key_len, v, len, &c->conflict);
 }
 
 /* "<scheme> <token>": the token, or NULL when the value does not have that form. */
@@ -429,23 +443,31 @@ static void find_credentials(const struct ztg_authn *a, const struct service_aut
 
 			t = bearer_token(sa, v, hd->value.len, &tlen);
 			if (t == NULL)
-				c->token_header_bad = true;
+				c->malformed = cfg->header;
 			else
 				keep(&c->token, &c->token_len, t, tlen, &c->conflict);
 		} else if (sa->api_key_header_len > 0 && hd->name.len == sa->api_key_header_len &&
 			   strncasecmp(name, cfg->api_key_header, sa->api_key_header_len) == 0) {
-			keep(&c->key, &c->key_len, v, hd->value.len, &c->conflict);
+			keep_key(c, cfg->api_key_header, v, hd->value.len);
 		}
 	}
 	for (uint32_t i = 0; req->target != NULL && i < req->target->param_count; i++) {
 		const struct ztg_http_query_param *qp = &req->target->params[i];
 		const char *name = (const char *)qp->name.ptr, *v = (const char *)qp->value.ptr;
 
-		if (tokens && cfg->query != NULL && slice_equals(name, qp->name.len, cfg->query, strlen(cfg->query)))
-			keep(&c->token, &c->token_len, v, qp->value.len, &c->conflict);
-		else if (cfg->api_key_query != NULL &&
-			 slice_equals(name, qp->name.len, cfg->api_key_query, strlen(cfg->api_key_query)))
-			keep(&c->key, &c->key_len, v, qp->value.len, &c->conflict);
+		if (tokens && cfg->query != NULL && slice_equals(name, qp->name.len, cfg->query, strlen(cfg->query))) {
+			/*
+			 * "?access_token" and "?access_token=" name a token without one: not absent (a
+			 * NULL value would otherwise be skipped) and not for the verifier to call a JWT.
+			 */
+			if (qp->value.len == 0)
+				c->malformed = cfg->query;
+			else
+				keep(&c->token, &c->token_len, v, qp->value.len, &c->conflict);
+		} else if (cfg->api_key_query != NULL &&
+			   slice_equals(name, qp->name.len, cfg->api_key_query, strlen(cfg->api_key_query))) {
+			keep_key(c, cfg->api_key_query, v, qp->value.len);
+		}
 	}
 	/* A token and a key at once: which one would the server believe? */
 	if (c->token != NULL && c->key != NULL)
@@ -590,8 +612,8 @@ bool ztg_authn_check(const struct ztg_authn *authn, struct ztg_authn_worker *w,
 	find_credentials(authn, sa, req, &c);
 	if (c.conflict)
 		return refuse(out, ZTG_AUTHN_CREDENTIALS_CONFLICT, NULL);
-	if (c.token_header_bad)
-		return refuse(out, ZTG_AUTHN_CREDENTIALS_MALFORMED, sa->config->header);
+	if (c.malformed != NULL)
+		return refuse(out, ZTG_AUTHN_CREDENTIALS_MALFORMED, c.malformed);
 	if (c.token != NULL) {
 		if (!verify_token(authn, w, sa, req, &c, out))
 			return false;
