@@ -19,9 +19,14 @@
 /* How often the fetch thread looks at its schedules and the workers' unknown-kid flags. */
 #define FETCH_TICK_MS 250
 
-/* What is known about one JWKS URL, whichever policy names it. */
+/*
+ * What is known about one JWKS URL fetched under one set of rules (the CA
+ * trusted, the ranges blocked), whichever policy names it: keys fetched
+ * under other rules never stand in for a policy's own.
+ */
 struct url_state {
 	char *url;
+	char key[ZTG_BUNDLE_HASH_HEX_LEN + 1];   /* SHA-256 of the URL and those rules */
 	struct ztg_jwks_refresh schedule;
 	char *last_good;               /* the JWKS document of the keys in use; NULL before the first success */
 	size_t last_good_len;
@@ -123,14 +128,36 @@ struct ztg_revocation_set *_Atomic const *ztg_identity_control_revocations(struc
 	return &ic->published;
 }
 
-/* Where the last good key set of url is kept: named by the URL's SHA-256. false when nowhere. */
-static bool jwks_path(const struct ztg_identity_control *ic, const char *url, char *path, size_t len)
+/* The identity of a fetch: URL, CA bytes and blocked ranges, hashed. 0, or -1 when out of memory. */
+static int fetch_identity(const struct ztg_policy *p, const struct ztg_policy_issuer *is,
+			  char key[ZTG_BUNDLE_HASH_HEX_LEN + 1])
 {
-	char hash[ZTG_BUNDLE_HASH_HEX_LEN + 1];
+	size_t url_len = strlen(is->jwks_url) + 1, ca_len = is->has_jwks_ca ? is->jwks_ca.len : 0;
+	size_t blocked_len = p->key_fetch.blocked_count * sizeof(struct ztg_cidr);
+	uint8_t *buf = malloc(url_len + ca_len + blocked_len + 1);
+	size_t o = 0;
+	int rc;
 
-	if (ic->jwks_dir[0] == '\0' || ztg_bundle_sha256_hex(url, strlen(url), hash) != 0)
+	if (buf == NULL)
+		return -1;
+	memcpy(buf, is->jwks_url, url_len);
+	o += url_len;
+	if (ca_len > 0)
+		memcpy(buf + o, is->jwks_ca.data, ca_len);
+	o += ca_len;
+	for (uint32_t b = 0; b < p->key_fetch.blocked_count; b++, o += sizeof(struct ztg_cidr))
+		memcpy(buf + o, &p->key_fetch.blocked[b].cidr, sizeof(struct ztg_cidr));
+	rc = ztg_bundle_sha256_hex(buf, o, key);
+	free(buf);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Where the last good key set of a fetch is kept: named by its identity. false when nowhere. */
+static bool jwks_path(const struct ztg_identity_control *ic, const struct url_state *u, char *path, size_t len)
+{
+	if (ic->jwks_dir[0] == '\0')
 		return false;
-	return (size_t)snprintf(path, len, "%s/%s.json", ic->jwks_dir, hash) < len;
+	return (size_t)snprintf(path, len, "%s/%s.json", ic->jwks_dir, u->key) < len;
 }
 
 /* A key set kept by an earlier run, if any and still readable. */
@@ -141,7 +168,7 @@ static void url_restore(const struct ztg_identity_control *ic, struct url_state 
 	char *body;
 	FILE *f;
 
-	if (!jwks_path(ic, u->url, path, sizeof(path)) || stat(path, &st) != 0 || st.st_size <= 0 ||
+	if (!jwks_path(ic, u, path, sizeof(path)) || stat(path, &st) != 0 || st.st_size <= 0 ||
 	    (uint64_t)st.st_size > ZTG_JWKS_MAX_BYTES || (f = fopen(path, "rb")) == NULL)
 		return;
 	body = malloc((size_t)st.st_size + 1);
@@ -161,20 +188,24 @@ static void url_persist(const struct ztg_identity_control *ic, const struct url_
 {
 	char path[PATH_MAX + 96], err[512];
 
-	if (!jwks_path(ic, u->url, path, sizeof(path)))
+	if (!jwks_path(ic, u, path, sizeof(path)))
 		return;
 	if ((mkdir(ic->jwks_dir, 0700) != 0 && errno != EEXIST) ||
 	    ztg_atomic_file_write(path, u->last_good, u->last_good_len, err, sizeof(err)) != 0)
 		fprintf(stderr, "ztgate: warning: cannot keep the key set of %s in %s\n", u->url, ic->jwks_dir);
 }
 
-/* The state of url, created when new. Called with the lock held. */
-static struct url_state *url_state_of(struct ztg_identity_control *ic, const struct ztg_policy_issuer *is)
+/* The state of an issuer's fetch under p's rules, created when new. Called with the lock held. */
+static struct url_state *url_state_of(struct ztg_identity_control *ic, const struct ztg_policy *p,
+				      const struct ztg_policy_issuer *is)
 {
+	char key[ZTG_BUNDLE_HASH_HEX_LEN + 1];
 	struct url_state *grown;
 
+	if (fetch_identity(p, is, key) != 0)
+		return NULL;
 	for (uint32_t i = 0; i < ic->url_count; i++) {
-		if (strcmp(ic->urls[i].url, is->jwks_url) == 0)
+		if (strcmp(ic->urls[i].key, key) == 0)
 			return &ic->urls[i];
 	}
 	grown = realloc(ic->urls, (ic->url_count + 1) * sizeof(*grown));
@@ -185,6 +216,7 @@ static struct url_state *url_state_of(struct ztg_identity_control *ic, const str
 	grown[ic->url_count].url = strdup(is->jwks_url);
 	if (grown[ic->url_count].url == NULL)
 		return NULL;
+	memcpy(grown[ic->url_count].key, key, sizeof(key));
 	ztg_jwks_refresh_init(&grown[ic->url_count].schedule, is->jwks_refresh, is->jwks_refetch_min,
 			      monotonic_seconds());
 	url_restore(ic, &grown[ic->url_count]);
@@ -302,7 +334,7 @@ int ztg_identity_control_prepare(struct ztg_identity_control *ic, struct ztg_aut
 		if (is->jwks_url == NULL)
 			continue;
 		pthread_mutex_lock(&ic->lock);
-		u = url_state_of(ic, is);
+		u = url_state_of(ic, p, is);
 		if (u != NULL && u->last_good != NULL &&
 		    ztg_keyset_from_jwks(u->last_good, u->last_good_len, &set, why, sizeof(why)) != 0)
 			set = NULL;
@@ -319,7 +351,7 @@ int ztg_identity_control_prepare(struct ztg_identity_control *ic, struct ztg_aut
 			set = job_run(&job, &body, &len, why, sizeof(why));
 			job_release(&job);
 			pthread_mutex_lock(&ic->lock);
-			u = url_state_of(ic, is);
+			u = url_state_of(ic, p, is);
 			if (set != NULL && u != NULL) {
 				url_took(ic, u, body, len, set->count);
 			} else if (u != NULL) {
@@ -364,7 +396,7 @@ static bool next_job(struct ztg_identity_control *ic, uint32_t *cursor, struct f
 		bool unknown;
 		struct url_state *u;
 
-		if (is->jwks_url == NULL || (u = url_state_of(ic, is)) == NULL)
+		if (is->jwks_url == NULL || (u = url_state_of(ic, p, is)) == NULL)
 			continue;
 		unknown = atomic_load_explicit(&ji->unknown_kid, memory_order_relaxed);
 		if (!ztg_jwks_refresh_due(&u->schedule, now, unknown))
@@ -396,7 +428,7 @@ static void finish_job(struct ztg_identity_control *ic, struct fetch_job *job, s
 		return;
 	}
 	is = &ztg_authz_policy(ic->authz)->issuers[job->issuer];
-	u = url_state_of(ic, is);
+	u = url_state_of(ic, ztg_authz_policy(ic->authz), is);
 	if (set != NULL) {
 		old = ztg_authn_replace_keys(ztg_authz_authn(ic->authz), job->issuer, set);
 		if (u != NULL)
@@ -533,7 +565,7 @@ static void print_keys(struct ztg_identity_control *ic, bool json, FILE *out)
 	for (uint32_t i = 0; i < p->issuer_count; i++) {
 		const struct ztg_policy_issuer *is = &p->issuers[i];
 		const struct ztg_keyset *set = atomic_load(&ztg_jwt_table_issuer(table, i)->keys);
-		struct url_state *u = is->jwks_url != NULL ? url_state_of(ic, is) : NULL;
+		struct url_state *u = is->jwks_url != NULL ? url_state_of(ic, p, is) : NULL;
 
 		if (json) {
 			fprintf(out, "%s{\"name\":", i ? "," : "");

@@ -6,10 +6,31 @@
 #   ztg-client              ztg-dut (ztgate)               ztg-server
 #   eth0 198.18.0.1 --- ztg-c [port 0]   [port 1] ztg-s --- eth0 198.18.0.2
 #        2001:db8::1                                            2001:db8::2  nginx :80
+#                           ztg-m 10.255.0.1/30 ------------- mgmt0 10.255.0.2/30
+#                           (control process: JWKS fetch)       nginx https :8443 /jwks.json
+#
+# The management link ztg-m <-> mgmt0 is a plain veth pair, not bridged: the
+# DUT's own IP stack uses it so ztgate's control process can fetch the lab
+# IdP's JWKS (issuer lab-idp in rules/lab.conf) from nginx over TLS.
+#
+# Identity: at `up` the lab makes, in the run directory,
+#   pki/               a CA and nginx's certificate for 10.255.0.2 (openssl)
+#   idp/               the lab IdP's keys and tokens (scripts/lab/tokens.mjs,
+#                      the npm package jose): one key per asymmetric algorithm,
+#                      HS256/384/512 secrets, tokens/NAME.jwt, tokens.json
+#   jwks/jwks.json     the public keys nginx serves (never an HMAC secret)
+#   policy/lab.conf    the policy ztgate starts with: a copy of rules/lab.conf
+#                      (copied again at each start-ztgate), next to the key
+#                      files it names relative to itself: policy/keys/lab-ca.pem
+#                      (jwks_ca_file) and policy/keys/hmac.jwks (jwks_file, 0600)
+# node and npm are installed with apt-get when missing, jose with
+# tests/auth/install.sh into a cache under the build directory
+# ($ZTG_BUILD/lab-jose), so later runs do not ask the npm registry again.
 #
 # usage: scripts/lab.sh COMMAND [options]
 #
-#   up                      create the namespaces and veths, start nginx in
+#   up                      create the namespaces and veths, the lab IdP's keys
+#                           and tokens, the staged policy, start nginx in
 #                           ztg-server (tears down an earlier lab first)
 #   start-ztgate [opts] [--] [ztgate options]
 #                           start ztgate in ztg-dut bridging ztg-c <-> ztg-s,
@@ -21,6 +42,9 @@
 #   ctl ARGS...             ztgatectl on the running ztgate's control socket
 #                           (e.g. ctl status, ctl apply rules/lab-strict.conf)
 #   status                  what is up
+#   token [NAME]            print the lab token NAME (e.g. valid-es256, expired;
+#                           without NAME: list them), for
+#                           curl -H "Authorization: Bearer $(scripts/lab.sh token valid-es256)"
 #   demo                    setup, build, up, start ztgate, send traffic
 #                           through it, print the counters, tear down
 #   down                    stop everything the lab started, delete the
@@ -30,9 +54,13 @@
 #   ZTG_BUILD          meson build directory (default: <repo>/build)
 #   ZTG_BIN            ztgate binary (default: $ZTG_BUILD/dataplane/ztgate)
 #   ZTG_CTL            ztgatectl binary (default: $ZTG_BUILD/control/ztgatectl)
-#   ZTG_LAB_POLICY     policy ztgate starts with (default: <repo>/rules/lab.conf); "none"
-#                      starts it without one: it enforces the last good policy it kept
-#                      in the run directory's state/, if any
+#   ZTG_LAB_POLICY     policy ztgate starts with (default: the staged copy of
+#                      <repo>/rules/lab.conf, RUN/policy/lab.conf); "none" starts it
+#                      without one: it enforces the last good policy it kept in the run
+#                      directory's state/, if any. A policy given here is used as it is:
+#                      key files it names must be next to it
+#   ZTG_LAB_JOSE_DIR   where jose is installed (default: $ZTG_BUILD/lab-jose when the
+#                      build directory exists, else RUN/jose)
 #   ZTG_LAB_RUN        run directory: logs, pid files, stats (default /run/ztg-lab)
 #   ZTG_LAB_LCORES     EAL -l for the DUT (default 0-1)
 #   ZTG_LAB_EAL_MEM    EAL memory options
@@ -52,8 +80,17 @@ source "$LAB_DIR/lib.sh"
 BUILD=${ZTG_BUILD:-$ROOT/build}
 ZTG_BIN=${ZTG_BIN:-$BUILD/dataplane/ztgate}
 ZTG_CTL=${ZTG_CTL:-$BUILD/control/ztgatectl}
-LAB_POLICY=${ZTG_LAB_POLICY:-$ROOT/rules/lab.conf}
 RUN=${ZTG_LAB_RUN:-/run/ztg-lab}
+POLICY_DIR=$RUN/policy
+STAGED_POLICY=$POLICY_DIR/lab.conf
+LAB_POLICY=${ZTG_LAB_POLICY:-$STAGED_POLICY}
+if [[ -n ${ZTG_LAB_JOSE_DIR:-} ]]; then
+	JOSE_DIR=$ZTG_LAB_JOSE_DIR
+elif [[ -d $BUILD ]]; then
+	JOSE_DIR=$BUILD/lab-jose
+else
+	JOSE_DIR=$RUN/jose
+fi
 LCORES=${ZTG_LAB_LCORES:-0-1}
 # --no-huge with --in-memory is refused by DPDK 22.11 ("--legacy-mem is not
 # compatible with --in-memory"); --no-shconf gives the same "no files left
@@ -77,6 +114,11 @@ DUT_CMD=$RUN/ztgate.cmd       # the command line, for the log reader
 READY_FILE=$RUN/ready
 STATS_JSON=$RUN/stats.json
 CONTROL_SOCKET=$RUN/ztgate.sock
+JWKS_ACCESS_LOG=$NGINX_DIR/jwks-access.log
+PKI_DIR=$RUN/pki              # the lab CA and nginx's TLS certificate
+IDP_DIR=$RUN/idp              # keys and tokens (tokens.mjs --out); 0700
+JWKS_DIR=$RUN/jwks            # nginx's root on :8443
+TOKENS_JSON=$IDP_DIR/tokens.json
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
@@ -141,7 +183,8 @@ veth_offloads_off() {
 
 lab_up() {
 	need_root
-	need_tools ip ethtool nginx ss sysctl
+	need_tools ip ethtool nginx ss sysctl openssl
+	need_node
 	# `down` removes the run directory, so never adopt one that holds
 	# anything not made by the lab.
 	if [[ -d $RUN && ! -e $RUN_MARK ]] && [[ -n $(ls -A -- "$RUN") ]]; then
@@ -190,12 +233,108 @@ lab_up() {
 	nsx "$NS_CLIENT" ip link set "$HOST_IF" up
 	nsx "$NS_SERVER" ip link set "$HOST_IF" up
 
+	info "creating the management link: $NS_DUT/$MGMT_IF_DUT $MGMT_DUT_IP4 <-> $NS_SERVER/$MGMT_IF_SERVER $MGMT_SERVER_IP4 (not bridged)"
+	ip link add "$MGMT_IF_DUT" netns "$NS_DUT" type veth peer name "$MGMT_IF_SERVER" netns "$NS_SERVER"
+	nsx "$NS_DUT" ip addr add "$MGMT_DUT_IP4/$MGMT_PREFIX4" dev "$MGMT_IF_DUT"
+	nsx "$NS_SERVER" ip addr add "$MGMT_SERVER_IP4/$MGMT_PREFIX4" dev "$MGMT_IF_SERVER"
+	nsx "$NS_DUT" ip link set "$MGMT_IF_DUT" up
+	nsx "$NS_SERVER" ip link set "$MGMT_IF_SERVER" up
+
+	identity_setup
 	nginx_start
 	info "lab is up; next: $0 start-ztgate"
 }
 
+# --- identity: the lab CA, the lab IdP's keys and tokens, the staged policy -----------------
+
+# node and npm mint the tokens (jose): installed from Debian when absent.
+need_node() {
+	local pkgs=()
+	command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+	command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+	((${#pkgs[@]} == 0)) && return 0
+	info "installing ${pkgs[*]} (apt-get): the lab mints its tokens with the npm package jose"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pkgs[@]}" >/dev/null; then
+		apt-get update -q >/dev/null || die "apt-get update failed"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pkgs[@]}" >/dev/null ||
+			die "apt-get install ${pkgs[*]} failed"
+	fi
+	need_tools node npm
+}
+
+# The lab's CA and nginx's certificate for the management address: what
+# ztgate trusts for the JWKS (jwks_ca_file), valid for the lab's lifetime.
+pki_setup() {
+	local out ext
+	mkdir -p "$PKI_DIR"
+	chmod 700 "$PKI_DIR"
+	ext=$PKI_DIR/server.ext
+	printf '%s
+' "subjectAltName=IP:$MGMT_SERVER_IP4" "basicConstraints=critical,CA:FALSE" 		"keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$ext"
+	if ! out=$({
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 			-subj "/CN=ztgate lab CA" -keyout "$PKI_DIR/ca.key" -out "$PKI_DIR/ca.pem" 			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes 				-subj "/CN=$MGMT_SERVER_IP4" -keyout "$PKI_DIR/server.key" -out "$PKI_DIR/server.csr" &&
+			openssl x509 -req -in "$PKI_DIR/server.csr" -CA "$PKI_DIR/ca.pem" -CAkey "$PKI_DIR/ca.key" 				-set_serial "0x$(openssl rand -hex 8)" -days 30 -extfile "$ext" -out "$PKI_DIR/server.pem" &&
+			openssl verify -CAfile "$PKI_DIR/ca.pem" "$PKI_DIR/server.pem"
+	} 2>&1); then
+		die "openssl could not make the lab CA and server certificate: $out"
+	fi
+	chmod 600 "$PKI_DIR"/*.key
+}
+
+# identity_setup: CA and certificate, jose, the IdP's keys and tokens, the
+# JWKS for nginx, and the staged policy with its key files.
+identity_setup() {
+	info "identity: lab CA and certificate for $MGMT_SERVER_IP4 (openssl) in $PKI_DIR"
+	pki_setup
+
+	info "identity: jose for the token minting (tests/auth/install.sh $JOSE_DIR)"
+	"$ROOT/tests/auth/install.sh" "$JOSE_DIR" || die "could not install jose into $JOSE_DIR"
+
+	mkdir -p "$IDP_DIR"
+	chmod 700 "$IDP_DIR"
+	local out
+	out=$(ZTG_JOSE_DIR=$JOSE_DIR node "$LAB_DIR/tokens.mjs" --out "$IDP_DIR" 2>&1) ||
+		die "scripts/lab/tokens.mjs failed: $out"
+	info "identity: $out"
+
+	mkdir -p "$JWKS_DIR"
+	chmod 755 "$JWKS_DIR"
+	install -m 644 "$IDP_DIR/jwks.json" "$JWKS_DIR/jwks.json"
+
+	mkdir -p "$POLICY_DIR/keys"
+	chmod 700 "$POLICY_DIR" "$POLICY_DIR/keys"
+	install -m 644 "$PKI_DIR/ca.pem" "$POLICY_DIR/keys/lab-ca.pem"
+	install -m 600 "$IDP_DIR/hmac.jwks" "$POLICY_DIR/keys/hmac.jwks"
+	stage_policy
+	info "identity: policy staged in $POLICY_DIR (lab.conf, keys/lab-ca.pem, keys/hmac.jwks)"
+}
+
+# The policy ztgate loads names its key files relative to itself: a fresh
+# copy of rules/lab.conf goes next to them (also at each start-ztgate, so an
+# edit of rules/lab.conf takes effect without a new `up`).
+stage_policy() {
+	[[ -d $POLICY_DIR/keys ]] || die "no staged key files in $POLICY_DIR/keys: run '$0 up' first"
+	install -m 600 "$ROOT/rules/lab.conf" "$STAGED_POLICY"
+}
+
+# lab_token NAME: the token's text; without NAME, the list of tokens.
+lab_token() {
+	[[ -s $TOKENS_JSON ]] || die "no lab tokens ($TOKENS_JSON): run '$0 up' first"
+	if (($# == 0)); then
+		jq -r '.[] | [.name, .alg, "\(.method) \(.path)", "\(.status) \(.reason // "")", .note] | @tsv' "$TOKENS_JSON" |
+			awk -F'\t' '{printf "%-16s %-6s %-36s -> %-20s %s\n", $1, $2, $3, $4, $5}'
+		return 0
+	fi
+	[[ $1 =~ ^[a-z0-9-]+$ && -s $IDP_DIR/tokens/$1.jwt ]] ||
+		die "no lab token '$1': '$0 token' lists them"
+	cat "$IDP_DIR/tokens/$1.jwt"
+	[[ -t 1 ]] && echo
+	return 0
+}
+
 nginx_start() {
-	info "starting nginx in $NS_SERVER on $SERVER_IP4:80 and [$SERVER_IP6]:80"
+	info "starting nginx in $NS_SERVER on $SERVER_IP4:80 and [$SERVER_IP6]:80, JWKS on https://$MGMT_SERVER_IP4:$JWKS_PORT"
 	cp -- "$LAB_DIR"/html/* "$RUN/html/"
 	# 1 MiB of random bytes for multi-segment transfers; its checksum lets a
 	# client prove the bytes crossed the bridge unchanged.
@@ -214,12 +353,13 @@ nginx_start() {
 
 	local i
 	for ((i = 0; i < 50; i++)); do
-		if nsx "$NS_SERVER" ss -Hltn "sport = :80" | grep -q .; then
+		if nsx "$NS_SERVER" ss -Hltn "sport = :80" | grep -q . &&
+			nsx "$NS_SERVER" ss -Hltn "sport = :$JWKS_PORT" | grep -q .; then
 			return 0
 		fi
 		sleep 0.1
 	done
-	die "nginx is not listening on port 80 after 5 s: $(log_tail "$NGINX_DIR/error.log" 10)"
+	die "nginx is not listening on ports 80 and $JWKS_PORT after 5 s: $(log_tail "$NGINX_DIR/error.log" 10)"
 }
 
 # lab_down [quiet]: stop what the lab started and delete it. Never fails on
@@ -335,6 +475,7 @@ ztgate_start() {
 		[[ -x $ZTG_BIN ]] || die "no ztgate binary at $ZTG_BIN: build it (meson setup build && ninja -C build) or set ZTG_BIN / ZTG_BUILD"
 		local -a policy=(--policy "$LAB_POLICY")
 		[[ $LAB_POLICY == none ]] && policy=()
+		[[ $LAB_POLICY == "$STAGED_POLICY" ]] && stage_policy
 		cmd=("$ZTG_BIN" "${eal[@]}" -- -p 0:1 --ready-file "$READY_FILE" --stats-json "$STATS_JSON"
 			"${policy[@]}" --control-socket "$CONTROL_SOCKET" --state-dir "$RUN/state" "${extra[@]}")
 	else
@@ -496,6 +637,7 @@ lab_status() {
 	heading "processes"
 	if [[ -s $NGINX_PID ]] && pid_alive "$(read_pid "$NGINX_PID")"; then
 		echo "nginx: running in $NS_SERVER (master pid $(read_pid "$NGINX_PID")), access log $ACCESS_LOG"
+		echo "  JWKS: $JWKS_URL (from $NS_DUT over the management link), log $JWKS_ACCESS_LOG"
 	else
 		echo "nginx: not running"
 	fi
@@ -531,7 +673,12 @@ lab_http() { # lab_http WANT METHOD URL [BODY [CURL-ARGS...]]
 	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
 	printf '%s> %s %s%s\n' "$_c_bold" "$method" "$url" "$_c_off"
 	local extra
-	for extra in "$@"; do [[ $extra == -H ]] || printf '>   %s\n' "$extra"; done
+	for extra in "$@"; do
+		[[ $extra == -H ]] && continue
+		# A token is long and says nothing to the eye: its start and size.
+		((${#extra} <= 80)) || extra="${extra:0:60}... (${#extra} bytes)"
+		printf '>   %s\n' "$extra"
+	done
 	[[ -n $body ]] && printf '> %s\n' "$body"
 	local res
 	res=$(nsx "$NS_CLIENT" curl "${args[@]}" -g "$url") || rc=$?
@@ -613,6 +760,67 @@ demo_policy() {
 	lab_http 200 GET "$SERVER_URL/api/v1/users/alice"
 }
 
+# token_field NAME FIELD: a field of the lab token NAME in tokens.json.
+token_field() {
+	jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty' "$TOKENS_JSON"
+}
+
+# lab_bearer WANT NAME: the lab token NAME on its request (tokens.json).
+lab_bearer() {
+	local want=$1 name=$2
+	lab_http "$want" "$(token_field "$name" method)" "$SERVER_URL$(token_field "$name" path)" '' \
+		-H "Authorization: Bearer $(lab_token "$name")"
+}
+
+demo_identity() {
+	heading "Identity: JWTs and an API key, verified by ztgate on the wire"
+	echo "ztgate's control process fetched issuer lab-idp's keys from nginx over TLS on the management"
+	echo "link ($JWKS_URL, CA made at 'up'); lab-hmac's secrets come from a file next to the policy:"
+	lab_ctl keys | sed 's/^/  /'
+	jq -r '"  nginx (\(.server):\(.port)) served \(.method) \(.uri) -> \(.status) to \(.client) over \(.tls) (\(.cipher)), UA \(.ua)"' \
+		"$JWKS_ACCESS_LOG" | tail -n 1
+
+	local path=/api/v1/tenants/acme/orders/7 name alg kid res
+	echo
+	echo "One token per algorithm, minted by jose (tenant acme, scope orders:read, typ at+jwt):"
+	echo "  GET $SERVER_URL$path  Authorization: Bearer <token>"
+	for alg in "${LAB_ALGS[@]}"; do
+		name=valid-${alg,,}
+		kid=$(token_field "$name" kid)
+		res=$(nsx "$NS_CLIENT" curl -sS --max-time 5 -A "ztg-lab-demo/1" -o /dev/null -w '%{http_code} %{time_total}' \
+			-H "Authorization: Bearer $(lab_token "$name")" "$SERVER_URL$path") ||
+			die "curl with the $alg token failed: no answer through the bridge"
+		printf '  %-6s kid %-10s %4s-byte token  -> %s  (%s ms)\n' "$alg" "$kid" "$(wc -c <"$IDP_DIR/tokens/$name.jwt")" \
+			"${res%% *}" "$(awk -v s="${res#* }" 'BEGIN {printf "%.1f", s * 1000}')"
+		[[ ${res%% *} == 200 ]] || die "GET $path with the $alg token: expected HTTP 200, got ${res%% *}"
+	done
+
+	echo
+	echo "No credentials on a route that needs an identity"
+	lab_http 401 GET "$SERVER_URL/api/v1/me"
+	echo "An expired token"
+	lab_bearer 401 expired
+	echo "A token of tenant acme asking for tenant globex's order"
+	lab_bearer 403 other-tenant
+	echo "A token signed by a key that is not in the JWKS (kid of the real ES256 key)"
+	lab_bearer 401 wrong-signature
+	echo "The lab's API key (X-API-Key; the policy holds only its SHA-256)"
+	lab_http 200 GET "$SERVER_URL/api/v1/me" '' -H "X-API-Key: $LAB_API_KEY"
+
+	echo
+	echo "Revocation: jti $(token_field revocable jti) is valid, revoked live, then refused"
+	lab_bearer 200 revocable
+	lab_ctl revoke jti "$(token_field revocable jti)"
+	lab_bearer 401 revocable
+	lab_ctl unrevoke jti "$(token_field revocable jti)"
+	sleep 0.3
+	echo
+	echo "ztgate's events for the refusals: why, and who (identity) when it got that far"
+	grep '^{"timestamp"' "$DUT_LOG" | jq -c 'select(.route == "tenant-order" or .route == "me")
+		| {reason, detail, route, path, identity: (.identity // null | if . then {verified, issuer, subject, kid} else null end)}
+		| with_entries(select(.value != null))' | sed 's/^/  /'
+}
+
 demo_ipv6() {
 	heading "The same over IPv6 ($CLIENT_IP6 -> $SERVER_IP6)"
 	lab_http 200 GET "$SERVER_URL6/api/v1/orders/7"
@@ -671,7 +879,7 @@ demo_server_view() {
 
 # Demo steps after ztgate is up, in order. To add one, write a demo_*
 # function and add its name here.
-DEMO_SECTIONS=(demo_requests demo_denied demo_policy demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
+DEMO_SECTIONS=(demo_requests demo_denied demo_policy demo_identity demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
 
 demo_cleanup() {
 	local rc=$?
@@ -711,8 +919,12 @@ lab_demo() {
   $NS_CLIENT              $NS_DUT (ztgate)               $NS_SERVER
   $HOST_IF $CLIENT_IP4 --- $DUT_IF_CLIENT [port 0]   [port 1] $DUT_IF_SERVER --- $HOST_IF $SERVER_IP4
        $CLIENT_IP6                                            $SERVER_IP6  nginx :80
+                          $MGMT_IF_DUT $MGMT_DUT_IP4/$MGMT_PREFIX4 ------------- $MGMT_IF_SERVER $MGMT_SERVER_IP4/$MGMT_PREFIX4
+                          (control process: JWKS fetch)       nginx https :$JWKS_PORT /jwks.json
 
-  one L2 segment; the DUT has no address on it: ztgate bridges port 0 <-> port 1
+  one L2 segment; the DUT has no address on it: ztgate bridges port 0 <-> port 1;
+  the management link is not bridged: ztgate's control process fetches the lab IdP's keys over it
+  policy: $LAB_POLICY
 EOF
 
 	heading "Start ztgate in $NS_DUT"
@@ -748,6 +960,7 @@ main() {
 	ctl) lab_ctl "$@" ;;
 	stop-ztgate) ztgate_stop "$@" ;;
 	status) lab_status ;;
+	token) lab_token "$@" ;;
 	demo) lab_demo ;;
 	-h | --help | help) usage ;;
 	*) usage >&2; die "unknown command '$sub'" ;;

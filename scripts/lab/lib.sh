@@ -8,10 +8,19 @@
 #   ztg-client              ztg-dut (ztgate)               ztg-server
 #   eth0 198.18.0.1 --- ztg-c [port 0]   [port 1] ztg-s --- eth0 198.18.0.2
 #        2001:db8::1                                            2001:db8::2  nginx :80
+#                           ztg-m 10.255.0.1/30 ------------- mgmt0 10.255.0.2/30
+#                           (ztgate's control process:          nginx https :8443
+#                            JWKS fetches, libcurl)             /jwks.json (lab IdP)
 #
 # One L2 segment (198.18.0.0/24, RFC 2544 benchmarking range; 2001:db8::/64,
 # documentation prefix): ztgate bridges it, the DUT's kernel has no address on
 # it and IPv6 is off there so it never speaks on the wire itself.
+#
+# The management link (10.255.0.0/30, a plain veth pair that never leaves the
+# two namespaces) is not bridged: the DUT's own IP stack uses it, so ztgate's
+# control process can fetch the lab IdP's JWKS from nginx over TLS, the way it
+# would reach a real identity provider, while the DPDK ports stay a bump in
+# the wire.
 NS_CLIENT=ztg-client
 NS_SERVER=ztg-server
 NS_DUT=ztg-dut
@@ -35,6 +44,29 @@ LAB_MTU=1500
 
 SERVER_URL="http://$SERVER_IP4"
 SERVER_URL6="http://[$SERVER_IP6]"
+
+# The management link and the lab IdP's JWKS on it (rules/lab.conf names the
+# same URL; scripts/lab/nginx.conf.in the same address and port).
+MGMT_IF_DUT=ztg-m       # in ztg-dut
+MGMT_IF_SERVER=mgmt0    # in ztg-server
+MGMT_DUT_IP4=10.255.0.1
+MGMT_SERVER_IP4=10.255.0.2
+MGMT_PREFIX4=30
+MGMT_NET4=10.255.0.0/30
+JWKS_PORT=8443
+JWKS_URL="https://$MGMT_SERVER_IP4:$JWKS_PORT/jwks.json"
+
+# Identity in the lab (scripts/lab/tokens.mjs mints, rules/lab.conf verifies):
+# issuer lab-idp signs with one key per asymmetric algorithm (public JWKS
+# served at JWKS_URL), issuer lab-hmac with HMAC secrets (a jwks_file staged
+# next to the policy, never published).
+LAB_IDP_ISS=https://idp.lab.test
+LAB_HMAC_ISS=https://hmac.lab.test
+LAB_AUDIENCE=lab-api
+LAB_ALGS=(RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA HS256 HS384 HS512)
+# The API key of api_keys entry "lab-export" in rules/lab.conf, which holds
+# only its SHA-256. A lab secret, not a real one.
+LAB_API_KEY=ztg-lab-export-key-2f6c1d
 
 # --- messages ---------------------------------------------------------------
 

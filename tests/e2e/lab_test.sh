@@ -6,6 +6,10 @@
 # Builds the lab of scripts/lab.sh (namespaces ztg-client, ztg-dut,
 # ztg-server; ztgate bridges ztg-c <-> ztg-s on net_af_packet), sends
 # traffic from the client to nginx, stops ztgate and checks its counters.
+# Then the policy: default deny, identity (the lab IdP's JWKS fetched by
+# ztgate over TLS from nginx on the management link, a token per algorithm
+# minted by jose, the denials with their reasons, an API key, revocation,
+# key_fetch's blocked ranges), live apply and rollback, a restart.
 # Replaces any lab already running (the namespace names are fixed).
 #
 # Exit 0 pass, 1 fail, 77 skip (meson's code): skips only without root or
@@ -13,7 +17,8 @@
 # as it passes, so the first failing one is obvious.
 #
 # Environment: ZTG_LAB_RUN (run directory, see scripts/lab.sh),
-# ZTG_E2E_DRIVER (af_packet, default, or af_xdp).
+# ZTG_E2E_DRIVER (af_packet, default, or af_xdp). lab.sh installs node/npm
+# (apt) when missing and jose (npm) into ZTGATE's build directory, once.
 set -euo pipefail
 
 if (($# != 2)); then
@@ -31,6 +36,8 @@ DRIVER=${ZTG_E2E_DRIVER:-af_packet}
 export ZTG_BIN=$ZTGATE
 # meson builds ztgatectl beside ztgate: control/ next to dataplane/.
 export ZTG_CTL=${ZTG_CTL:-$(dirname "$ZTGATE")/../control/ztgatectl}
+# lab.sh keeps jose in the build directory: the one ztgate comes from.
+export ZTG_BUILD=${ZTG_BUILD:-$(realpath -- "$(dirname "$ZTGATE")/..")}
 export ZTG_LAB_RUN=${ZTG_LAB_RUN:-/run/ztg-lab}
 RUN=$ZTG_LAB_RUN
 ACCESS_LOG=$RUN/nginx/access.log
@@ -56,7 +63,7 @@ if ! err=$(ip netns add "$probe" 2>&1); then
 fi
 ip netns del "$probe"
 
-need_tools curl wrk jq nginx ethtool ping ss sha256sum
+need_tools curl wrk jq nginx ethtool ping ss sha256sum openssl
 [[ -x $ZTGATE ]] || die "no executable ztgate at $ZTGATE"
 [[ -x $LAB ]] || die "no executable $LAB"
 
@@ -377,6 +384,124 @@ printf 'POST /api/v1/orders HTTP/1.1\r\nHost: %s\r\nContent-Length: 4\r\nTransfe
 	fail "ztgatectl explain --request of a smuggling request did not say the HTTP layer refuses it"
 pass "ztgatectl explain --request parses a raw request as the workers do (a smuggling one is refused)"
 
+# --- identity: JWKS over TLS, a token per algorithm, denials, an API key, revocation ---------
+
+IDP=$RUN/idp
+TOKENS=$IDP/tokens.json
+[[ -s $TOKENS ]] || fail "lab.sh up wrote no $TOKENS"
+token() { cat "$IDP/tokens/$1.jwt"; }
+tfield() { jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty' "$TOKENS"; }
+
+# event_for REQUEST_ID: its event from ztgatectl events, waiting for the control process to drain it.
+event_for() {
+	local i ev
+	for ((i = 0; i < 30; i++)); do
+		ev=$("$LAB" ctl --json events | jq -c --arg id "$1" '[.events[] | select(.request_id == $id)] | last // empty')
+		[[ -n $ev ]] && { echo "$ev"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# expect_denial WHAT STATUS REASON [DETAIL]: the last answer (get) is ztgate's denial, and its event says why.
+expect_denial() {
+	local what=$1 status=$2 reason=$3 detail=${4:-} id ev
+	[[ $CODE == "$status" ]] || fail "$what: HTTP $CODE, expected $status ($reason): $BODY"
+	jq -e --arg r "$reason" '.reason == $r and (.request_id | startswith("ztg-"))' <<<"$BODY" >/dev/null 2>&1 ||
+		fail "$what: expected reason $reason: $BODY"
+	id=$(jq -r .request_id <<<"$BODY")
+	ev=$(event_for "$id") || fail "$what: no event for $id in ztgatectl events"
+	jq -e --arg r "$reason" --arg d "$detail" '.action == "deny" and .reason == $r and ($d == "" or .detail == $d)' \
+		<<<"$ev" >/dev/null || fail "$what: event for $id: $ev"
+}
+
+jwks_log=$RUN/nginx/jwks-access.log
+[[ -s $jwks_log ]] || fail "nginx's JWKS server logged no request: ztgate did not fetch $JWKS_URL"
+jq -se --arg c "$MGMT_DUT_IP4" --arg s "$MGMT_SERVER_IP4" --argjson p "$JWKS_PORT" 'any(.[]; .method == "GET" and
+	.uri == "/jwks.json" and .status == 200 and .client == $c and .server == $s and .port == $p and
+	(.tls | startswith("TLSv1.")))' "$jwks_log" >/dev/null || fail "no TLS GET /jwks.json from $MGMT_DUT_IP4 in $jwks_log: $(cat "$jwks_log")"
+keys=$("$LAB" ctl --json keys) || fail "ztgatectl keys: exit $?"
+want_kids=$(jq -c '[.keys[].kid] | sort' "$RUN/jwks/jwks.json")
+jq -e --argjson k "$want_kids" --arg u "$JWKS_URL" '.issuers | any(.name == "lab-idp" and .source == "jwks_url" and
+	.url == $u and (.kids | sort) == $k and .fetches >= 1 and .failures == 0) and
+	any(.name == "lab-hmac" and .source == "jwks_file" and (.kids | sort) == ["lab-hs256", "lab-hs384", "lab-hs512"])' \
+	<<<"$keys" >/dev/null || fail "ztgatectl keys: not the lab IdP's kids $want_kids from $JWKS_URL: $keys"
+pass "JWKS fetched over $(jq -rs 'last | .tls' "$jwks_log") from nginx $MGMT_SERVER_IP4:$JWKS_PORT by $MGMT_DUT_IP4; ztgatectl keys lists its $(jq length <<<"$want_kids") kids and lab-hmac's 3"
+jq -e '[.[] | .. | objects | select(has("k") or has("d"))] | length == 0' "$RUN/jwks/jwks.json" >/dev/null ||
+	fail "the served JWKS holds secret or private key material"
+
+path=/api/v1/tenants/acme/orders/7
+for alg in "${LAB_ALGS[@]}"; do
+	get "$SERVER_URL$path" -A "$UA/identity" -H "Authorization: Bearer $(token "valid-${alg,,}")"
+	[[ $CODE == 200 ]] || fail "GET $path with the $alg token: HTTP $CODE, expected 200: $BODY"
+	expect_json '.tenant == "acme" and .order_id == 7' "GET $path with the $alg token"
+done
+n=$(log_count ".ua == \"$UA/identity\" and .uri == \"$path\" and .status == 200")
+((n == ${#LAB_ALGS[@]})) || fail "access log: $n of the ${#LAB_ALGS[@]} token requests reached nginx"
+pass "a jose token per algorithm (${LAB_ALGS[*]}): ${#LAB_ALGS[@]} x 200 through ztgate"
+
+before=$(wc -l <"$ACCESS_LOG")
+denied=()
+get "$SERVER_URL/api/v1/me"
+expect_denial "no credentials" 401 credentials_missing
+while IFS=$'\t' read -r name status reason; do
+	detail=
+	[[ $reason == object_mismatch ]] && detail="{tenant}"
+	[[ $reason == scope_missing ]] && detail="orders:read"
+	get "$SERVER_URL$(tfield "$name" path)" -H "Authorization: Bearer $(token "$name")"
+	expect_denial "token $name" "$status" "$reason" "$detail"
+	denied+=("$name=$reason")
+done < <(jq -r '.[] | select(.expect == "deny") | [.name, .status, .reason] | @tsv' "$TOKENS")
+get "$SERVER_URL/api/v1/me" -H "X-API-Key: not-the-lab-key"
+expect_denial "an unknown API key" 401 api_key_unknown
+after=$(wc -l <"$ACCESS_LOG")
+((after == before)) || fail "access log: nginx logged $((after - before)) request(s) ztgate should have refused"
+pass "refused with their reasons in the 403/401 and the event: credentials_missing ${denied[*]} api_key_unknown; none reached nginx"
+
+get "$SERVER_URL/api/v1/me" -H "X-API-Key: $LAB_API_KEY"
+[[ $CODE == 200 ]] || fail "GET /api/v1/me with the lab's API key: HTTP $CODE: $BODY"
+get "$SERVER_URL/api/v1/tenants/acme/orders/3" -H "X-API-Key: $LAB_API_KEY"
+[[ $CODE == 200 ]] || fail "GET /api/v1/tenants/acme/orders/3 with the lab's API key: HTTP $CODE: $BODY"
+get "$SERVER_URL/api/v1/tenants/globex/orders/3" -H "X-API-Key: $LAB_API_KEY"
+expect_denial "the API key (tenant acme) on globex's order" 403 object_mismatch "{tenant}"
+pass "API key (X-API-Key, SHA-256 in the policy): /api/v1/me and acme's order 200, globex's order object_mismatch"
+
+jti=$(tfield revocable jti)
+auth=(-H "Authorization: Bearer $(token revocable)")
+get "$SERVER_URL$path" "${auth[@]}"
+[[ $CODE == 200 ]] || fail "the revocable token before revocation: HTTP $CODE: $BODY"
+"$LAB" ctl revoke jti "$jti" >/dev/null || fail "ztgatectl revoke jti $jti: exit $?"
+get "$SERVER_URL$path" "${auth[@]}"
+expect_denial "the token after ztgatectl revoke jti $jti" 401 revoked jti
+"$LAB" ctl --json revocations | grep -q "$jti" || fail "ztgatectl revocations does not list jti $jti"
+"$LAB" ctl unrevoke jti "$jti" >/dev/null || fail "ztgatectl unrevoke jti $jti: exit $?"
+get "$SERVER_URL$path" "${auth[@]}"
+[[ $CODE == 200 ]] || fail "the token after ztgatectl unrevoke jti $jti: HTTP $CODE: $BODY"
+pass "ztgatectl revoke jti $jti: the next request with that token is refused (revoked); unrevoke: the next passes"
+
+# key_fetch.blocked is checked on every address a JWKS fetch would connect to: the lab policy with
+# the management link blocked cannot get its keys, so the apply is refused and lab stays. The keys
+# ztgate already holds for this URL were fetched under other rules (no block): they never stand in.
+blocked_conf=$RUN/policy/lab-blocked.conf
+blocked_url=$JWKS_URL
+sed -e 's|"::1/128" \]|"::1/128", "'"$MGMT_NET4"'" ]|' "$RUN/policy/lab.conf" >"$blocked_conf"
+if ! grep -q "\"$MGMT_NET4\" \]" "$blocked_conf"; then
+	fail "could not block $MGMT_NET4 in $blocked_conf"
+fi
+generation=$("$LAB" ctl --json status | jq .policy.generation)
+fetches=$(wc -l <"$jwks_log")
+rc=0
+out=$("$LAB" ctl apply "$blocked_conf" 2>&1) || rc=$?
+((rc == 1)) || fail "ztgatectl apply of a policy blocking $MGMT_NET4: exit $rc, expected 1: $out"
+grep -qF "issuer lab-idp has no keys: $blocked_url resolves to $MGMT_SERVER_IP4, inside blocked range $MGMT_NET4" <<<"$out" ||
+	fail "the refusal does not name the blocked range $MGMT_NET4: $out"
+"$LAB" ctl --json status | jq -e --argjson g "$generation" '.policy.name == "lab" and .policy.generation == $g' >/dev/null ||
+	fail "a refused apply changed the policy in force"
+(($(wc -l <"$jwks_log") == fetches)) || fail "nginx's JWKS server was asked although $MGMT_NET4 is blocked"
+get "$SERVER_URL$path" -H "Authorization: Bearer $(token valid-eddsa)"
+[[ $CODE == 200 ]] || fail "a valid token after the refused apply: HTTP $CODE: $BODY"
+pass "a policy whose key_fetch.blocked holds $MGMT_NET4 is refused (exit 1, names the range), nginx never asked; lab stays"
+
 "$LAB" ctl apply "$SRC/rules/lab-strict.conf" >/dev/null || fail "ztgatectl apply rules/lab-strict.conf: exit $?"
 get "$SERVER_URL/api/v1/users/alice"
 [[ $CODE == 403 ]] || fail "GET /api/v1/users/alice after applying lab-strict: HTTP $CODE, expected 403"
@@ -421,6 +546,7 @@ ZTG_LAB_POLICY=none "$LAB" start-ztgate --driver "$DRIVER" >/dev/null || fail "s
 get "$SERVER_URL/api/v1/users/alice"
 [[ $CODE == 403 ]] || fail "after the restart, GET /api/v1/users/alice: HTTP $CODE, expected 403 (lab-strict)"
 pass "restarted without --policy, ztgate enforces the last good policy it kept (lab-strict)"
+
 "$LAB" stop-ztgate >/dev/null || fail "ztgate did not stop cleanly after the restart"
 
 echo "PASS: $checks checks"
