@@ -5,16 +5,20 @@
 # inspection, inspection judged by rules/bench.conf, and the same while
 # ztgatectl applies that policy every 100 ms (the swap's effect on workers),
 # interleaved over several rounds so that a noisy neighbour slows all alike.
-# Then the route matcher alone at 10, 1,000 and 10,000 routes. Writes a JSON
-# report: every run, the medians, and the ratios.
+# Identity: the same API traffic with one valid ES256 token in every request,
+# forwarded, judged by an anonymous policy, and by rules/bench-identity.conf
+# with the token cache on and off. Then the route matcher alone at 10, 1,000
+# and 10,000 routes, and JWT verification per algorithm against `openssl
+# speed`. Writes a JSON report: every run, the medians, and the ratios.
 #
 #   scripts/bench.sh [--seconds N] [--rounds N] [--sessions N] [--body-size N]
 #                    [--malicious F] [--seed N] [--output FILE] [--no-hugepages]
+#   Environment: ZTG_BENCH_BUILD (default build-bench), ZTG_BENCH_OUT (bench-out).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${ZTG_BENCH_BUILD:-$root/build-bench}
-out_dir=$root/bench-out
+out_dir=${ZTG_BENCH_OUT:-$root/bench-out}
 seconds=5
 rounds=3
 sessions=4000
@@ -24,7 +28,7 @@ seed=1
 report=""
 use_hugepages=1
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 number() { [[ $2 =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench: $1 needs a number, got '$2'" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -48,7 +52,8 @@ done
 if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" "$root" -Dbuildtype=release -Dlab_tests=false >/dev/null
 fi
-ninja -C "$build" dataplane/ztgate tests/traffic/ztg-trafgen control/ztgatectl tests/bench/route_match_bench >/dev/null
+ninja -C "$build" dataplane/ztgate tests/traffic/ztg-trafgen control/ztgatectl tests/bench/route_match_bench \
+	tests/bench/jwt_bench >/dev/null
 ztgate=$build/dataplane/ztgate
 trafgen=$build/tests/traffic/ztg-trafgen
 ztgatectl=$build/control/ztgatectl
@@ -64,9 +69,81 @@ if [ ! -f "$pcap" ] || [ ! -f "$describe" ]; then
 fi
 packets=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packets"])' "$describe")
 
+# Identity: a fresh P-256 key, its JWKS and one access token signed with it,
+# staged with rules/bench-identity.conf in a private directory (key files are
+# relative to the policy), removed at exit. The token expires in 6 hours, and
+# the pcap carrying it is made anew each run, never reused.
+stage=$(mktemp -d /tmp/ztg-bench-identity.XXXXXX)
+trap 'rm -rf "$stage"' EXIT
+/usr/bin/python3 - "$stage" api.example.com >"$out_dir/identity-token.json" <<'PY'
+import base64, json, os, subprocess, sys, time, uuid
+
+stage, host = sys.argv[1:3]
+os.makedirs(os.path.join(stage, "keys"))
+key = os.path.join(stage, "bench-idp-es256.key")   # the private key: beside keys/, never in a policy
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+def openssl(*args, data=None):
+    p = subprocess.run(("openssl",) + args, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        sys.exit("bench: openssl %s: %s" % (" ".join(args), p.stderr.decode().strip()))
+    return p.stdout
+
+openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
+point = openssl("pkey", "-in", key, "-pubout", "-outform", "DER")[-65:]   # SPKI ends with 04 || X || Y
+assert point[0] == 4, "not an uncompressed P-256 point"
+kid = "bench-es256-" + time.strftime("%Y%m%d")
+with open(os.path.join(stage, "keys", "bench-idp.jwks"), "w") as f:
+    json.dump({"keys": [{"kty": "EC", "crv": "P-256", "x": b64u(point[1:33]), "y": b64u(point[33:]),
+                         "kid": kid, "alg": "ES256", "use": "sig"}]}, f)
+
+# An access token as an IdP issues them (RFC 9068), with the scopes and tenant the routes require.
+now = int(time.time())
+header = {"alg": "ES256", "kid": kid, "typ": "at+jwt"}
+claims = {"iss": "https://idp.bench.example.com", "aud": host, "sub": "usr_0012345",
+          "exp": now + 6 * 3600, "iat": now - 60, "nbf": now - 60, "jti": str(uuid.uuid4()),
+          "client_id": "shop-mobile-ios", "azp": "shop-mobile-ios",
+          "scope": "openid orders:read orders:write inventory:read profile:read payments:write",
+          "tenant": "t-042", "auth_time": now - 300, "acr": "urn:example:loa:2"}
+compact = lambda o: json.dumps(o, separators=(",", ":")).encode()
+signing_input = (b64u(compact(header)) + "." + b64u(compact(claims))).encode()
+der = openssl("dgst", "-sha256", "-sign", key, data=signing_input)
+
+def der_int(b, i):   # an INTEGER of the DER ECDSA-Sig-Value: its value and the next offset
+    assert b[i] == 2, "not a DER INTEGER"
+    return int.from_bytes(b[i + 2:i + 2 + b[i + 1]], "big"), i + 2 + b[i + 1]
+
+r, off = der_int(der, 3 if der[1] & 0x80 else 2)
+s, _ = der_int(der, off)
+token = signing_input.decode() + "." + b64u(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+with open(os.path.join(stage, "token.jwt"), "w") as f:
+    f.write(token + "\n")
+print(json.dumps({"alg": "ES256", "kid": kid, "iss": claims["iss"], "token_bytes": len(token),
+                  "claims_bytes": len(compact(claims)), "expires": claims["exp"]}))
+PY
+cp "$root/rules/bench-identity.conf" "$stage/"
+id_policy=$stage/bench-identity.conf
+# The same routes without identity, enforced too: against it, the identity runs differ by identity alone.
+sed 's/^mode = "monitor";/mode = "enforce";/' "$policy" >"$stage/bench-anonymous.conf"
+grep -q '^mode = "enforce";' "$stage/bench-anonymous.conf" || { echo "bench: cannot make $policy enforce" >&2; exit 1; }
+anon_policy=$stage/bench-anonymous.conf
+for p in "$id_policy" "$anon_policy"; do
+	"$ztgatectl" validate "$p" >/dev/null || { echo "bench: staged policy $p does not validate:" >&2;
+		"$ztgatectl" validate "$p" >&2 || true; exit 1; }
+done
+# No attacks: in enforce mode they would be denied and forward less.
+id_pcap=$out_dir/api-traffic-identity-s$seed-n$sessions-b$body_size.pcap
+id_describe=$id_pcap.json
+"$trafgen" --output "$id_pcap" --sessions "$sessions" --seed "$seed" --body-size "$body_size" --malicious 0 \
+	--bearer-file "$stage/token.jwt" --describe "$id_describe"
+id_packets=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packets"])' "$id_describe")
+
 # net_pcap with infinite_rx copies the whole file into mbufs at start.
 mbufs=$((packets + 16384))
-mem_mb=$(( (mbufs * 2304 / 1048576) + 512 ))
+id_mbufs=$((id_packets + 16384))
+mem_mb=$(( ((mbufs > id_mbufs ? mbufs : id_mbufs) * 2304 / 1048576) + 512 ))
 if [ "$use_hugepages" = 1 ]; then
 	read -r -a eal_mem <<< "$("$root/platform/hugepages.sh" "$mem_mb")"
 else
@@ -74,14 +151,45 @@ else
 fi
 [ "${eal_mem[0]}" = "--no-huge" ] && use_hugepages=0
 
-run() { # run MODE-NAME [ztgate options...]
-	local name=$1; shift
+run_on() { # run_on PCAP MBUFS MODE-NAME [ztgate options...]
+	local in=$1 nb=$2 name=$3; shift 3
 	echo "bench: $name for ${seconds}s"
 	"$ztgate" -l 0-1 "${eal_mem[@]}" --no-pci --file-prefix "ztg-bench-$$" --log-level=lib.eal:warning \
-		--vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev net_null1,no-rx=1 \
-		-- -p 0:1 --mbufs "$mbufs" --duration "$seconds" \
+		--vdev "net_pcap0,rx_pcap=$in,infinite_rx=1" --vdev net_null1,no-rx=1 \
+		-- -p 0:1 --mbufs "$nb" --duration "$seconds" \
 		--stats-json "$out_dir/$name.stats.json" "$@" > "$out_dir/$name.log" 2>&1 ||
 		{ echo "bench: ztgate ($name) failed:" >&2; tail -20 "$out_dir/$name.log" >&2; exit 1; }
+}
+run() { run_on "$pcap" "$mbufs" "$@"; }
+run_id() { run_on "$id_pcap" "$id_mbufs" "$@"; }
+# check_identity NAME CACHE: every request with the token was let through by
+# its identity, none refused; with the cache on, nearly all were cache hits.
+# A round whose token ztgate refused would measure the wrong thing: stop.
+check_identity() {
+	/usr/bin/python3 - "$out_dir/$1.stats.json" "$2" <<'PY' ||
+import json, sys
+t = json.load(open(sys.argv[1]))["totals"]
+cache = sys.argv[2] == "on"
+ident, hits, ver = t["auth_identified"], t["auth_cache_hits"], t["auth_verifications"]
+bad = []
+if ident == 0:
+    bad.append("no request was identified")
+if ident + t["auth_anonymous"] != t["http_requests"]:
+    bad.append("%d identified + %d anonymous of %d requests" % (ident, t["auth_anonymous"], t["http_requests"]))
+for k in ("auth_denied", "policy_denied", "verdicts_deny", "verdicts_reset", "verdicts_drop", "http_violations"):
+    if t[k]:
+        bad.append("%s = %d" % (k, t[k]))
+if cache and hits < 0.99 * ident:
+    bad.append("cache hits %d of %d identified requests" % (hits, ident))
+if not cache and (hits != 0 or ver < ident):
+    bad.append("cache off, yet %d hits and %d verifications for %d requests" % (hits, ver, ident))
+if bad:
+    sys.exit("; ".join(bad))
+PY
+		{ echo "bench: identity round $1 is not what it claims to measure (see $out_dir/$1.log):" >&2;
+		  /usr/bin/python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]
+print({k: v for k, v in t.items() if k.startswith(("auth_", "policy_", "verdicts_", "http_"))})' \
+			"$out_dir/$1.stats.json" >&2; exit 1; }
 }
 # ctl_loop SOCKET LOG COMMAND...: run ztgatectl COMMAND every 100 ms while ztgate runs.
 ctl_loop() {
@@ -110,16 +218,48 @@ for round in $(seq "$rounds"); do
 	loop=$!
 	run "swap-$round" --policy "$policy" --control-socket "$sock"
 	wait "$loop" || true
+	# Identity: the token-carrying traffic forwarded, judged without identity, with it (cache hot), cache off.
+	run_id "identity-forward-only-$round" --forward-only
+	run_id "identity-anonymous-$round" --policy "$anon_policy"
+	run_id "identity-$round" --policy "$id_policy"
+	check_identity "identity-$round" on
+	run_id "identity-no-cache-$round" --policy "$id_policy" --token-cache 0
+	check_identity "identity-no-cache-$round" off
 done
 echo "bench: route matcher at 10, 1,000 and 10,000 routes"
 "$build/tests/bench/route_match_bench" --rounds 5 >"$out_dir/route_match.json"
 
+# JWT verification per algorithm against `openssl speed` for the same
+# primitive, in this run, each primitive's algorithms right before its openssl
+# run so that load drifts between them as little as it can: RSA-2048 verify
+# for RS* and PS* (openssl times PKCS#1 only), ECDSA P-256/384/521 verify,
+# Ed25519 verify, HMAC over a block as long as the tokens' signing input
+# (every jwt_bench token has the same). -mr gives lines to parse; a failing
+# openssl run is recorded with its reason and does not stop the bench.
+echo "bench: JWT verification per algorithm, each followed by openssl speed of its primitive"
+jwt_bench=$build/tests/bench/jwt_bench
+"$jwt_bench" --rounds 5 --seconds 0.5 --alg parse_only >"$out_dir/jwt_verify.jsonl"
+hmac_bytes=$(/usr/bin/python3 -c 'import json,sys
+print(json.loads(open(sys.argv[1]).readline())["signing_input_bytes"])' "$out_dir/jwt_verify.jsonl")
+for group in rsa2048:RS256,RS384,RS512,PS256,PS384,PS512 ecdsap256:ES256 ecdsap384:ES384 ecdsap521:ES512 \
+	ed25519:EdDSA hmac-sha256:HS256 hmac-sha384:HS384 hmac-sha512:HS512; do
+	prim=${group%%:*}
+	"$jwt_bench" --rounds 5 --seconds 0.5 --alg "${group#*:}" >>"$out_dir/jwt_verify.jsonl"
+	case $prim in
+	hmac-*) args=(-bytes "$hmac_bytes" -hmac "${prim#hmac-}") ;;
+	*) args=("$prim") ;;
+	esac
+	echo "openssl speed -mr -seconds 1 ${args[*]}" >"$out_dir/openssl-$prim.cmd"
+	openssl speed -mr -seconds 1 "${args[@]}" >"$out_dir/openssl-$prim.txt" 2>&1 ||
+		echo "exit status $?" >>"$out_dir/openssl-$prim.txt"
+done
+
 [ -n "$report" ] || report=$out_dir/bench-$(date +%Y%m%d-%H%M%S).json
 /usr/bin/python3 - "$out_dir" "$describe" "$report" "$seconds" "$rounds" "$use_hugepages" \
-	"$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'PY'
+	"$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$id_describe" "$hmac_bytes" <<'PY'
 import json, os, platform, statistics, sys
 
-out_dir, describe, report, seconds, rounds, huge, commit = sys.argv[1:]
+out_dir, describe, report, seconds, rounds, huge, commit, id_describe, hmac_bytes = sys.argv[1:]
 rounds = int(rounds)
 
 def figures(name):
@@ -155,6 +295,112 @@ for i in range(1, rounds + 1):
             applies += 1
             graces.append(float(line.split("grace period of")[1].split()[0]))
 route_match = json.load(open(os.path.join(out_dir, "route_match.json")))
+
+# Identity on the token-carrying pcap. Requests per second come from the pcap
+# (replayed packets times its requests per packet), so forward-only, which
+# parses nothing, is counted like the rest; ztgate's own count is kept beside.
+id_pcap = json.load(open(id_describe))
+main_pcap = json.load(open(describe))
+req_per_pkt = id_pcap["requests"] / id_pcap["packets"]
+AUTH = ("http_requests", "auth_identified", "auth_anonymous", "auth_denied", "auth_verifications",
+        "auth_cache_hits", "policy_allowed", "policy_denied")
+
+def id_figures(name):
+    f = figures(name)
+    s = json.load(open(os.path.join(out_dir, name + ".stats.json")))
+    t, d = s["totals"], s["duration_seconds"]
+    f["requests_per_s"] = round(t["rx_packets"] * req_per_pkt / d)
+    f["http_requests_per_s"] = round(t["http_requests"] / d)
+    f["auth"] = {k: t[k] for k in AUTH}
+    if t["auth_identified"]:
+        f["auth"]["cache_hit_ratio"] = round(t["auth_cache_hits"] / t["auth_identified"], 5)
+    return f
+
+def id_median(runs):
+    m = median_of(runs)
+    m["requests_per_s"] = round(statistics.median(r["requests_per_s"] for r in runs))
+    return m
+
+id_runs = {k: [id_figures("identity-%s%d" % (p, i)) for i in range(1, rounds + 1)]
+           for k, p in (("forward", "forward-only-"), ("anonymous", "anonymous-"), ("hot", ""),
+                        ("off", "no-cache-"))}
+idm = {k: id_median(v) for k, v in id_runs.items()}
+tsc_hz = json.load(open(os.path.join(out_dir, "identity-1.stats.json")))["tsc_hz"]
+pkts_per_req = 1 / req_per_pkt
+policy_rps = pol["mpps"] * 1e6 * main_pcap["requests"] / main_pcap["packets"]
+extra_verify_cycles = (idm["off"]["cycles_per_packet"] - idm["hot"]["cycles_per_packet"]) * pkts_per_req
+identity = {
+    "what": "the same API traffic with one valid ES256 token in every request but the probes' (no attacks), "
+            "forwarded, judged by rules/bench.conf made enforce (every route anonymous), and by "
+            "rules/bench-identity.conf (enforce, ES256 issuer, scopes) with the token cache on and off",
+    "token": json.load(open(os.path.join(out_dir, "identity-token.json"))),
+    "pcap": {k: id_pcap[k] for k in ("file", "packets", "requests", "sessions", "avg_packet_size")},
+    "forward_only": {"median": idm["forward"], "runs": id_runs["forward"]},
+    "policy_without_identity": {"median": idm["anonymous"], "runs": id_runs["anonymous"]},
+    "identity_cache_hot": {"median": idm["hot"], "runs": id_runs["hot"]},
+    "identity_cache_off": {"median": idm["off"], "runs": id_runs["off"], "option": "--token-cache 0"},
+    "ratio": {
+        "rps_identity_over_forward": round(idm["hot"]["requests_per_s"] / idm["forward"]["requests_per_s"], 3),
+        "rps_identity_over_forward_per_round": [round(h["requests_per_s"] / f["requests_per_s"], 3)
+                                                for h, f in zip(id_runs["hot"], id_runs["forward"])],
+        "rps_identity_over_policy_without_identity":
+            round(idm["hot"]["requests_per_s"] / idm["anonymous"]["requests_per_s"], 3),
+        "identity_extra_cycles_per_request":
+            round((idm["hot"]["cycles_per_packet"] - idm["anonymous"]["cycles_per_packet"]) * pkts_per_req),
+        "rps_cache_off_over_cache_hot": round(idm["off"]["requests_per_s"] / idm["hot"]["requests_per_s"], 3),
+        "cache_off_extra_cycles_per_request": round(extra_verify_cycles),
+        "cache_off_extra_us_per_request": round(extra_verify_cycles / tsc_hz * 1e6, 2),
+        # Another pcap (random unverifiable tokens, 2% attacks, monitor mode): indicative only.
+        "rps_identity_over_policy_round_other_pcap": round(idm["hot"]["requests_per_s"] / policy_rps, 3),
+    },
+}
+
+# JWT verification against openssl speed, both per CPU second.
+jwt_lines = [json.loads(l) for l in open(os.path.join(out_dir, "jwt_verify.jsonl")) if l.strip()]
+# Which -mr line and field holds the verify rate (HMAC: bytes per second of the -bytes block).
+SPEED = {"rsa2048": ("+F2:", 4), "ecdsap256": ("+F4:", 4), "ecdsap384": ("+F4:", 4), "ecdsap521": ("+F4:", 4),
+         "ed25519": ("+F6:", 5), "hmac-sha256": ("+F:", 3), "hmac-sha384": ("+F:", 3), "hmac-sha512": ("+F:", 3)}
+
+def openssl_rate(prim):
+    base = os.path.join(out_dir, "openssl-" + prim)
+    cmd = open(base + ".cmd").read().strip() if os.path.exists(base + ".cmd") else None
+    try:
+        text = open(base + ".txt").read()
+    except OSError as e:
+        return None, cmd, "not run: %s" % e
+    prefix, field = SPEED[prim]
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            try:
+                v = float(line.split(":")[field])
+            except (IndexError, ValueError):
+                break
+            return (v / int(hmac_bytes) if prim.startswith("hmac-") else v), cmd, None
+    return None, cmd, "no %s line in its output: %s" % (prefix, text.strip().splitlines()[-1:] or "empty")
+
+algs = []
+for j in jwt_lines:
+    if j["alg"] == "parse_only":
+        continue
+    rate, cmd, why = openssl_rate(j["primitive"])
+    entry = {"alg": j["alg"], "ztgate_verify_per_s": j["verify_per_s"],
+             "openssl_verify_per_s": round(rate) if rate else None,
+             "ratio": round(j["verify_per_s"] / rate, 3) if rate else None,
+             "openssl": cmd, "ns_per_verify": j["ns_per_verify"], "token_bytes": j["token_bytes"],
+             "signing_input_bytes": j["signing_input_bytes"]}
+    if why:
+        entry["openssl_error"] = why
+    algs.append(entry)
+jwt_verify = {
+    "what": "ztg_jwt_verify on one realistic token per algorithm (no cache) vs `openssl speed` of the primitive, "
+            "in this run; both per CPU second (jwt_bench: thread CPU time; openssl speed: user CPU time). "
+            "openssl times RSA PKCS#1 only (PS* compare with it too), ECDSA/Ed25519 on a short digest or message, "
+            "HMAC with a fixed key on a block of the signing input's length",
+    "algorithms": algs,
+    "parse_only": next((j for j in jwt_lines if j["alg"] == "parse_only"), None),
+    "jwt_bench": jwt_lines,
+}
+
 result = {
     "benchmark": "ztgate inline throughput, net_pcap infinite_rx -> net_null, 1 worker",
     "commit": commit,
@@ -175,6 +421,8 @@ result = {
                             "max": round(max(graces), 1) if graces else None},
     },
     "route_match": route_match,
+    "identity": identity,
+    "jwt_verify": jwt_verify,
     "ratio": {
         "mpps_inspect_over_forward": round(full["mpps"] / base["mpps"], 3),
         "mpps_inspect_over_forward_per_round": per_round,
@@ -196,6 +444,14 @@ with open(report, "w") as f:
 print(json.dumps({"baseline": base, "inspect": full, "policy": pol, "policy_with_status_loop": status,
                   "policy_with_swaps": swap,
                   "applies": applies, "grace_period_us": result["policy_with_swaps"]["grace_period_us"],
-                  "ratio": result["ratio"]}, indent=2))
+                  "ratio": result["ratio"],
+                  "identity": {"requests_per_s": {k: v["requests_per_s"] for k, v in idm.items()},
+                               "cycles_per_packet": {k: v["cycles_per_packet"] for k, v in idm.items()},
+                               "auth_cache_hot_run_1": id_runs["hot"][0]["auth"],
+                               "auth_cache_off_run_1": id_runs["off"][0]["auth"],
+                               "ratio": identity["ratio"]},
+                  "jwt_verify": [{k: a[k] for k in ("alg", "ztgate_verify_per_s", "openssl_verify_per_s", "ratio")}
+                                 for a in algs] + [{"parse_only_ns": jwt_verify["parse_only"]["ns_per_verify"]}]},
+                 indent=2))
 print("bench: report written to", report)
 PY

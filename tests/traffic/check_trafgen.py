@@ -12,6 +12,8 @@ usage: check_trafgen.py PATH/TO/ztg-trafgen WORKDIR
 - every TCP connection is complete and consistent: SYN, SYN-ACK, ACK, data
   with contiguous sequence numbers and ACKs that never run ahead of the
   peer nor go back, FIN from both sides, final ACK;
+- --bearer-file puts its token in every request that carries one (all but
+  the health probes'), as the only Authorization header;
 - bad option values are refused with exit status 2.
 """
 import csv
@@ -170,7 +172,7 @@ def check_flows(recs, vlan):
     return flows
 
 
-def count_messages(flows):
+def count_messages(flows, heads=None):
     requests = responses = 0
     for f in flows.values():
         cli = f["client"]
@@ -192,6 +194,8 @@ def count_messages(flows):
                     if not first.endswith(" HTTP/1.1"):
                         fail("bad request line %r" % first)
                     requests += 1
+                    if heads is not None:
+                        heads.append(head)
                 else:
                     if not first.startswith("HTTP/1.1 "):
                         fail("bad status line %r" % first)
@@ -200,6 +204,52 @@ def count_messages(flows):
             if pos != len(data):
                 fail("HTTP message overruns its stream")
     return requests, responses
+
+
+def auth_values(head):
+    return [line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:]
+            if line.lower().startswith("authorization:")]
+
+
+def check_bearer(exe, work, common):
+    """--bearer-file: the file's token in every request that has a token, probes without."""
+    token = ("eyJhbGciOiJFUzI1NiIsImtpZCI6ImJlbmNoIiwidHlwIjoiYXQrand0In0."
+             "eyJpc3MiOiJodHRwczovL2lkcC5iZW5jaC50ZXN0Iiwic3ViIjoidXNyXzAwMSJ9."
+             "c2lnbmF0dXJlLW9mLXRoZS1yaWdodC1sZW5ndGgtZm9yLWVzMjU2LWF0LWxlYXN0LTY0")
+    tok_file = os.path.join(work, "trafgen-bearer.txt")
+    with open(tok_file, "w") as f:
+        f.write(token + "\n")
+    out, desc = (os.path.join(work, "trafgen-bearer." + x) for x in ("pcap", "json"))
+    run(exe, ["--output", out, "--seed", "42", "--describe", desc, "--bearer-file", tok_file] + common)
+    with open(desc) as f:
+        d = json.load(f)
+    if d["options"]["bearer_file"] != tok_file or d["options"]["bearer_bytes"] != len(token):
+        fail("describe does not report --bearer-file: %r" % d["options"])
+    heads = []
+    req, _ = count_messages(check_flows(read_pcap(out), 100), heads)
+    if req != d["requests"]:
+        fail("describe says %d requests, the file has %d" % (d["requests"], req))
+    with_token = probes = 0
+    for h in heads:
+        auth = auth_values(h)
+        # the generator's health probes ask for "Accept: */*" and carry no token
+        if "\r\nAccept: */*" in h:
+            probes += 1
+            if auth:
+                fail("a health probe carries a token: %r" % auth)
+        elif auth != ["Bearer " + token]:
+            fail("a request carries %r, not the --bearer-file token alone:\n%s" % (auth, h))
+        else:
+            with_token += 1
+    if with_token == 0 or with_token + probes != req:
+        fail("%d of %d requests carry the --bearer-file token, %d are probes" % (with_token, req, probes))
+    bad = os.path.join(work, "trafgen-bearer-bad.txt")
+    for content in ("", "\n", "eyJ hbGci.x.y", "abc\r\nX-Injected: 1", "=abc", "ab=c"):
+        with open(bad, "w") as f:
+            f.write(content)
+        run(exe, ["--output", out, "--bearer-file", bad], expect=2)
+    run(exe, ["--output", out, "--bearer-file", os.path.join(work, "no-such-token")], expect=2)
+    return with_token
 
 
 def run(exe, args, expect=0):
@@ -258,6 +308,8 @@ def main():
         ts, frame = recs[int(r["frame"]) - 1]
         if (r["method"] + " " + r["target"]).encode() not in frame:
             fail("labels frame %s does not start request %s" % (r["frame"], r["target"]))
+
+    check_bearer(exe, work, common)
 
     # bad values are refused
     out = os.path.join(work, "trafgen-bad.pcap")

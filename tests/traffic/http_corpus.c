@@ -387,7 +387,10 @@ int tg_http_request(struct tg_http *h, struct tg_buf *out, struct tg_req_info *r
 	} else {
 		tg_buf_puts(out, "Accept: application/json\r\nAccept-Encoding: gzip, deflate, br\r\n");
 		tg_buf_puts(out, "Authorization: Bearer ");
-		tg_buf_put(out, id->token.data, id->token.len);
+		if (h->cfg.bearer != NULL)
+			tg_buf_put(out, h->cfg.bearer, h->cfg.bearer_len);
+		else
+			tg_buf_put(out, id->token.data, id->token.len);
 		tg_buf_puts(out, "\r\n");
 		tg_buf_printf(out, "X-Request-ID: %s\r\n", ri->request_id);
 	}

@@ -5,8 +5,9 @@
  * Every choice is drawn from the caller's tg_rng, so a session's messages
  * depend only on the seed.  Bearer tokens are realistic-looking compact JWTs
  * (RS256 header with kid, iss/sub/aud/exp/iat/scope payload, a random
- * signature of the RS256 length).  The signatures are NOT valid: real
- * signing against the lab JWKS comes in a later issue.
+ * signature of the RS256 length).  The signatures are NOT valid; a caller
+ * that needs tokens ztgate accepts passes one real token (cfg.bearer) that
+ * every request then carries.
  */
 #ifndef ZTG_TRAFFIC_HTTP_CORPUS_H
 #define ZTG_TRAFFIC_HTTP_CORPUS_H
@@ -52,6 +53,8 @@ struct tg_http_cfg {
 	uint32_t body_size;	/* JSON body size of POST/PUT/PATCH requests */
 	uint32_t response_size;	/* JSON body size of responses, 0 = natural */
 	double malicious;	/* probability that a request is an attack */
+	const char *bearer;	/* NULL: each identity's generated token; else sent by every request with a token */
+	size_t bearer_len;
 };
 
 /* Who a session is: one identity per TCP connection. */

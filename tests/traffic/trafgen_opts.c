@@ -14,7 +14,7 @@
 enum {
 	OPT_SESSIONS = 256, OPT_RPS, OPT_CONCURRENCY, OPT_SEED, OPT_BODY, OPT_RESP, OPT_MAL,
 	OPT_IPV6, OPT_VLAN, OPT_MSS, OPT_SPORT, OPT_CNET, OPT_SADDR, OPT_CNET6, OPT_SADDR6,
-	OPT_CMAC, OPT_SMAC, OPT_HOST, OPT_START, OPT_DESCRIBE, OPT_LABELS,
+	OPT_CMAC, OPT_SMAC, OPT_HOST, OPT_START, OPT_DESCRIBE, OPT_LABELS, OPT_BEARER,
 };
 
 static const struct option long_opts[] = {
@@ -40,6 +40,7 @@ static const struct option long_opts[] = {
 	{"server-mac", required_argument, NULL, OPT_SMAC},
 	{"host", required_argument, NULL, OPT_HOST},
 	{"start-time", required_argument, NULL, OPT_START},
+	{"bearer-file", required_argument, NULL, OPT_BEARER},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -82,6 +83,11 @@ void tg_opts_usage(FILE *fp, const char *prog)
 "                               (default %u: 1500-byte MTU with timestamps); IPv6\n"
 "                               connections use N-20 so frames stay the same size\n"
 "      --start-time SEC         Unix time of the first packet (default %u)\n"
+"      --bearer-file FILE       every request that carries a token (all but the\n"
+"                               health probes) carries the token in FILE instead:\n"
+"                               base64url/token68 characters, up to %u bytes, one\n"
+"                               trailing newline ignored (for benchmarks: a token\n"
+"                               ztgate verifies, in every request)\n"
 "Addresses:\n"
 "      --client-net CIDR        IPv4 client prefix, /8../30 (default %s);\n"
 "                               host parts all-0/all-1 and .0/.255 are never used\n"
@@ -96,10 +102,9 @@ void tg_opts_usage(FILE *fp, const char *prog)
 "\n"
 "Bearer tokens are realistic-looking compact JWTs (RS256 header with kid; iss, sub,\n"
 "aud, exp, iat, scope and padding claims; 600-900 bytes) whose signatures are random\n"
-"bytes of the RS256 length: they do NOT verify. Real signing with the lab keys comes\n"
-"in a later issue.\n",
+"bytes of the RS256 length: they do NOT verify, unless --bearer-file gives a real one.\n",
 		prog, TG_DEF_SESSIONS, TG_DEF_REQ_MIN, TG_DEF_REQ_MAX, TG_DEF_CONCURRENCY,
-		TG_DEF_SEED, TG_DEF_BODY_SIZE, TG_DEF_MSS, TG_DEF_START_TIME, TG_DEF_CLIENT_NET,
+		TG_DEF_SEED, TG_DEF_BODY_SIZE, TG_DEF_MSS, TG_DEF_START_TIME, TG_MAX_BEARER, TG_DEF_CLIENT_NET,
 		TG_MAX_SERVERS, TG_DEF_SERVER_ADDR, TG_DEF_CLIENT_NET6, TG_DEF_SERVER_ADDR6,
 		TG_DEF_SERVER_PORT, TG_DEF_CLIENT_MAC, TG_DEF_SERVER_MAC, TG_DEF_HOST);
 }
@@ -268,6 +273,66 @@ bad:
 	return -1;
 }
 
+/*
+ * The token of --bearer-file. It goes verbatim into "Authorization: Bearer
+ * ...", so only token68 characters (RFC 7235 2.1) are taken: anything else
+ * would make the generated requests malformed HTTP rather than carry a token.
+ */
+static int read_bearer(const char *path, char **out, size_t *len, char *err)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf = malloc(TG_MAX_BEARER + 3);
+	size_t n;
+
+	if (fp == NULL || buf == NULL) {
+		snprintf(err, ERRLEN, "%s: %s", path, fp == NULL ? strerror(errno) : "out of memory");
+		goto fail;
+	}
+	n = fread(buf, 1, TG_MAX_BEARER + 3, fp);
+	if (ferror(fp)) {
+		snprintf(err, ERRLEN, "%s: read error", path);
+		goto fail;
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if (n == 0 || n > TG_MAX_BEARER) {
+		snprintf(err, ERRLEN, "%s: the token must be 1..%u bytes", path, TG_MAX_BEARER);
+		goto fail;
+	}
+	for (size_t i = 0, pad = 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			  c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+
+		/* '=' only as trailing padding */
+		if (c == '=' && i > 0)
+			pad++;
+		else if (!ok || pad > 0) {
+			snprintf(err, ERRLEN, "%s: byte %zu (0x%02x) is not a token68 character", path, i, c);
+			goto fail;
+		}
+	}
+	buf[n] = '\0';
+	fclose(fp);
+	*out = buf;
+	*len = n;
+	return 0;
+fail:
+	if (fp != NULL)
+		fclose(fp);
+	free(buf);
+	return -1;
+}
+
+void tg_opts_free(struct tg_options *o)
+{
+	free(o->bearer);
+	o->bearer = NULL;
+	o->bearer_len = 0;
+}
+
 static void set_defaults(struct tg_options *o)
 {
 	*o = (struct tg_options){
@@ -318,11 +383,18 @@ enum tg_opts_result tg_opts_parse(struct tg_options *o, int argc, char **argv)
 		err[0] = '\0';
 		switch (c) {
 		case 'h':
+			tg_opts_free(o);
 			tg_opts_usage(stdout, prog);
 			return TG_OPTS_HELP;
 		case 'o': o->output = optarg; break;
 		case OPT_DESCRIBE: o->describe = optarg; break;
 		case OPT_LABELS: o->labels = optarg; break;
+		case OPT_BEARER:
+			tg_opts_free(o);	/* the last one given wins */
+			rc = read_bearer(optarg, &o->bearer, &o->bearer_len, err);
+			if (rc == 0)
+				o->bearer_file = optarg;
+			break;
 		case OPT_HOST:
 			rc = optarg[0] == '\0' || strpbrk(optarg, " \t\r\n\"\\") != NULL;
 			if (rc)
@@ -407,6 +479,7 @@ enum tg_opts_result tg_opts_parse(struct tg_options *o, int argc, char **argv)
 		errors++;
 	}
 	if (errors) {
+		tg_opts_free(o);
 		fprintf(stderr, "Try '%s --help'.\n", prog);
 		return TG_OPTS_ERROR;
 	}

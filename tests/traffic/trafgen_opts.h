@@ -29,6 +29,7 @@
 #define TG_DEF_SERVER_MAC "02:00:00:00:00:02"
 #define TG_DEF_HOST "api.example.com"
 #define TG_DEF_START_TIME 1700000000u	/* 2023-11-14T22:13:20Z */
+#define TG_MAX_BEARER 16384u	/* ztgate's hard bound on any token (ZTG_JWT_MAX_TOKEN) */
 
 struct tg_options {
 	const char *output;
@@ -38,6 +39,9 @@ struct tg_options {
 	const char *client_net, *client_net6;
 	const char *server_addr, *server_addr6;
 	const char *client_mac, *server_mac;
+	const char *bearer_file;
+	char *bearer;		/* --bearer-file's token, owned (tg_opts_free) */
+	size_t bearer_len;
 	uint64_t sessions;
 	uint64_t seed;
 	uint64_t start_time;
@@ -56,5 +60,6 @@ enum tg_opts_result {
 
 enum tg_opts_result tg_opts_parse(struct tg_options *o, int argc, char **argv);
 void tg_opts_usage(FILE *fp, const char *prog);
+void tg_opts_free(struct tg_options *o);
 
 #endif

@@ -332,8 +332,14 @@ static int write_describe(const struct generator *g, const char *path)
 		json_string(fp, strs[i].v);
 		fprintf(fp, ",\n");
 	}
-	fprintf(fp, "    \"start_time\": %" PRIu64 ",\n    \"jwt_signatures\": \"random, not verifiable\"\n  }\n}\n",
-		o->start_time);
+	fprintf(fp, "    \"start_time\": %" PRIu64 ",\n    \"bearer_file\": ", o->start_time);
+	if (o->bearer_file != NULL)
+		json_string(fp, o->bearer_file);
+	else
+		fputs("null", fp);
+	fprintf(fp, ",\n    \"bearer_bytes\": %zu,\n    \"jwt_signatures\": \"%s\"\n  }\n}\n", o->bearer_len,
+		o->bearer != NULL ? "the --bearer-file token in every request with a token"
+				  : "random, not verifiable");
 
 	int rc = ferror(fp) ? EIO : 0;
 	if (fclose(fp) != 0 && rc == 0)
@@ -358,6 +364,7 @@ int main(int argc, char **argv)
 	struct generator *g = calloc(1, sizeof(*g));
 	if (g == NULL) {
 		fprintf(stderr, "ztg-trafgen: out of memory\n");
+		tg_opts_free(&opts);
 		return 1;
 	}
 	g->o = &opts;
@@ -366,12 +373,15 @@ int main(int argc, char **argv)
 		.body_size = opts.body_size,
 		.response_size = opts.response_size,
 		.malicious = opts.malicious,
+		.bearer = opts.bearer,
+		.bearer_len = opts.bearer_len,
 	});
 
 	rc = tg_pcap_open(&g->pcap, opts.output);
 	if (rc) {
 		fprintf(stderr, "ztg-trafgen: %s: %s\n", opts.output, strerror(rc));
 		free(g);
+		tg_opts_free(&opts);
 		return 1;
 	}
 	if (opts.labels) {
@@ -380,6 +390,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ztg-trafgen: %s: %s\n", opts.labels, strerror(errno));
 			tg_pcap_close(&g->pcap);
 			free(g);
+			tg_opts_free(&opts);
 			return 1;
 		}
 		fprintf(g->labels, "frame,session,request,client,client_port,server,server_port,"
@@ -413,5 +424,6 @@ int main(int argc, char **argv)
 	free(g->heap);
 	tg_http_free(&g->http);
 	free(g);
+	tg_opts_free(&opts);
 	return rc ? 1 : 0;
 }
