@@ -10,6 +10,8 @@
 //                        asymmetric algorithm (RS256/384/512 and PS256/384/512 RSA-2048,
 //                        ES256 P-256, ES384 P-384, ES512 P-521, EdDSA Ed25519); kid "lab-" +
 //                        the algorithm in lower case; never an HMAC secret
+//   OUT/jwks-rotated.json  jwks.json plus the ES256 key "lab-es256-next": what the IdP publishes
+//                        after a key rotation (tests/e2e/lab_test.sh swaps it in while ztgate runs)
 //   OUT/hmac.jwks        issuer lab-hmac's oct keys (HS256/384/512), mode 0600: the policy's
 //                        jwks_file; HMAC secrets are never published
 //   OUT/private.jwks     every private key (mode 0600), to mint more tokens by hand
@@ -84,6 +86,10 @@ const keys = {};
 for (const alg of [...ASYM, ...HMAC]) keys[alg] = await makeKey(alg);
 // Not in any JWKS: signs the "wrong signature" token under the kid of the real ES256 key.
 const forger = await makeKey('ES256');
+// The key the IdP rotates to: only in jwks-rotated.json.
+const next = await makeKey('ES256');
+next.kid = 'lab-es256-next';
+next.publicJwk.kid = next.privateJwk.kid = next.kid;
 
 const idpJwks = { keys: ASYM.map((a) => keys[a].publicJwk) };
 const hmacJwks = { keys: HMAC.map((a) => keys[a].publicJwk) };
@@ -91,6 +97,7 @@ for (const k of idpJwks.keys) {
   if (k.kty === 'oct' || 'd' in k || 'k' in k) throw new Error(`secret material in the public JWKS: ${k.kid}`);
 }
 writeJson(join(out, 'jwks.json'), idpJwks);
+writeJson(join(out, 'jwks-rotated.json'), { keys: [...idpJwks.keys, next.publicJwk] });
 writeJson(join(out, 'hmac.jwks'), hmacJwks, 0o600);
 writeJson(join(out, 'private.jwks'), { keys: Object.values(keys).map((k) => k.privateJwk) }, 0o600);
 
@@ -124,6 +131,8 @@ await add('other-tenant', es, claims(es),
             note: 'tenant acme asking for globex\'s order' });
 await add('wrong-signature', forger, claims(es), { expect: 'deny', status: 401, reason: 'bad_signature', kid: es.kid,
           note: 'signed by a key not in the JWKS, under the kid of the real ES256 key' });
+await add('rotated', next, claims(next), { expect: 'rotation', status: 200,
+          note: 'signed by lab-es256-next: unknown_kid until the IdP publishes jwks-rotated.json, then 200' });
 await add('scope-missing', es, claims(es, { scope: 'profile' }),
           { expect: 'deny', status: 403, reason: 'scope_missing', note: 'scope profile, the route needs orders:read' });
 

@@ -458,6 +458,29 @@ after=$(wc -l <"$ACCESS_LOG")
 ((after == before)) || fail "access log: nginx logged $((after - before)) request(s) ztgate should have refused"
 pass "refused with their reasons in the 403/401 and the event: credentials_missing ${denied[*]} api_key_unknown; none reached nginx"
 
+# Key rotation at the IdP while ztgate runs: a token of the new key is unknown_kid until nginx
+# serves the rotated JWKS; the next such token makes ztgate fetch again at once (jwks_refetch_min
+# 2 s, not the 300 s interval), after which it verifies, and the old keys' tokens still do.
+get "$SERVER_URL$path" -H "Authorization: Bearer $(token rotated)"
+expect_denial "a token of the key the IdP has not published yet" 401 unknown_kid
+install -m 644 "$IDP/jwks-rotated.json" "$RUN/jwks/jwks.json"
+rotated=0
+for _ in $(seq 1 40); do
+	get "$SERVER_URL$path" -H "Authorization: Bearer $(token rotated)"
+	if [[ $CODE == 200 ]]; then
+		rotated=1
+		break
+	fi
+	sleep 0.25
+done
+((rotated)) || fail "the rotated key's token still refused 10 s after the IdP published it: HTTP $CODE: $BODY"
+keys=$("$LAB" ctl --json keys)
+jq -e '.issuers[] | select(.name == "lab-idp") | (.kids | index("lab-es256-next")) != null and .early_refetches >= 1' \
+	<<<"$keys" >/dev/null || fail "ztgatectl keys after the rotation: no lab-es256-next or no early refetch: $keys"
+get "$SERVER_URL$path" -H "Authorization: Bearer $(token valid-es256)"
+[[ $CODE == 200 ]] || fail "an old key's token after the rotation: HTTP $CODE: $BODY"
+pass "IdP key rotation: the new kid's token is unknown_kid, then verified after an early refetch; old keys still verify"
+
 get "$SERVER_URL/api/v1/me" -H "X-API-Key: $LAB_API_KEY"
 [[ $CODE == 200 ]] || fail "GET /api/v1/me with the lab's API key: HTTP $CODE: $BODY"
 get "$SERVER_URL/api/v1/tenants/acme/orders/3" -H "X-API-Key: $LAB_API_KEY"
