@@ -232,7 +232,8 @@ static const struct ctl_command ctl_commands[] = {
 			"the policy in force, without applying it. TARGET is the request-target:\n"
 			"\"/api/v1/orders/42?x=1\" or \"http://api.example/path\". --request FILE\n"
 			"takes method, target and Host from a raw HTTP request in FILE, parsed by\n"
-			"the workers' HTTP parser (a request it refuses is said so).",
+			"the workers' HTTP parser (a request it refuses is said so), and judges its\n"
+			"credentials for the route: whose they are, and what the route refuses.",
 		.min_args = 0,
 		.max_args = 16,
 		.passthrough = true,

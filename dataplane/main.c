@@ -680,6 +680,10 @@ struct raw_request {
 	char host[256];
 	const char *violation;
 	bool seen;
+	/* The head as the parser saw it: fed whole, its slices point into bytes. */
+	uint8_t bytes[65536];
+	struct ztg_http_message message;
+	struct ztg_http_header headers[ZTG_HTTP_MAX_HEADERS];
 };
 
 static int on_raw_request(void *arg, const struct ztg_http_event *ev)
@@ -697,6 +701,9 @@ static int on_raw_request(void *arg, const struct ztg_http_event *ev)
 	snprintf(rr->method, sizeof(rr->method), "%.*s", (int)m->method_token.len, (const char *)m->method_token.ptr);
 	snprintf(rr->target, sizeof(rr->target), "%.*s", (int)m->target.len, (const char *)m->target.ptr);
 	snprintf(rr->host, sizeof(rr->host), "%.*s", (int)m->host.len, (const char *)m->host.ptr);
+	rr->message = *m;
+	memcpy(rr->headers, m->headers, m->header_count * sizeof(rr->headers[0]));
+	rr->message.headers = rr->headers;
 	return 1;
 }
 
@@ -705,7 +712,7 @@ static bool read_raw_request(const char *path, struct raw_request *rr, FILE *out
 	struct ztg_http_limits limits;
 	struct ztg_http_pool *pool;
 	struct ztg_http_conn conn;
-	uint8_t buf[65536];
+	uint8_t *buf = rr->bytes;
 	size_t len;
 	FILE *f = fopen(path, "rb");
 
@@ -713,7 +720,7 @@ static bool read_raw_request(const char *path, struct raw_request *rr, FILE *out
 		fprintf(out, "explain: --request %s: %s\n", path, strerror(errno));
 		return false;
 	}
-	len = fread(buf, 1, sizeof(buf), f);
+	len = fread(buf, 1, sizeof(rr->bytes), f);
 	fclose(f);
 	ztg_http_limits_default(&limits);
 	pool = ztg_http_pool_create(2, limits.max_head_bytes);
@@ -743,11 +750,11 @@ static bool parse_address(const char *text, struct ztg_authz_explain_request *re
 }
 
 /* explain [--policy FILE] --src ADDR --dst ADDR [--port N] [--host HOST] METHOD TARGET [--json] */
-static enum ztg_control_status command_explain(struct ztg_app *app, int argc, char **argv, bool json, FILE *out)
+static enum ztg_control_status explain_request(struct ztg_app *app, int argc, char **argv, bool json, FILE *out,
+					      struct raw_request *raw)
 {
 	struct ztg_authz_explain_request req = {.port = 80};
 	const char *file = NULL, *request_file = NULL, *positional[2];
-	struct raw_request raw = {0};
 	struct ztg_authz *authz, *temporary = NULL;
 	bool have_src = false, have_dst = false;
 	int npos = 0;
@@ -809,17 +816,20 @@ static enum ztg_control_status command_explain(struct ztg_app *app, int argc, ch
 		return ZTG_CONTROL_USAGE;
 	}
 	if (request_file != NULL) {
-		if (!read_raw_request(request_file, &raw, out))
+		if (!read_raw_request(request_file, raw, out))
 			return ZTG_CONTROL_NEGATIVE;
-		if (!raw.seen) {
+		if (!raw->seen) {
 			fprintf(out, "the HTTP layer refuses this request before any policy: %s\nverdict: deny (%s)\n",
-				raw.violation, raw.violation);
+				raw->violation, raw->violation);
 			return ZTG_CONTROL_OK;
 		}
-		positional[0] = raw.method;
-		positional[1] = raw.target;
-		if (raw.host[0] != '\0')
-			req.host = raw.host;
+		positional[0] = raw->method;
+		positional[1] = raw->target;
+		if (raw->host[0] != '\0')
+			req.host = raw->host;
+		req.message = &raw->message;
+		req.now = (int64_t)time(NULL);
+		req.revocations = atomic_load(ztg_identity_control_revocations(app->identity));
 	}
 	req.method = positional[0];
 	req.target = positional[1];
@@ -840,6 +850,21 @@ static enum ztg_control_status command_explain(struct ztg_app *app, int argc, ch
 	ztg_authz_explain(authz, &req, json, out);
 	ztg_authz_free(temporary);
 	return ZTG_CONTROL_OK;
+}
+
+static enum ztg_control_status command_explain(struct ztg_app *app, int argc, char **argv, bool json, FILE *out)
+{
+	/* A whole request head and its parsed fields: too big for the control thread's stack. */
+	struct raw_request *raw = calloc(1, sizeof(*raw));
+	enum ztg_control_status status;
+
+	if (raw == NULL) {
+		fprintf(out, "explain: out of memory\n");
+		return ZTG_CONTROL_INTERNAL;
+	}
+	status = explain_request(app, argc, argv, json, out, raw);
+	free(raw);
+	return status;
 }
 
 struct ranked_flow {

@@ -520,6 +520,68 @@ static void explain_name(FILE *out, bool json, const char *key, const char *valu
 		ztg_events_write_string(out, value);
 }
 
+/*
+ * explain --request: the request's credentials judged for the route it
+ * matched, by a worker of its own without a cache. false when there is
+ * nothing to judge (no message, not an allow route, an anonymous one).
+ */
+static bool judge_credentials(const struct ztg_authz *authz, const struct ztg_authz_explain_request *req,
+			      const struct ztg_http_target_view *view, const struct ztg_authz_decision *d,
+			      struct ztg_authn_result *out)
+{
+	struct ztg_authn_worker w;
+	struct ztg_authn_request ar = {
+		.msg = req->message,
+		.target = view,
+		.match = &d->match,
+		.service = d->service,
+		.route = d->route,
+		.now = req->now,
+	};
+
+	if (req->message == NULL || d->action != ZTG_POLICY_ACTION_ALLOW || d->route == ZTG_AUTHZ_NONE ||
+	    !ztg_authn_route_protected(authz->authn, d->service, d->route) || ztg_authn_worker_init(&w, 0) != 0)
+		return false;
+	ztg_authn_check(authz->authn, &w, req->revocations, &ar, out);
+	ztg_authn_worker_release(&w);
+	return true;
+}
+
+/* What the credentials said: who, and whether that identity may use the route. */
+static void explain_credentials(FILE *out, bool json, const struct ztg_authn_result *r)
+{
+	const char *reason = ztg_authn_result_reason(r);
+
+	if (json) {
+		fprintf(out, ",\"credentials\":{\"reason\":");
+		ztg_events_write_string(out, reason);
+		fprintf(out, ",\"detail\":");
+		ztg_events_write_string(out, r->detail);
+		fprintf(out, ",\"verified\":%s,\"issuer\":", r->identified ? "true" : "false");
+		ztg_events_write_string(out, r->issuer != NULL ? r->issuer : "");
+		fprintf(out, ",\"subject\":");
+		ztg_events_write_string(out, r->identified ? r->identity.subject : "");
+		fprintf(out, ",\"kid\":");
+		ztg_events_write_string(out, r->identified ? r->identity.kid : r->kid);
+		fputc('}', out);
+		return;
+	}
+	if (r->identified && r->identity.kind == ZTG_IDENTITY_API_KEY)
+		fprintf(out, "   credentials: the API key %s, for %s", r->identity.kid, r->identity.subject);
+	else if (r->identified)
+		fprintf(out, "   credentials: a verified token of %s for %s, kid %s", r->issuer, r->identity.subject,
+			r->identity.kid);
+	else if (r->issuer != NULL)
+		fprintf(out, "   credentials: a token of %s%s%s", r->issuer, r->kid[0] ? ", kid " : "", r->kid);
+	else
+		fprintf(out, "   credentials: %s", r->reason == ZTG_AUTHN_CREDENTIALS_MISSING ? "none" : "not usable");
+	if (r->reason == ZTG_AUTHN_OK)
+		fputs(": meet the route\n", out);
+	else
+		fprintf(out, ": refused, %s%s%s (%s)\n", reason, r->detail[0] ? " " : "", r->detail,
+			ztg_authn_result_unauthenticated(r) ? "401" : "403");
+}
+
 /* What an allow route asks of the caller: step 7 of explain. */
 static void explain_requirement(FILE *out, bool json, const struct ztg_policy *p, const struct ztg_policy_service *svc,
 				const struct ztg_policy_route *r)
@@ -562,7 +624,7 @@ static void explain_requirement(FILE *out, bool json, const struct ztg_policy *p
 	}
 	fprintf(out, "7. identity: required, from");
 	for (uint32_t i = 0; i < a->issuer_count; i++)
-		fprintf(out, "%s%s tokens", i ? "," : "", p->issuers[a->issuers[i]].name);
+		fprintf(out, "%s%s tokens", i ? ", " : " ", p->issuers[a->issuers[i]].name);
 	if (a->api_key_header != NULL || a->api_key_query != NULL)
 		fprintf(out, "%sAPI keys", a->issuer_count ? " or " : " ");
 	for (uint32_t i = 0; i < q->scope_count; i++)
@@ -590,6 +652,8 @@ enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const st
 	enum ztg_authz_flow_result fr;
 	enum ztg_http_normalize_error norm;
 	const char *verdict_note = NULL;
+	struct ztg_authn_result credentials;
+	bool judged = false;
 	uint32_t mask = 0;
 	unsigned int method = 0;
 	int af = req->ip_version == 4 ? AF_INET : AF_INET6;
@@ -677,6 +741,11 @@ enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const st
 			snprintf(host_text, sizeof(host_text), "%.*s", (int)host.name.len, (const char *)host.name.ptr);
 	}
 	ztg_authz_request(authz, &flow, host_text, strlen(host_text), method, path, strlen(path), &d);
+	judged = judge_credentials(authz, req, &view, &d, &credentials);
+	if (judged && credentials.reason != ZTG_AUTHN_OK) {
+		d.action = ZTG_POLICY_ACTION_DENY;
+		verdict_note = ztg_authn_result_reason(&credentials);
+	}
 	if (!json) {
 		fprintf(out, "4. request %s %s: Host %s, path %s%s\n", req->method, req->target,
 			host_text[0] ? host_text : "(none)", path,
@@ -705,8 +774,11 @@ enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const st
 				if (d.reason == ZTG_AUTHZ_METHOD_NOT_ALLOWED)
 					fprintf(out, ": matches the path, but %s is not among %s", req->method, allowed);
 				fputc('\n', out);
-				if (d.action == ZTG_POLICY_ACTION_ALLOW)
+				if (r->action == ZTG_POLICY_ACTION_ALLOW && d.reason == ZTG_AUTHZ_ALLOWED) {
 					explain_requirement(out, false, p, svc, r);
+					if (judged)
+						explain_credentials(out, false, &credentials);
+				}
 			}
 		}
 	} else {
@@ -728,8 +800,10 @@ enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const st
 			ztg_events_write_string(out, value);
 		}
 		fputc('}', out);
-		if (d.route != ZTG_AUTHZ_NONE && d.action == ZTG_POLICY_ACTION_ALLOW)
+		if (d.route != ZTG_AUTHZ_NONE && d.reason == ZTG_AUTHZ_ALLOWED)
 			explain_requirement(out, true, p, &p->services[d.service], &p->services[d.service].routes[d.route]);
+		if (judged)
+			explain_credentials(out, true, &credentials);
 	}
 verdict:
 	if (json) {
@@ -740,7 +814,7 @@ verdict:
 	} else if (verdict_note != NULL && strcmp(verdict_note, "unprotected") == 0) {
 		fprintf(out, "verdict: pass (no service there)\n");
 	} else {
-		bool needs_identity = d.action == ZTG_POLICY_ACTION_ALLOW && d.route != ZTG_AUTHZ_NONE &&
+		bool needs_identity = !judged && d.action == ZTG_POLICY_ACTION_ALLOW && d.route != ZTG_AUTHZ_NONE &&
 				      ztg_authn_route_protected(authz->authn, d.service, d.route);
 
 		fprintf(out, "verdict: %s (%s)%s%s\n", ztg_policy_action_name(d.action),

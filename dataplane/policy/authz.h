@@ -137,13 +137,19 @@ struct ztg_authz_explain_request {
 	const char *method;            /* as sent: "GET" */
 	const char *target;            /* request-target: "/api/v1/orders/42?x=1" or absolute-form */
 	const char *host;              /* Host header; NULL: the target's authority, else the server address */
+	/* A whole request head (explain --request): its credentials are judged too. NULL: not. */
+	const struct ztg_http_message *message;
+	int64_t now;                   /* unix seconds, for token expiry */
+	const struct ztg_revocation_set *revocations;
 };
 
 /*
  * Print the decision path for req step by step (segment, services at the
  * destination, access, service by Host, normalised path, route and captures,
  * verdict), with file:line of the policy elements, as text or one JSON
- * document. Uses the functions the workers run. Returns the verdict's action.
+ * document; with a message, also who its credentials say sent it and
+ * whether they meet the route (a worker without a cache). Uses the
+ * functions the workers run. Returns the verdict's action.
  */
 enum ztg_policy_action ztg_authz_explain(const struct ztg_authz *authz, const struct ztg_authz_explain_request *req,
 					 bool json, FILE *out);

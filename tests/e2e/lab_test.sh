@@ -481,6 +481,18 @@ get "$SERVER_URL$path" -H "Authorization: Bearer $(token valid-es256)"
 [[ $CODE == 200 ]] || fail "an old key's token after the rotation: HTTP $CODE: $BODY"
 pass "IdP key rotation: the new kid's token is unknown_kid, then verified after an early refetch; old keys still verify"
 
+# explain --request judges a request's credentials too: who the token says, and why the route refuses.
+raw=$RUN/explain-other-tenant.http
+printf 'GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n' "$(tfield other-tenant path)" \
+	"$SERVER_IP4" "$(token other-tenant)" >"$raw"
+explained=$("$LAB" ctl --json explain --src "$CLIENT_IP4" --dst "$SERVER_IP4" --request "$raw") ||
+	fail "ztgatectl explain --request with a token: exit $?"
+jq -e '.action == "deny" and .reason == "object_mismatch" and .route == "tenant-order" and
+	.credentials.verified and .credentials.subject == "alice" and .credentials.issuer == "lab-idp" and
+	.credentials.detail == "{tenant}" and .identity.bind.tenant == "tenant"' <<<"$explained" >/dev/null ||
+	fail "ztgatectl explain --request of another tenant's order: $explained"
+pass "ztgatectl explain --request: the token's identity (lab-idp, alice) and why the route refuses it (object_mismatch {tenant})"
+
 get "$SERVER_URL/api/v1/me" -H "X-API-Key: $LAB_API_KEY"
 [[ $CODE == 200 ]] || fail "GET /api/v1/me with the lab's API key: HTTP $CODE: $BODY"
 get "$SERVER_URL/api/v1/tenants/acme/orders/3" -H "X-API-Key: $LAB_API_KEY"
