@@ -25,7 +25,7 @@
  *    named by its file name alone (no '/'); the others are the files it
  *    includes, directly or not, each once, in the order a depth-first walk of
  *    the @include directives first meets them; then the files the policy
- *    names (issuers' JWKS, PEM and CA files) and the compiled records
+ *    names (issuers' JWKS, PEM and CA files, signature rule sets) and the compiled records
  *    (policy_source.h, policy_compile.h).
  *  - A record's name is the @include name as written, relative to the main
  *    file's directory (libconfig resolves every include, nested ones too,
@@ -68,8 +68,8 @@
 #define ZTG_BUNDLE_MAGIC             "ztgate-bundle "
 #define ZTG_BUNDLE_VERSION           1
 #define ZTG_BUNDLE_MAX_FILES         256
-#define ZTG_BUNDLE_MAX_FILE_BYTES    (4u << 20)     /* one file's body */
-#define ZTG_BUNDLE_MAX_BYTES         (64u << 20)    /* the whole bundle */
+#define ZTG_BUNDLE_MAX_FILE_BYTES    (32u << 20)    /* one file's body: a compiled signature database of 10,000 rules is 4 MiB */
+#define ZTG_BUNDLE_MAX_BYTES         (256u << 20)   /* the whole bundle */
 #define ZTG_BUNDLE_FILE_NAME_MAX     255            /* a record's name, in bytes */
 #define ZTG_BUNDLE_POLICY_NAME_MAX   64             /* the header's name; as ZTG_POLICY_NAME_MAX */
 #define ZTG_BUNDLE_MAX_INCLUDE_DEPTH 10             /* libconfig's own limit on nested includes */

@@ -64,6 +64,7 @@
 #define ZTG_POLICY_MAX_CLAIMS            8       /* distinct claim names all routes name; as ZTG_IDENTITY_MAX_CLAIMS */
 #define ZTG_POLICY_MAX_REQUIRE_ITEMS     16      /* scopes, claims or bindings of one route */
 #define ZTG_POLICY_HEADER_NAME_MAX       64      /* a credential header or query parameter name */
+#define ZTG_POLICY_MAX_SIGNATURE_SETS    64      /* rule sets one policy loads (a route selects them by bit) */
 
 /* An index that resolves to nothing; never present in a loaded policy. */
 #define ZTG_POLICY_NONE UINT32_MAX
@@ -178,6 +179,21 @@ struct ztg_policy_requirement {
 	struct ztg_policy_loc loc;    /* of `require`, else of the route */
 };
 
+/*
+ * Signature matching for a service or a route (issue 6): which rule sets
+ * apply, the anomaly score that blocks, whether blocks are only logged, and
+ * how many body bytes are inspected. A route's own block replaces its
+ * service's; neither: no signatures.
+ */
+struct ztg_policy_detect {
+	bool present;
+	uint64_t sets;                /* bit i: ztg_policy.signature_sets[i] applies */
+	uint32_t threshold;           /* score at which scored rules block (default 5) */
+	bool monitor;                 /* log what would be blocked, pass */
+	uint32_t depth;               /* body bytes inspected per message; 0: all */
+	struct ztg_policy_loc loc;
+};
+
 struct ztg_policy_route {
 	const char *name;
 	uint16_t methods;             /* ZTG_POLICY_METHOD_BIT()s, or ZTG_POLICY_METHODS_ANY */
@@ -186,6 +202,7 @@ struct ztg_policy_route {
 	enum ztg_policy_mode mode;    /* effective: the route's own, else its service's */
 	bool mode_set;                /* the route said mode itself */
 	struct ztg_policy_requirement require;   /* allow routes only */
+	struct ztg_policy_detect detect;         /* effective: the route's own, else its service's */
 	struct ztg_policy_loc loc;
 };
 
@@ -219,6 +236,7 @@ struct ztg_policy_service {
 	enum ztg_policy_mode mode;    /* effective: the service's own, else the policy's */
 	bool mode_set;
 	struct ztg_policy_authentication authentication;
+	struct ztg_policy_detect detect;
 	struct ztg_policy_route *routes;   /* in file order; may be none (then all is denied) */
 	uint32_t route_count;
 	struct ztg_policy_loc loc;
@@ -302,6 +320,7 @@ struct ztg_policy_key_fetch {
 };
 
 struct ztg_policy_arena;
+struct ztg_sig_set;
 
 struct ztg_policy {
 	uint32_t version;
@@ -320,6 +339,10 @@ struct ztg_policy {
 	struct ztg_policy_api_key *api_keys;
 	uint32_t api_key_count;
 	struct ztg_policy_key_fetch key_fetch;
+	/* Signature rule sets (signatures.h), loaded from files next to the policy, in file order. */
+	struct ztg_sig_set **signature_sets;
+	struct ztg_policy_file *signature_files;
+	uint32_t signature_set_count;
 	/* Every scope and claim name routes require, once each, in first-use order: bit and slot numbers. */
 	const char **scope_names;
 	uint32_t scope_name_count;

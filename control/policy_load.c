@@ -31,6 +31,7 @@
 
 #include "auth/api_key.h"
 #include "auth/jwk.h"
+#include "signatures.h"
 #include "policy/route_match.h"
 
 static const char *file_kind(mode_t mode);
@@ -147,6 +148,8 @@ void ztg_policy_free(struct ztg_policy *policy)
 
 	if (policy == NULL)
 		return;
+	for (uint32_t i = 0; i < policy->signature_set_count; i++)
+		ztg_sig_set_free(policy->signature_sets[i]);
 	for (b = policy->arena; b != NULL; b = next) {
 		next = b->next;
 		free(b);
@@ -348,23 +351,20 @@ static struct ztg_policy_loc loc_of(struct loader *ld, const config_setting_t *s
 	return loc;
 }
 
-static void diag_add(struct loader *ld, enum ztg_policy_severity severity, const char *file, uint32_t line,
-		     const char *message)
+int ztg_policy_diag_add(struct ztg_policy_diag *d, enum ztg_policy_severity severity, const char *file,
+			uint32_t line, const char *message)
 {
-	struct ztg_policy_diag *d = ld->diag;
 	struct ztg_policy_diag_entry *e;
 
-	if (severity == ZTG_POLICY_ERROR)
-		ld->errors++;
 	if (d == NULL)
-		return;
+		return 0;
 	if (severity == ZTG_POLICY_ERROR)
 		d->errors++;
 	else
 		d->warnings++;
 	if (d->count == ZTG_POLICY_DIAG_MAX) {
 		d->dropped++;
-		return;
+		return 0;
 	}
 	if (d->count == d->capacity) {
 		uint32_t cap = d->capacity ? 2 * d->capacity : 16;
@@ -374,9 +374,8 @@ static void diag_add(struct loader *ld, enum ztg_policy_severity severity, const
 			cap = ZTG_POLICY_DIAG_MAX;
 		grown = realloc(d->entries, cap * sizeof(*grown));
 		if (grown == NULL) {
-			out_of_memory(ld);
 			d->dropped++;
-			return;
+			return -ENOMEM;
 		}
 		d->entries = grown;
 		d->capacity = cap;
@@ -389,11 +388,20 @@ static void diag_add(struct loader *ld, enum ztg_policy_severity severity, const
 	if (e->file == NULL || e->message == NULL) {
 		free(e->file);
 		free(e->message);
-		out_of_memory(ld);
 		d->dropped++;
-		return;
+		return -ENOMEM;
 	}
 	d->count++;
+	return 0;
+}
+
+static void diag_add(struct loader *ld, enum ztg_policy_severity severity, const char *file, uint32_t line,
+		     const char *message)
+{
+	if (severity == ZTG_POLICY_ERROR)
+		ld->errors++;
+	if (ztg_policy_diag_add(ld->diag, severity, file, line, message) != 0)
+		out_of_memory(ld);
 }
 
 static void report_v(struct loader *ld, enum ztg_policy_severity severity, const char *file, uint32_t line,
@@ -1504,27 +1512,28 @@ static bool valid_file_name(const char *name, char *why, size_t why_len)
 }
 
 /* group.key names a file next to the policy; read it into the policy. false when absent or bad (reported). */
-static bool file_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
-			size_t max_bytes, struct ztg_policy_file *out)
+/*
+ * The file the string setting s names (path: how messages call s), next to
+ * the policy: read into the policy, its full path in full. false when bad
+ * (reported).
+ */
+static bool file_at(struct loader *ld, const config_setting_t *s, const char *path, size_t max_bytes,
+		    struct ztg_policy_file *out, char full[PATH_MAX])
 {
-	const config_setting_t *s;
-	const char *name = string_member(ld, group, where, key, "a file name relative to the policy file", &s);
-	char path[128], full[PATH_MAX], why[128];
+	const char *name = config_setting_get_string(s);
+	char why[128];
 	struct stat st;
 	uint8_t *data;
 	struct shown sn;
 	FILE *f;
 	size_t got;
 
-	if (name == NULL)
-		return false;
-	key_path(path, sizeof(path), where, key);
 	out->loc = loc_of(ld, s);
 	if (!valid_file_name(name, why, sizeof(why))) {
 		error_at(ld, s, "%s: file name %s %s", path, show(&sn, name), why);
 		return false;
 	}
-	if ((size_t)snprintf(full, sizeof(full), "%s/%s", ld->dir, name) >= sizeof(full)) {
+	if ((size_t)snprintf(full, PATH_MAX, "%s/%s", ld->dir, name) >= PATH_MAX) {
 		error_at(ld, s, "%s: file name %s is too long", path, show(&sn, name));
 		return false;
 	}
@@ -1559,6 +1568,19 @@ static bool file_member(struct loader *ld, const config_setting_t *group, const 
 	out->data = data;
 	out->len = got;
 	return true;
+}
+
+/* group.key names a file next to the policy; read it into the policy. false when absent or bad (reported). */
+static bool file_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
+			size_t max_bytes, struct ztg_policy_file *out)
+{
+	const config_setting_t *s;
+	const char *name = string_member(ld, group, where, key, "a file name relative to the policy file", &s);
+	char path[128], full[PATH_MAX];
+
+	if (name == NULL)
+		return false;
+	return file_at(ld, s, key_path(path, sizeof(path), where, key), max_bytes, out, full);
 }
 
 /* The scope or claim name's bit or slot in the policy-wide table, added when new; -1 when full (reported). */
@@ -2183,6 +2205,109 @@ static void parse_requirement(struct loader *ld, const config_setting_t *e, cons
 	}
 }
 
+/* ----------------------------------------------------------- signatures */
+
+/* Rule sets: files next to the policy, each loaded by the rule language's loader into the same diagnostics. */
+static void parse_signatures(struct loader *ld, const config_setting_t *root)
+{
+	const config_setting_t *list = list_member(ld, root, "", "signatures", "a list of rule files");
+	struct ztg_policy *p = ld->policy;
+	uint32_t n;
+
+	if (list == NULL)
+		return;
+	n = capped_length(ld, list, "signatures", ZTG_POLICY_MAX_SIGNATURE_SETS, "rule sets");
+	p->signature_sets = arena_alloc(ld, n, sizeof(*p->signature_sets));
+	p->signature_files = arena_alloc(ld, n, sizeof(*p->signature_files));
+	if (p->signature_sets == NULL || p->signature_files == NULL)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		struct ztg_policy_file *file = &p->signature_files[p->signature_set_count];
+		struct ztg_sig_set *set = NULL;
+		char path[64], full[PATH_MAX];
+		bool dup = false;
+
+		snprintf(path, sizeof(path), "signatures[%u]", i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			wrong_type(ld, e, path, "a rule file name relative to the policy file");
+			continue;
+		}
+		if (!file_at(ld, e, path, 64u << 20, file, full))
+			continue;
+		if (ztg_sig_set_load(full, &set, ld->diag) != 0) {
+			/* Its own diagnostics say why; this line says who asked for it. */
+			error_at(ld, e, "%s: rule set %s has errors", path, file->name);
+			continue;
+		}
+		for (uint32_t j = 0; j < p->signature_set_count && !dup; j++)
+			dup = strcmp(p->signature_sets[j]->name, set->name) == 0;
+		if (dup) {
+			struct shown sn;
+
+			error_at(ld, e, "%s: a rule set named %s is already loaded", path, show(&sn, set->name));
+			ztg_sig_set_free(set);
+			continue;
+		}
+		p->signature_sets[p->signature_set_count++] = set;
+	}
+}
+
+static const struct key_spec detect_keys[] = {
+	{"sets", true, "a list of rule set names"},
+	{"threshold", false, "the anomaly score that blocks, 1..10000 (default 5)"},
+	{"mode", false, "enforce or monitor"},
+	{"depth", false, "body bytes inspected per message, 0 for all (default 65536)"},
+};
+
+static void parse_detect(struct loader *ld, const config_setting_t *e, const char *where, struct ztg_policy_detect *d)
+{
+	const config_setting_t *g = config_setting_get_member(e, "detect"), *list;
+	const struct ztg_policy *p = ld->policy;
+	enum ztg_policy_mode mode = ZTG_POLICY_MODE_ENFORCE;
+	char dwhere[128], path[160];
+
+	if (g == NULL)
+		return;
+	snprintf(dwhere, sizeof(dwhere), "%s.detect", where);
+	d->loc = loc_of(ld, g);
+	if (!config_setting_is_group(g)) {
+		wrong_type(ld, g, dwhere, "a group { sets = [ ... ]; threshold = ...; }");
+		return;
+	}
+	d->present = true;
+	d->threshold = 5;
+	d->depth = 65536;
+	check_keys(ld, g, dwhere, KEYS(detect_keys));
+	list = list_member(ld, g, dwhere, "sets", "a list of rule set names");
+	for (int i = 0; list != NULL && i < config_setting_length(list); i++) {
+		const config_setting_t *it = config_setting_get_elem(list, (unsigned)i);
+		const char *name;
+		bool found = false;
+		struct shown sn;
+
+		snprintf(path, sizeof(path), "%s.sets[%d]", dwhere, i);
+		if (config_setting_type(it) != CONFIG_TYPE_STRING) {
+			wrong_type(ld, it, path, "a rule set name");
+			continue;
+		}
+		name = config_setting_get_string(it);
+		for (uint32_t s = 0; s < p->signature_set_count && !found; s++) {
+			if (strcmp(p->signature_sets[s]->name, name) == 0) {
+				found = true;
+				d->sets |= 1ull << s;
+			}
+		}
+		if (!found)
+			error_at(ld, it, "%s: no rule set named %s (the policy's signatures list loads them)", path,
+				 show(&sn, name));
+	}
+	uint_member(ld, g, dwhere, "threshold", 1, 10000, &d->threshold);
+	uint_member(ld, g, dwhere, "depth", 0, 1u << 30, &d->depth);
+	if (mode_member(ld, g, dwhere, &mode))
+		d->monitor = mode == ZTG_POLICY_MODE_MONITOR;
+}
+
 /* -------------------------------------------------------------- services */
 
 static const struct key_spec route_keys[] = {
@@ -2193,6 +2318,7 @@ static const struct key_spec route_keys[] = {
 	{"mode", false, "enforce or monitor"},
 	{"anonymous", false, "true: the route allows callers without credentials"},
 	{"require", false, "a group { scopes = [ ... ]; claims = { ... }; bind = { ... }; }"},
+	{"detect", false, "a group { sets = [ ... ]; threshold = ...; mode = ...; depth = ...; }"},
 };
 
 static void parse_route(struct loader *ld, const config_setting_t *e, const char *where,
@@ -2227,6 +2353,11 @@ static void parse_route(struct loader *ld, const config_setting_t *e, const char
 	/* Who may use a route depends on what it does: unknown when the action is bad. */
 	if (known)
 		parse_requirement(ld, e, where, svc, r);
+	r->detect = svc->detect;
+	if (config_setting_get_member(e, "detect") != NULL) {
+		memset(&r->detect, 0, sizeof(r->detect));
+		parse_detect(ld, e, where, &r->detect);
+	}
 }
 
 struct path_ref {
@@ -2398,6 +2529,7 @@ static const struct key_spec service_keys[] = {
 	{"segment", true, "the name of the segment the service belongs to"},
 	{"mode", false, "enforce or monitor"},
 	{"authentication", false, "a group { issuers = [ ... ]; api_key_header = ...; }"},
+	{"detect", false, "a group { sets = [ ... ]; threshold = ...; mode = ...; depth = ...; }: signatures"},
 	{"routes", false, "a list of routes"},
 };
 
@@ -2457,6 +2589,7 @@ static void parse_service(struct loader *ld, const config_setting_t *e, uint32_t
 				       ld->segment_names, ld->segment_name_count, "segment");
 	svc->mode_set = mode_member(ld, e, where, &svc->mode);
 	parse_authentication(ld, e, where, svc);
+	parse_detect(ld, e, where, &svc->detect);
 	list = list_member(ld, e, where, "routes", "a list of routes ( { ... }, ... )");
 	if (list != NULL)
 		parse_routes(ld, list, where, svc);
@@ -2949,6 +3082,7 @@ static const struct key_spec top_keys[] = {
 	{"issuers", false, "a list of trusted token issuers"},
 	{"api_keys", false, "a list of API keys (their SHA-256 only)"},
 	{"key_fetch", false, "a group { blocked = [ ... ]; timeout_ms = ...; } for JWKS URLs"},
+	{"signatures", false, "a list of signature rule files, e.g. [ \"signatures/sqli.rules\" ]"},
 };
 
 static const struct key_spec defaults_keys[] = {
@@ -3008,6 +3142,8 @@ static void parse_policy(struct loader *ld, const config_setting_t *root)
 		parse_api_keys(ld, root);
 	if (!ld->nomem)
 		parse_key_fetch(ld, root);
+	if (!ld->nomem)
+		parse_signatures(ld, root);
 	if (!ld->nomem)
 		parse_services(ld, root);
 	if (!ld->nomem)

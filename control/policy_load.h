@@ -67,6 +67,15 @@ struct ztg_policy_diag {
 
 void ztg_policy_diag_init(struct ztg_policy_diag *diag);
 
+/*
+ * Append one entry (file and message copied), counted always and kept up to
+ * ZTG_POLICY_DIAG_MAX: the one way every loader (policy, rule sets, the
+ * signature compiler) reports. d NULL: nothing. 0, or -ENOMEM (counted as
+ * dropped).
+ */
+int ztg_policy_diag_add(struct ztg_policy_diag *d, enum ztg_policy_severity severity, const char *file,
+			uint32_t line, const char *message);
+
 /* Frees the entries and leaves diag initialised (empty). */
 void ztg_policy_diag_free(struct ztg_policy_diag *diag);
 

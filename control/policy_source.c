@@ -2,6 +2,7 @@
 
 #include "atomic_file.h"
 #include "policy_compile.h"
+#include "sig_compile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,15 +70,17 @@ static void rename_diagnostics(struct ztg_policy_diag *diag, const char *dir, co
 }
 
 /* Move the compiled-routes records out of files into compiled; the rest stays. */
+/* The runtime forms a bundle carries: every record under "compiled/" (routes, signatures). */
 static int keep_compiled(struct ztg_bundle_files *files, struct ztg_bundle_files *compiled)
 {
-	size_t prefix = strlen(ZTG_POLICY_COMPILED_ROUTES);
+	static const char prefix_text[] = "compiled/";
+	size_t prefix = strlen(prefix_text);
 
 	compiled->files = calloc(files->count + 1, sizeof(*compiled->files));
 	if (compiled->files == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < files->count; i++) {
-		if (strncmp(files->files[i].name, ZTG_POLICY_COMPILED_ROUTES, prefix) != 0)
+		if (strncmp(files->files[i].name, prefix_text, prefix) != 0)
 			continue;
 		compiled->files[compiled->count++] = files->files[i];
 		files->files[i].name = NULL;
@@ -154,7 +157,7 @@ nomem:
 	return -ENOMEM;
 }
 
-/* The files the policy names besides its includes, so the bundle carries its keys. */
+/* The files the policy names besides its includes, so the bundle carries its keys and rule sets. */
 static int add_policy_files(const struct ztg_policy *p, struct ztg_bundle_files *files, char *err, size_t err_len)
 {
 	int rc = 0;
@@ -169,6 +172,31 @@ static int add_policy_files(const struct ztg_policy *p, struct ztg_bundle_files 
 		for (uint32_t k = 0; k < is->pem_key_count && rc == 0; k++)
 			rc = add_policy_file(files, &is->pem_keys[k].file, err, err_len);
 	}
+	for (uint32_t i = 0; i < p->signature_set_count && rc == 0; i++)
+		rc = add_policy_file(files, &p->signature_files[i], err, err_len);
+	return rc;
+}
+
+/*
+ * The policy's signatures compiled with Hyperscan, as bundle records: a
+ * pattern Hyperscan refuses fails the load here, with its file:line.
+ */
+static int add_signature_records(const struct ztg_policy *p, struct ztg_bundle_files *files,
+				 struct ztg_policy_diag *diag, char *err, size_t err_len)
+{
+	struct ztg_sig_compiled *compiled;
+	int rc;
+
+	if (p->signature_set_count == 0)
+		return 0;
+	rc = ztg_sig_compile((const struct ztg_sig_set *const *)p->signature_sets, p->signature_set_count, &compiled,
+			     diag);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: the signatures do not compile", p->path);
+		return rc;
+	}
+	rc = ztg_sig_compiled_records(compiled, files, err, err_len);
+	ztg_sig_compiled_free(compiled);
 	return rc;
 }
 
@@ -199,6 +227,8 @@ int ztg_policy_source_load(const char *path, struct ztg_policy_source *out, stru
 		rc = add_policy_files(out->policy, &files, err, err_len);
 	if (rc == 0)
 		rc = ztg_policy_compile_records(out->policy, &files, err, err_len);
+	if (rc == 0)
+		rc = add_signature_records(out->policy, &files, diag, err, err_len);
 	if (rc == 0)
 		rc = ztg_bundle_encode(&files, out->policy->name, &out->bundle, &out->bundle_len, out->hash, err,
 				       err_len);

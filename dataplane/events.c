@@ -108,6 +108,12 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 		fprintf(out, ",\"detail\":");
 		ztg_events_write_string(out, e->detail);
 	}
+	if (e->rule_count > 0) {
+		fprintf(out, ",\"rules\":[");
+		for (unsigned int i = 0; i < e->rule_count && i < ZTG_EVENT_RULES_MAX; i++)
+			fprintf(out, "%s%u", i ? "," : "", e->rules[i]);
+		fprintf(out, "],\"score\":%u", e->score);
+	}
 	if (e->identified || e->kid[0] || e->issuer[0]) {
 		const char *keys[] = {"issuer", "subject", "kid"};
 		const char *values[] = {e->issuer, e->subject, e->kid};

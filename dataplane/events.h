@@ -25,6 +25,7 @@
 #define ZTG_EVENT_DETAIL_MAX 96
 #define ZTG_EVENT_SUBJECT_MAX 129   /* as ZTG_IDENTITY_SUBJECT_MAX + 1 */
 #define ZTG_EVENT_KID_MAX    65
+#define ZTG_EVENT_RULES_MAX  16     /* as ZTG_DETECT_MAX_MATCHES */
 
 enum ztg_event_action {
 	ZTG_EVENT_ACTION_DENY = 1,     /* 403 to the client, RST to the server */
@@ -57,6 +58,10 @@ struct ztg_event {
 	char issuer[ZTG_EVENT_NAME_MAX];       /* the issuer's policy name, or "api-key" */
 	char subject[ZTG_EVENT_SUBJECT_MAX];
 	char kid[ZTG_EVENT_KID_MAX];           /* the token's kid, or the API key's id */
+	/* Signatures that matched (their ids, the first ZTG_EVENT_RULES_MAX) and the anomaly score. */
+	uint8_t rule_count;
+	uint32_t score;
+	uint32_t rules[ZTG_EVENT_RULES_MAX];
 };
 
 /* A ring for `count` events (rounded up to a power of two). NULL with rte_errno set on failure. */

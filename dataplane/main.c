@@ -181,7 +181,8 @@ static struct ztg_authz *compile_policy(struct ztg_app *app, const char *path, F
 	authz = ztg_authz_build(src.policy, &src.compiled, (int)rte_socket_id(), ++app->policy_generation, err,
 				err_len);
 	src.policy = NULL;                       /* the authz owns it now, or freed it */
-	if (authz != NULL && ztg_identity_control_prepare(app->identity, authz, err, err_len) != 0) {
+	if (authz != NULL && (ztg_authz_attach_detect(authz, &src.compiled, app->opts.worker_count, err, err_len) != 0 ||
+			      ztg_identity_control_prepare(app->identity, authz, err, err_len) != 0)) {
 		ztg_authz_free(authz);
 		authz = NULL;
 	}
@@ -378,6 +379,7 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 			w->session.events = app->events;
 			w->policy = &app->policy;
 			w->revocations = ztg_identity_control_revocations(app->identity);
+			w->session.worker_index = i;
 			w->rcu = app->rcu;
 			w->rcu_id = i;
 			if (stream_pool == NULL || http_pool == NULL) {
@@ -1184,7 +1186,8 @@ static int run(struct ztg_app *app)
 	uint16_t launched = 0;
 
 	app->identity = ztg_identity_control_create(app->opts.state_dir, err, sizeof(err));
-	if (app->identity == NULL || load_policy(app, err, sizeof(err)) < 0 || select_workers(app, err, sizeof(err)) < 0 ||
+	/* Workers first: a policy's signatures get a Hyperscan scratch for each. */
+	if (app->identity == NULL || select_workers(app, err, sizeof(err)) < 0 || load_policy(app, err, sizeof(err)) < 0 ||
 	    check_ports(app, err, sizeof(err)) < 0)
 		goto fail;
 	printf("ztgate %s (%s): effective configuration\n", ZTG_VERSION, rte_version());

@@ -9,6 +9,8 @@
 #include "checksum.h"
 
 
+_Static_assert(ZTG_EVENT_RULES_MAX == ZTG_DETECT_MAX_MATCHES, "an event holds every rule id a detection keeps");
+
 /* Everything one feed of the HTTP parser may decide, gathered by its callback. */
 struct feed_state {
 	struct ztg_session_context *ctx;
@@ -31,6 +33,7 @@ struct feed_state {
 	const char *route;
 	char host[ZTG_EVENT_NAME_MAX];
 	const struct ztg_authn_result *auth;   /* when identity decided */
+	const struct ztg_detect_result *detect; /* when signatures matched */
 	enum ztg_inject_denial denial;         /* 401 when the credentials failed, else 403 */
 };
 
@@ -106,6 +109,14 @@ static void fill_event(const struct ztg_session_context *ctx, const struct ztg_f
 			snprintf(e->subject, sizeof(e->subject), "%s", a->identity.subject);
 		snprintf(e->kid, sizeof(e->kid), "%s", a->identified ? a->identity.kid : a->kid);
 	}
+	if (st->detect != NULL) {
+		const struct ztg_detect_result *dr = st->detect;
+
+		e->rule_count = (uint8_t)(dr->match_count < ZTG_DETECT_MAX_MATCHES ? dr->match_count :
+					  ZTG_DETECT_MAX_MATCHES);
+		memcpy(e->rules, dr->rules, e->rule_count * sizeof(e->rules[0]));
+		e->score = dr->score;
+	}
 }
 
 static enum ztg_event_action event_action(enum ztg_policy_action action)
@@ -123,15 +134,22 @@ static enum ztg_event_action event_action(enum ztg_policy_action action)
 }
 
 /* Monitor mode: the decision is logged, the traffic passes. Several may come from one packet. */
-static void push_monitor_event(struct ztg_session_context *ctx, const struct ztg_flow_key *key, uint8_t initiator,
-			       const struct feed_state *st, enum ztg_policy_action action)
+/* An event straight to the ring: several may come from one packet. */
+static void push_event(struct ztg_session_context *ctx, const struct ztg_flow_key *key, uint8_t initiator,
+		       const struct feed_state *st, enum ztg_event_action action)
 {
 	struct ztg_event e;
 
-	ctx->counters->policy_monitored++;
-	fill_event(ctx, key, initiator, st, event_action(action), &e);
+	fill_event(ctx, key, initiator, st, action, &e);
 	if (ctx->events == NULL || ztg_events_push(ctx->events, &e) < 0)
 		ctx->counters->events_dropped++;
+}
+
+static void push_monitor_event(struct ztg_session_context *ctx, const struct ztg_flow_key *key, uint8_t initiator,
+			       const struct feed_state *st, enum ztg_policy_action action)
+{
+	ctx->counters->policy_monitored++;
+	push_event(ctx, key, initiator, st, event_action(action));
 }
 
 static const char *policy_name(const struct ztg_policy *p, uint32_t segment_or_service, bool service)
@@ -323,6 +341,57 @@ static bool authenticate(struct feed_state *st, const struct ztg_http_message *m
 	return false;
 }
 
+/*
+ * The request passed policy and identity: now its fields against the
+ * signatures its route selects. false when they block it (st->detect says
+ * which rules); alerts leave an event and let it pass.
+ */
+static bool inspect_signatures(struct feed_state *st, const struct ztg_http_message *msg,
+			       const struct ztg_authz_decision *d, struct ztg_http_slice host)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_detect *det = ztg_authz_detect(ctx->authz);
+	const struct ztg_policy *p = ztg_authz_policy(ctx->authz);
+	struct ztg_detect_result *r = &ctx->detect_result;
+	const struct ztg_policy_detect *cfg;
+	struct ztg_counters *c = ctx->counters;
+
+	if (det == NULL || d->route == ZTG_AUTHZ_NONE)
+		return true;
+	cfg = &p->services[d->service].routes[d->route].detect;
+	if (!cfg->present)
+		return true;
+	ztg_detect_request(det, ctx->worker_index, cfg, msg, &ctx->target, r);
+	c->signature_scans++;
+	if (r->match_count == 0)
+		return true;
+	c->signature_matches += r->match_count;
+	st->detect = r;
+	if (r->block) {
+		c->signature_blocked++;
+		return false;
+	}
+	/* A score below the threshold passes quietly (counted in signature_matches). */
+	if (!r->alert) {
+		st->detect = NULL;
+		return true;
+	}
+	/* Reported, not blocked: an event of its own, and the request goes on. */
+	c->signature_alerts++;
+	st->policy = true;
+	st->monitor = true;
+	st->reason = "signature_alert";
+	st->segment = policy_name(p, d->segment, false);
+	st->service = policy_name(p, d->service, true);
+	st->route = p->services[d->service].routes[d->route].name;
+	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.len, (const char *)host.ptr);
+	push_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_PASS);
+	st->monitor = false;
+	st->policy = false;
+	st->detect = NULL;
+	return true;
+}
+
 static int authorize_request(struct feed_state *st, const struct ztg_http_message *msg)
 {
 	struct ztg_session_context *ctx = st->ctx;
@@ -337,6 +406,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 	if (authz == NULL)
 		return 0;
 	st->auth = NULL;
+	st->detect = NULL;
 	p = ztg_authz_policy(authz);
 	/* Placed by an earlier policy: its indexes mean nothing here, place the flow again. */
 	if (unlikely(st->flow->authz.generation != ztg_authz_generation(authz))) {
@@ -355,13 +425,20 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 			  (const char *)path->ptr, path->len, &d);
 	if (d.action == ZTG_POLICY_ACTION_ALLOW && !authenticate(st, msg, &d))
 		d.action = ZTG_POLICY_ACTION_DENY;
+	if (d.action == ZTG_POLICY_ACTION_ALLOW && !inspect_signatures(st, msg, &d, host.name))
+		d.action = ZTG_POLICY_ACTION_DENY;
 	if (d.action == ZTG_POLICY_ACTION_ALLOW) {
 		ctx->counters->policy_allowed++;
 		return 0;
 	}
 	st->policy = true;
 	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.name.len, (const char *)host.name.ptr);
-	st->reason = st->auth != NULL ? ztg_authn_result_reason(st->auth) : ztg_authz_reason_name(d.reason);
+	if (st->auth != NULL)
+		st->reason = ztg_authn_result_reason(st->auth);
+	else if (st->detect != NULL)
+		st->reason = st->detect->first_block != NULL ? "signature" : "anomaly_score";
+	else
+		st->reason = ztg_authz_reason_name(d.reason);
 	st->segment = policy_name(p, d.segment, false);
 	st->service = policy_name(p, d.service, true);
 	st->route = d.route == ZTG_AUTHZ_NONE ? NULL : p->services[d.service].routes[d.route].name;
@@ -371,6 +448,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		st->monitor = false;
 		st->policy = false;
 		st->auth = NULL;
+		st->detect = NULL;
 		st->denial = ZTG_INJECT_FORBIDDEN;
 		return 0;
 	}

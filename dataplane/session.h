@@ -32,6 +32,7 @@ struct ztg_session_context {
 	struct ztg_http_pool *http_pool;
 	struct ztg_counters *counters;
 	uint16_t lcore;
+	unsigned worker_index;               /* 0..workers-1: this worker's scratch in the policy's signatures */
 	uint64_t next_request_id;            /* lcore in the top 16 bits: unique across workers */
 	const struct ztg_authz *authz;       /* the policy in force; NULL: none, nothing is authorized */
 	struct rte_ring *events;             /* monitor-mode events go straight here (several per packet) */
@@ -40,6 +41,7 @@ struct ztg_session_context {
 	const struct ztg_revocation_set *revocations;   /* NULL: none */
 	int64_t now_unix;                    /* seconds, refreshed by the worker every poll round */
 	struct ztg_authn_result auth_result; /* of the request being judged */
+	struct ztg_detect_result detect_result;
 	/* Scratch for the request being judged: its normalised target. */
 	struct ztg_http_target_view target;
 	uint8_t target_buf[65536];           /* >= the longest start line the limits allow */

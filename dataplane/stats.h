@@ -34,6 +34,8 @@
 	X(policy_allowed) X(policy_denied) X(policy_monitored)                   \
 	X(auth_identified) X(auth_anonymous) X(auth_denied)                      \
 	X(auth_verifications) X(auth_cache_hits) X(auth_api_keys)                \
+	X(signature_scans) X(signature_matches) X(signature_blocked)             \
+	X(signature_alerts)                                                      \
 	X(injected_packets) X(inject_failed) X(events_dropped)
 
 struct ztg_counters {

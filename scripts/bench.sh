@@ -8,8 +8,9 @@
 # Identity: the same API traffic with one valid ES256 token in every request,
 # forwarded, judged by an anonymous policy, and by rules/bench-identity.conf
 # with the token cache on and off. Then the route matcher alone at 10, 1,000
-# and 10,000 routes, and JWT verification per algorithm against `openssl
-# speed`. Writes a JSON report: every run, the medians, and the ratios.
+# and 10,000 routes, JWT verification per algorithm against `openssl speed`,
+# and the Hyperscan compile time of 1,000 and 10,000 signatures. Writes a
+# JSON report: every run, the medians, and the ratios.
 #
 #   scripts/bench.sh [--seconds N] [--rounds N] [--sessions N] [--body-size N]
 #                    [--malicious F] [--seed N] [--output FILE] [--no-hugepages]
@@ -28,7 +29,7 @@ seed=1
 report=""
 use_hugepages=1
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 number() { [[ $2 =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench: $1 needs a number, got '$2'" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -53,7 +54,7 @@ if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" "$root" -Dbuildtype=release -Dlab_tests=false >/dev/null
 fi
 ninja -C "$build" dataplane/ztgate tests/traffic/ztg-trafgen control/ztgatectl tests/bench/route_match_bench \
-	tests/bench/jwt_bench >/dev/null
+	tests/bench/jwt_bench tests/bench/sig_compile_bench >/dev/null
 ztgate=$build/dataplane/ztgate
 trafgen=$build/tests/traffic/ztg-trafgen
 ztgatectl=$build/control/ztgatectl
@@ -228,6 +229,8 @@ for round in $(seq "$rounds"); do
 done
 echo "bench: route matcher at 10, 1,000 and 10,000 routes"
 "$build/tests/bench/route_match_bench" --rounds 5 >"$out_dir/route_match.json"
+echo "bench: signature compile at 1,000 and 10,000 rules"
+"$build/tests/bench/sig_compile_bench" >"$out_dir/sig_compile.jsonl"
 
 # JWT verification per algorithm against `openssl speed` for the same
 # primitive, in this run, each primitive's algorithms right before its openssl
@@ -295,6 +298,7 @@ for i in range(1, rounds + 1):
             applies += 1
             graces.append(float(line.split("grace period of")[1].split()[0]))
 route_match = json.load(open(os.path.join(out_dir, "route_match.json")))
+sig_compile = [json.loads(l) for l in open(os.path.join(out_dir, "sig_compile.jsonl")) if l.strip()]
 
 # Identity on the token-carrying pcap. Requests per second come from the pcap
 # (replayed packets times its requests per packet), so forward-only, which
@@ -421,6 +425,7 @@ result = {
                             "max": round(max(graces), 1) if graces else None},
     },
     "route_match": route_match,
+    "sig_compile": sig_compile,
     "identity": identity,
     "jwt_verify": jwt_verify,
     "ratio": {
@@ -451,7 +456,8 @@ print(json.dumps({"baseline": base, "inspect": full, "policy": pol, "policy_with
                                "auth_cache_off_run_1": id_runs["off"][0]["auth"],
                                "ratio": identity["ratio"]},
                   "jwt_verify": [{k: a[k] for k in ("alg", "ztgate_verify_per_s", "openssl_verify_per_s", "ratio")}
-                                 for a in algs] + [{"parse_only_ns": jwt_verify["parse_only"]["ns_per_verify"]}]},
+                                 for a in algs] + [{"parse_only_ns": jwt_verify["parse_only"]["ns_per_verify"]}],
+                  "sig_compile": [{k: s[k] for k in ("rules", "compile_seconds", "bytes")} for s in sig_compile]},
                  indent=2))
 print("bench: report written to", report)
 PY

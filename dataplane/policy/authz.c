@@ -36,6 +36,7 @@ struct ztg_authz {
 	struct ztg_route_matcher **matchers;   /* per service */
 	uint32_t shipped_matchers;             /* taken from the bundle as compiled */
 	struct ztg_authn *authn;               /* who sent a request, and may it use its route */
+	struct ztg_detect *detect;             /* signatures; NULL when the policy loads none */
 };
 
 static const char *const reason_names[] = {
@@ -64,6 +65,20 @@ struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz)
 	return authz->authn;
 }
 
+int ztg_authz_attach_detect(struct ztg_authz *authz, const struct ztg_bundle_files *compiled, unsigned workers,
+			    char *err, size_t err_len)
+{
+	bool none;
+
+	authz->detect = ztg_detect_build(authz->policy, compiled, workers, &none, err, err_len);
+	return authz->detect != NULL || none ? 0 : -1;
+}
+
+const struct ztg_detect *ztg_authz_detect(const struct ztg_authz *authz)
+{
+	return authz->detect;
+}
+
 uint32_t ztg_authz_shipped_matchers(const struct ztg_authz *authz)
 {
 	return authz->shipped_matchers;
@@ -74,6 +89,7 @@ void ztg_authz_free(struct ztg_authz *authz)
 	if (authz == NULL)
 		return;
 	ztg_authn_free(authz->authn);
+	ztg_detect_free(authz->detect);
 	rte_rib_free(authz->segments4);
 	rte_rib6_free(authz->segments6);
 	rte_rib_free(authz->services4);

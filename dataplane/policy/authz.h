@@ -31,6 +31,7 @@
 
 #include "../../control/bundle.h"
 #include "../../control/policy.h"
+#include "../detect/detect.h"
 #include "authn.h"
 #include "route_match.h"
 
@@ -93,6 +94,17 @@ uint32_t ztg_authz_generation(const struct ztg_authz *authz);
 
 /* The identity tables: issuers and their keys, API keys, route requirements. */
 struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz);
+
+/*
+ * Compile (or take from compiled, a bundle's records) the policy's
+ * signatures, with a Hyperscan scratch for each of workers. Before
+ * publishing; a policy without rule sets gets none. 0, or -1 with err.
+ */
+int ztg_authz_attach_detect(struct ztg_authz *authz, const struct ztg_bundle_files *compiled, unsigned workers,
+			    char *err, size_t err_len);
+
+/* The signatures, or NULL. */
+const struct ztg_detect *ztg_authz_detect(const struct ztg_authz *authz);
 
 /* How many route matchers came compiled in the bundle (compiled above) rather than built here. */
 uint32_t ztg_authz_shipped_matchers(const struct ztg_authz *authz);

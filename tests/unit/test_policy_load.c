@@ -379,7 +379,7 @@ static void test_unknown_key(void **state)
 	load_fixture(state, &l, "unknown_key.conf");
 	expect_failure(&l, 3);
 	expect_error(state, &l, "unknown_key.conf", 3,
-		     "unknown key \"colour\" (allowed: version, name, mode, defaults, segments, services, access, issuers, api_keys, key_fetch)");
+		     "unknown key \"colour\" (allowed: version, name, mode, defaults, segments, services, access, issuers, api_keys, key_fetch, signatures)");
 	expect_error(state, &l, "unknown_key.conf", 4,
 		     "defaults: unknown key \"non_htttp\" (allowed: action, non_http, unknown_host)");
 	expect_error(state, &l, "unknown_key.conf", 5, "segments[0]: unknown key \"prefix\" (allowed: name, addresses)");
