@@ -181,16 +181,14 @@ struct ztg_policy_requirement {
 
 /*
  * Signature matching for a service or a route (issue 6): which rule sets
- * apply, the anomaly score that blocks, whether blocks are only logged, and
- * how many body bytes are inspected. A route's own block replaces its
- * service's; neither: no signatures.
+ * apply, the anomaly score that blocks, and whether blocks are only logged.
+ * A route's own block replaces its service's; neither: no signatures.
  */
 struct ztg_policy_detect {
 	bool present;
 	uint64_t sets;                /* bit i: ztg_policy.signature_sets[i] applies */
 	uint32_t threshold;           /* score at which scored rules block (default 5) */
 	bool monitor;                 /* log what would be blocked, pass */
-	uint32_t depth;               /* body bytes inspected per message; 0: all */
 	struct ztg_policy_loc loc;
 };
 

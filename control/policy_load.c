@@ -2257,7 +2257,6 @@ static const struct key_spec detect_keys[] = {
 	{"sets", true, "a list of rule set names"},
 	{"threshold", false, "the anomaly score that blocks, 1..10000 (default 5)"},
 	{"mode", false, "enforce or monitor"},
-	{"depth", false, "body bytes inspected per message, 0 for all (default 65536)"},
 };
 
 static void parse_detect(struct loader *ld, const config_setting_t *e, const char *where, struct ztg_policy_detect *d)
@@ -2277,7 +2276,6 @@ static void parse_detect(struct loader *ld, const config_setting_t *e, const cha
 	}
 	d->present = true;
 	d->threshold = 5;
-	d->depth = 65536;
 	check_keys(ld, g, dwhere, KEYS(detect_keys));
 	list = list_member(ld, g, dwhere, "sets", "a list of rule set names");
 	for (int i = 0; list != NULL && i < config_setting_length(list); i++) {
@@ -2303,7 +2301,6 @@ static void parse_detect(struct loader *ld, const config_setting_t *e, const cha
 				 show(&sn, name));
 	}
 	uint_member(ld, g, dwhere, "threshold", 1, 10000, &d->threshold);
-	uint_member(ld, g, dwhere, "depth", 0, 1u << 30, &d->depth);
 	if (mode_member(ld, g, dwhere, &mode))
 		d->monitor = mode == ZTG_POLICY_MODE_MONITOR;
 }
@@ -2318,7 +2315,7 @@ static const struct key_spec route_keys[] = {
 	{"mode", false, "enforce or monitor"},
 	{"anonymous", false, "true: the route allows callers without credentials"},
 	{"require", false, "a group { scopes = [ ... ]; claims = { ... }; bind = { ... }; }"},
-	{"detect", false, "a group { sets = [ ... ]; threshold = ...; mode = ...; depth = ...; }"},
+	{"detect", false, "a group { sets = [ ... ]; threshold = ...; mode = ...; }"},
 };
 
 static void parse_route(struct loader *ld, const config_setting_t *e, const char *where,
@@ -2529,7 +2526,7 @@ static const struct key_spec service_keys[] = {
 	{"segment", true, "the name of the segment the service belongs to"},
 	{"mode", false, "enforce or monitor"},
 	{"authentication", false, "a group { issuers = [ ... ]; api_key_header = ...; }"},
-	{"detect", false, "a group { sets = [ ... ]; threshold = ...; mode = ...; depth = ...; }: signatures"},
+	{"detect", false, "a group { sets = [ ... ]; threshold = ...; mode = ...; }: signatures"},
 	{"routes", false, "a list of routes"},
 };
 

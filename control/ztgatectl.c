@@ -41,6 +41,7 @@
 
 #include "auth/jwk.h"
 #include "bundle.h"
+#include "signatures.h"
 #include "control_socket.h"
 #include "policy.h"
 #include "policy_load.h"
@@ -837,6 +838,39 @@ static void show_segments(FILE *out, const struct ztg_policy *p)
 	}
 }
 
+static void show_signatures(FILE *out, const struct ztg_policy *p)
+{
+	char loc[LOC_STR_MAX];
+
+	if (p->signature_set_count > 0)
+		fprintf(out, "\nsignature sets (%u)\n", p->signature_set_count);
+	for (uint32_t i = 0; i < p->signature_set_count; i++) {
+		const struct ztg_sig_set *set = p->signature_sets[i];
+
+		fprintf(out, "  %s  %u rules from %s  (%s)\n", set->name, set->rule_count, p->signature_files[i].name,
+			format_loc(&p->signature_files[i].loc, loc, sizeof(loc)));
+	}
+}
+
+/* Which rule sets a service or route matches, on a line of its own. */
+static void show_detect(FILE *out, const struct ztg_policy *p, const struct ztg_policy_detect *d, const char *indent)
+{
+	bool any = false;
+
+	if (!d->present)
+		return;
+	fprintf(out, "%ssignatures", indent);
+	for (uint32_t i = 0; i < p->signature_set_count; i++) {
+		if (d->sets >> i & 1) {
+			fprintf(out, "%s%s", any ? ", " : " ", p->signature_sets[i]->name);
+			any = true;
+		}
+	}
+	if (!any)
+		fputs(" none", out);
+	fprintf(out, "; threshold %u, %s\n", d->threshold, d->monitor ? "monitor" : "enforce");
+}
+
 /* Who may use an allow route, on a line of its own under it. */
 static void show_requirement(FILE *out, const struct ztg_policy_requirement *q)
 {
@@ -855,7 +889,7 @@ static void show_requirement(FILE *out, const struct ztg_policy_requirement *q)
 }
 
 /* The routes of one service, a table whose columns fit their contents. */
-static void show_routes(FILE *out, const struct ztg_policy_service *s)
+static void show_routes(FILE *out, const struct ztg_policy *p, const struct ztg_policy_service *s)
 {
 	char methods[METHODS_STR_MAX];
 	char loc[LOC_STR_MAX];
@@ -886,6 +920,9 @@ static void show_routes(FILE *out, const struct ztg_policy_service *s)
 			format_loc(&r->loc, loc, sizeof(loc)));
 		if (r->action == ZTG_POLICY_ACTION_ALLOW)
 			show_requirement(out, &r->require);
+		/* Only where the route says otherwise than its service. */
+		if (memcmp(&r->detect, &s->detect, sizeof(r->detect)) != 0)
+			show_detect(out, p, &r->detect, "      ");
 	}
 }
 
@@ -920,7 +957,8 @@ static void show_service(FILE *out, const struct ztg_policy *p, const struct ztg
 				(a->api_key_query ? "query " : ""), a->api_key_query ? a->api_key_query : "");
 		fputc('\n', out);
 	}
-	show_routes(out, s);
+	show_detect(out, p, &s->detect, "  ");
+	show_routes(out, p, s);
 }
 
 /* The access matrix, one line per entry: FROM -> services. */
@@ -997,6 +1035,7 @@ static void show_text(FILE *out, const struct ztg_policy *p)
 		ztg_policy_action_name(p->defaults.unknown_host));
 	show_segments(out, p);
 	show_identity(out, p);
+	show_signatures(out, p);
 	for (uint32_t i = 0; i < p->service_count; i++)
 		show_service(out, p, &p->services[i]);
 	show_access(out, p);

@@ -579,6 +579,14 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 			app->current.source, loaded, app->current.hash, ztg_authz_shipped_matchers(authz), p->service_count);
 		fprintf(out, "  identity: %u issuer(s), %u API key(s), token cache %u entries per worker "
 			"(ztgatectl keys, revocations)\n", p->issuer_count, p->api_key_count, app->opts.token_cache_entries);
+		if (ztg_authz_detect(authz) != NULL) {
+			const struct ztg_sig_compiled *c = ztg_detect_compiled(ztg_authz_detect(authz));
+
+			fprintf(out, "  signatures: %u rules in %u set(s), %u Hyperscan databases, %.1f MiB, %s\n",
+				c->rule_count, p->signature_set_count, c->db_count, (double)c->bytes / 1048576.0,
+				ztg_detect_shipped(ztg_authz_detect(authz)) ? "taken as compiled in the bundle" :
+									      "compiled at load");
+		}
 	}
 	fprintf(out, "rollback: %s\n", app->previous ? app->former.source : "none");
 	return ZTG_CONTROL_OK;

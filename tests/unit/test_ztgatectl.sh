@@ -179,6 +179,14 @@ else
 	fail "show lists issuers, a service's credentials and who may use each allow route" "no issuer, credentials or who line"
 fi
 
+sigpolicy=${fixtures%/unit/policy}/pipeline/signatures/policy.conf
+run show "$sigpolicy"
+check "show lists the signature sets and which ones each service and route matches" 0 \
+	--out "  pipeline  7 rules from pipeline.rules  ($sigpolicy:7)" \
+	--out "  signatures pipeline; threshold 5, enforce" \
+	--out "      signatures pipeline; threshold 5, monitor" \
+	--out "      signatures none; threshold 5, enforce"
+
 run show "$fixtures/include_ok.conf"
 check "show gives an included route the included file's line" 0 \
 	--out-prefix "    purge  DELETE   /items/{sku}  drop    enforce  $fixtures/include_ok_routes.conf:2"
