@@ -31,6 +31,7 @@
 
 #include "auth/api_key.h"
 #include "auth/jwk.h"
+#include "error_text.h"
 #include "signatures.h"
 #include "policy/route_match.h"
 
@@ -454,45 +455,6 @@ static void warning_loc(struct loader *ld, const struct ztg_policy_loc *loc, con
 
 /* ------------------------------------------------------- message helpers */
 
-/*
- * User text quoted for a message: escaped (no terminal control reaches the
- * output) and bounded. NULL is a name that failed its own check.
- */
-struct shown {
-	char text[96];
-};
-
-static const char *show(struct shown *b, const char *s)
-{
-	size_t o = 0;
-	const size_t room = sizeof(b->text) - 6;   /* closing quote, "...", NUL */
-
-	if (s == NULL) {
-		snprintf(b->text, sizeof(b->text), "(unnamed)");
-		return b->text;
-	}
-	b->text[o++] = '"';
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (o + 4 > room) {
-			memcpy(b->text + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c == '"' || c == '\\') {
-			b->text[o++] = '\\';
-			b->text[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			o += (size_t)sprintf(b->text + o, "\\x%02x", c);
-		} else {
-			b->text[o++] = (char)c;
-		}
-	}
-	b->text[o++] = '"';
-	b->text[o] = '\0';
-	return b->text;
-}
 
 struct loc_text {
 	char text[320];
@@ -604,12 +566,12 @@ static void check_keys(struct loader *ld, const config_setting_t *group, const c
 		const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
 		const char *name = config_setting_name(m);
 		bool known = false;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		for (size_t k = 0; k < key_count && !known; k++)
 			known = strcmp(name, keys[k].name) == 0;
 		if (!known)
-			error_at(ld, m, "%s%sunknown key %s (allowed: %s)", where, sep(where), show(&sn, name), allowed);
+			error_at(ld, m, "%s%sunknown key %s (allowed: %s)", where, sep(where), ztg_error_quote(&sn, name), allowed);
 	}
 	for (size_t k = 0; k < key_count; k++) {
 		if (keys[k].required && config_setting_get_member(group, keys[k].name) == NULL)
@@ -691,13 +653,13 @@ static const char *name_member(struct loader *ld, const config_setting_t *group,
 	const config_setting_t *s;
 	const char *v = string_member(ld, group, where, key, "a string holding " NAME_EXPECT, &s);
 	char path[128];
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	if (v == NULL)
 		return NULL;
 	if (!valid_name(v)) {
 		error_at(ld, s, "%s: %s is not a valid name (expected 1 to 64 characters of A-Z a-z 0-9 _ . -)",
-			 key_path(path, sizeof(path), where, key), show(&sn, v));
+			 key_path(path, sizeof(path), where, key), ztg_error_quote(&sn, v));
 		return NULL;
 	}
 	return arena_strdup(ld, v);
@@ -713,7 +675,7 @@ static bool choice_member(struct loader *ld, const config_setting_t *group, cons
 	const config_setting_t *s;
 	char expect[128], path[128], expect_type[160];
 	const char *v;
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	choice_list(expect, sizeof(expect), names, count, allowed);
 	snprintf(expect_type, sizeof(expect_type), "a string (%s)", expect);
@@ -728,10 +690,10 @@ static bool choice_member(struct loader *ld, const config_setting_t *group, cons
 			*out = i;
 			return true;
 		}
-		error_at(ld, s, "%s: %s %s is not allowed here (expected %s)", path, what, show(&sn, v), expect);
+		error_at(ld, s, "%s: %s %s is not allowed here (expected %s)", path, what, ztg_error_quote(&sn, v), expect);
 		return false;
 	}
-	error_at(ld, s, "%s: unknown %s %s (expected %s)", path, what, show(&sn, v), expect);
+	error_at(ld, s, "%s: unknown %s %s (expected %s)", path, what, ztg_error_quote(&sn, v), expect);
 	return false;
 }
 
@@ -808,12 +770,12 @@ static int parse_cidr(const char *text, struct ztg_cidr *out, char *why, size_t 
 	unsigned max, prefix;
 	struct ztg_cidr net;
 	struct cidr_text ct;
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	memset(out, 0, sizeof(*out));
 	if (alen == 0 || alen >= sizeof(addr)) {
 		snprintf(why, why_len, "%s is not an IPv4 or IPv6 address (expected ADDRESS/PREFIX, e.g. "
-			 "198.18.0.0/24 or 2001:db8::/64)", show(&sn, text));
+			 "198.18.0.0/24 or 2001:db8::/64)", ztg_error_quote(&sn, text));
 		return -1;
 	}
 	memcpy(addr, text, alen);
@@ -821,7 +783,7 @@ static int parse_cidr(const char *text, struct ztg_cidr *out, char *why, size_t 
 	out->family = memchr(addr, ':', alen) ? 6 : 4;
 	if (inet_pton(out->family == 4 ? AF_INET : AF_INET6, addr, out->addr) != 1) {
 		snprintf(why, why_len, "%s is not an IPv4 or IPv6 address (expected ADDRESS/PREFIX, e.g. "
-			 "198.18.0.0/24 or 2001:db8::/64)", show(&sn, text));
+			 "198.18.0.0/24 or 2001:db8::/64)", ztg_error_quote(&sn, text));
 		return -1;
 	}
 	max = out->family == 4 ? 32 : 128;
@@ -832,13 +794,13 @@ static int parse_cidr(const char *text, struct ztg_cidr *out, char *why, size_t 
 
 		if (digits == 0 || digits > 3 || p[digits] != '\0') {
 			snprintf(why, why_len, "%s: the prefix length must be a number 0..%u for IPv%u",
-				 show(&sn, text), max, out->family);
+				 ztg_error_quote(&sn, text), max, out->family);
 			return -1;
 		}
 		prefix = (unsigned)strtoul(p, NULL, 10);
 		if (prefix > max) {
 			snprintf(why, why_len, "%s: prefix length %u is out of range 0..%u for IPv%u",
-				 show(&sn, text), prefix, max, out->family);
+				 ztg_error_quote(&sn, text), prefix, max, out->family);
 			return -1;
 		}
 	}
@@ -908,7 +870,7 @@ static int parse_host(const char *text, char *lower, bool *wildcard, char *why, 
 {
 	size_t len = strlen(text), label = 0, o = 0;
 	const char *p = text;
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	*wildcard = false;
 	if (len == 0) {
@@ -916,7 +878,7 @@ static int parse_host(const char *text, char *lower, bool *wildcard, char *why, 
 		return -1;
 	}
 	if (len > ZTG_POLICY_HOST_MAX_LEN) {
-		snprintf(why, why_len, "%s is longer than %u characters", show(&sn, text), ZTG_POLICY_HOST_MAX_LEN);
+		snprintf(why, why_len, "%s is longer than %u characters", ztg_error_quote(&sn, text), ZTG_POLICY_HOST_MAX_LEN);
 		return -1;
 	}
 	/* An IPv6 literal, as clients that call by address send it; kept in the normaliser's canonical form. */
@@ -927,13 +889,13 @@ static int parse_host(const char *text, char *lower, bool *wildcard, char *why, 
 
 		if (close == NULL || close[1] != '\0' || (size_t)(close - text - 1) >= sizeof(inner)) {
 			snprintf(why, why_len, "%s: an IPv6 literal is written in brackets, without a port, "
-				 "e.g. \"[2001:db8::2]\"", show(&sn, text));
+				 "e.g. \"[2001:db8::2]\"", ztg_error_quote(&sn, text));
 			return -1;
 		}
 		memcpy(inner, text + 1, (size_t)(close - text - 1));
 		inner[close - text - 1] = '\0';
 		if (inet_pton(AF_INET6, inner, &a6) != 1 || inet_ntop(AF_INET6, &a6, canon, sizeof(canon)) == NULL) {
-			snprintf(why, why_len, "%s is not an IPv6 address", show(&sn, text));
+			snprintf(why, why_len, "%s is not an IPv6 address", ztg_error_quote(&sn, text));
 			return -1;
 		}
 		snprintf(lower, ZTG_POLICY_HOST_MAX_LEN + 1, "[%s]", canon);
@@ -941,13 +903,13 @@ static int parse_host(const char *text, char *lower, bool *wildcard, char *why, 
 	}
 	if (strchr(text, ':') != NULL) {
 		snprintf(why, why_len, "%s includes a port (hosts match the Host header without its port; "
-			 "list ports in \"ports\")", show(&sn, text));
+			 "list ports in \"ports\")", ztg_error_quote(&sn, text));
 		return -1;
 	}
 	if (p[0] == '*') {
 		if (p[1] != '.' || p[2] == '\0') {
 			snprintf(why, why_len, "%s: a wildcard must be a leading \"*.\" followed by a domain, "
-				 "e.g. \"*.shop.test\"", show(&sn, text));
+				 "e.g. \"*.shop.test\"", ztg_error_quote(&sn, text));
 			return -1;
 		}
 		*wildcard = true;
@@ -966,25 +928,25 @@ static int parse_host(const char *text, char *lower, bool *wildcard, char *why, 
 			label = 0;
 		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
 			if (++label > 63) {
-				snprintf(why, why_len, "%s has a label longer than 63 characters", show(&sn, text));
+				snprintf(why, why_len, "%s has a label longer than 63 characters", ztg_error_quote(&sn, text));
 				return -1;
 			}
 		} else if (c == '*') {
 			snprintf(why, why_len, "%s: a wildcard is only allowed as a leading \"*.\", "
-				 "e.g. \"*.shop.test\"", show(&sn, text));
+				 "e.g. \"*.shop.test\"", ztg_error_quote(&sn, text));
 			return -1;
 		} else {
 			char bad[2] = {*p, '\0'};
-			struct shown sb;
+			struct ztg_quoted sb;
 
-			snprintf(why, why_len, "%s holds %s (expected a-z, 0-9, '.' and '-' only)", show(&sn, text),
-				 show(&sb, bad));
+			snprintf(why, why_len, "%s holds %s (expected a-z, 0-9, '.' and '-' only)", ztg_error_quote(&sn, text),
+				 ztg_error_quote(&sb, bad));
 			return -1;
 		}
 		lower[o++] = c;
 	}
 	if (*p != '\0' || label == 0) {
-		snprintf(why, why_len, "%s has an empty label (a leading, trailing or doubled '.')", show(&sn, text));
+		snprintf(why, why_len, "%s has an empty label (a leading, trailing or doubled '.')", ztg_error_quote(&sn, text));
 		return -1;
 	}
 	lower[o] = '\0';
@@ -1020,12 +982,12 @@ static void parse_hosts(struct loader *ld, const config_setting_t *list, const c
 			continue;
 		}
 		for (uint32_t j = 0; j < svc->host_count && !repeated; j++) {
-			struct shown sn;
+			struct ztg_quoted sn;
 			struct loc_text lt;
 
 			if (strcmp(svc->hosts[j].pattern, lower) != 0)
 				continue;
-			error_at(ld, e, "%s: host %s is listed twice (first at %s)", epath, show(&sn, lower),
+			error_at(ld, e, "%s: host %s is listed twice (first at %s)", epath, ztg_error_quote(&sn, lower),
 				 loc_str(&lt, &svc->hosts[j].loc));
 			repeated = true;
 		}
@@ -1091,60 +1053,60 @@ static int check_path(const char *path, char *why, size_t why_len)
 {
 	size_t len = strlen(path);
 	const char *open = NULL;
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	if (path[0] != '/') {
-		snprintf(why, why_len, "%s does not start with '/'", show(&sn, path));
+		snprintf(why, why_len, "%s does not start with '/'", ztg_error_quote(&sn, path));
 		return -1;
 	}
 	if (len > ZTG_POLICY_PATH_MAX_LEN) {
-		snprintf(why, why_len, "%s is longer than %u bytes", show(&sn, path), ZTG_POLICY_PATH_MAX_LEN);
+		snprintf(why, why_len, "%s is longer than %u bytes", ztg_error_quote(&sn, path), ZTG_POLICY_PATH_MAX_LEN);
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)path[i];
 
 		if (c < 0x20 || c == 0x7f) {
-			snprintf(why, why_len, "%s holds a control character (0x%02x) at offset %zu", show(&sn, path),
+			snprintf(why, why_len, "%s holds a control character (0x%02x) at offset %zu", ztg_error_quote(&sn, path),
 				 c, i);
 			return -1;
 		}
 		if (c == ' ') {
-			snprintf(why, why_len, "%s holds a space at offset %zu (write it as %%20)", show(&sn, path), i);
+			snprintf(why, why_len, "%s holds a space at offset %zu (write it as %%20)", ztg_error_quote(&sn, path), i);
 			return -1;
 		}
 		if (c == '?' || c == '#') {
 			snprintf(why, why_len, "%s holds '%c' at offset %zu (a route matches the path only, "
-				 "without query or fragment)", show(&sn, path), c, i);
+				 "without query or fragment)", ztg_error_quote(&sn, path), c, i);
 			return -1;
 		}
 	}
 	for (const char *p = path; *p != '\0'; p++) {
 		if (*p == '{') {
 			if (open != NULL) {
-				snprintf(why, why_len, "%s opens '{' inside a parameter", show(&sn, path));
+				snprintf(why, why_len, "%s opens '{' inside a parameter", ztg_error_quote(&sn, path));
 				return -1;
 			}
 			open = p;
 		} else if (*p == '}') {
 			if (open == NULL) {
-				snprintf(why, why_len, "%s has '}' without '{'", show(&sn, path));
+				snprintf(why, why_len, "%s has '}' without '{'", ztg_error_quote(&sn, path));
 				return -1;
 			}
 			if (p == open + 1) {
-				snprintf(why, why_len, "%s has a parameter without a name (\"{}\")", show(&sn, path));
+				snprintf(why, why_len, "%s has a parameter without a name (\"{}\")", ztg_error_quote(&sn, path));
 				return -1;
 			}
 			open = NULL;
 		} else if (open != NULL && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 					     (*p >= '0' && *p <= '9') || *p == '_')) {
 			snprintf(why, why_len, "%s: a parameter name holds '%c' (expected {name} with A-Z a-z "
-				 "0-9 _)", show(&sn, path), *p);
+				 "0-9 _)", ztg_error_quote(&sn, path), *p);
 			return -1;
 		}
 	}
 	if (open != NULL) {
-		snprintf(why, why_len, "%s has '{' without '}'", show(&sn, path));
+		snprintf(why, why_len, "%s has '{' without '}'", ztg_error_quote(&sn, path));
 		return -1;
 	}
 	return 0;
@@ -1165,7 +1127,7 @@ static uint16_t parse_methods(struct loader *ld, const config_setting_t *list, c
 		const config_setting_t *e = config_setting_get_elem(list, i);
 		const char *v;
 		uint16_t bit;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		snprintf(epath, sizeof(epath), "%s[%u]", path, i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
@@ -1182,16 +1144,16 @@ static uint16_t parse_methods(struct loader *ld, const config_setting_t *list, c
 				hint = "ANY";
 			if (hint != NULL)
 				error_at(ld, e, "%s: unknown method %s (methods are case-sensitive: write \"%s\")",
-					 epath, show(&sn, v), hint);
+					 epath, ztg_error_quote(&sn, v), hint);
 			else
 				error_at(ld, e, "%s: unknown method %s (expected " METHOD_EXPECTED ")", epath,
-					 show(&sn, v));
+					 ztg_error_quote(&sn, v));
 			continue;
 		}
 		if (bit == ZTG_POLICY_METHODS_ANY) {
 			any = e;
 		} else if (mask & bit) {
-			error_at(ld, e, "%s: method %s is listed twice", epath, show(&sn, v));
+			error_at(ld, e, "%s: method %s is listed twice", epath, ztg_error_quote(&sn, v));
 			continue;
 		}
 		mask |= bit;
@@ -1226,7 +1188,7 @@ static void sort_names(struct loader *ld, struct name_ref *refs, uint32_t n, con
 		qsort(refs, n, sizeof(*refs), cmp_name_ref);
 	for (uint32_t i = 1; i < n; i++) {
 		uint32_t first = i - 1;
-		struct shown sn;
+		struct ztg_quoted sn;
 		struct loc_text lt;
 
 		if (strcmp(refs[i].name, refs[first].name) != 0)
@@ -1234,7 +1196,7 @@ static void sort_names(struct loader *ld, struct name_ref *refs, uint32_t n, con
 		while (first > 0 && strcmp(refs[first - 1].name, refs[i].name) == 0)
 			first--;
 		error_loc(ld, &refs[i].loc, "%s[%u]: duplicate %s name %s (first defined at %s)", list,
-			  refs[i].index, kind, show(&sn, refs[i].name), loc_str(&lt, &refs[first].loc));
+			  refs[i].index, kind, ztg_error_quote(&sn, refs[i].name), loc_str(&lt, &refs[first].loc));
 	}
 }
 
@@ -1276,10 +1238,10 @@ static uint32_t resolve(struct loader *ld, const config_setting_t *s, const char
 {
 	uint32_t index = find_name(refs, n, name);
 	char defined[256];
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	if (index == ZTG_POLICY_NONE)
-		error_at(ld, s, "%s: undefined %s %s (defined %ss: %s)", path, kind, show(&sn, name), kind,
+		error_at(ld, s, "%s: undefined %s %s (defined %ss: %s)", path, kind, ztg_error_quote(&sn, name), kind,
 			 name_list(defined, sizeof(defined), refs, n));
 	return index;
 }
@@ -1445,7 +1407,7 @@ static uint32_t string_list_member(struct loader *ld, const config_setting_t *gr
 		const config_setting_t *e = config_setting_get_elem(list, i);
 		const char *s;
 		bool dup = false;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		snprintf(epath, sizeof(epath), "%s[%u]", path, i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
@@ -1455,13 +1417,13 @@ static uint32_t string_list_member(struct loader *ld, const config_setting_t *gr
 		s = config_setting_get_string(e);
 		if (!plain_text(s, max_len)) {
 			error_at(ld, e, "%s: %s is not a valid %s (1 to %zu printable characters, no spaces)", epath,
-				 show(&sn, s), what, max_len);
+				 ztg_error_quote(&sn, s), what, max_len);
 			continue;
 		}
 		for (uint32_t j = 0; j < count && !dup; j++)
 			dup = strcmp(v[j], s) == 0;
 		if (dup) {
-			error_at(ld, e, "%s: %s is listed twice", epath, show(&sn, s));
+			error_at(ld, e, "%s: %s is listed twice", epath, ztg_error_quote(&sn, s));
 			continue;
 		}
 		v[count++] = arena_strdup(ld, s);
@@ -1524,17 +1486,17 @@ static bool file_at(struct loader *ld, const config_setting_t *s, const char *pa
 	char why[128];
 	struct stat st;
 	uint8_t *data;
-	struct shown sn;
+	struct ztg_quoted sn;
 	FILE *f;
 	size_t got;
 
 	out->loc = loc_of(ld, s);
 	if (!valid_file_name(name, why, sizeof(why))) {
-		error_at(ld, s, "%s: file name %s %s", path, show(&sn, name), why);
+		error_at(ld, s, "%s: file name %s %s", path, ztg_error_quote(&sn, name), why);
 		return false;
 	}
 	if ((size_t)snprintf(full, PATH_MAX, "%s/%s", ld->dir, name) >= PATH_MAX) {
-		error_at(ld, s, "%s: file name %s is too long", path, show(&sn, name));
+		error_at(ld, s, "%s: file name %s is too long", path, ztg_error_quote(&sn, name));
 		return false;
 	}
 	if (stat(full, &st) != 0) {
@@ -1633,7 +1595,7 @@ static uint32_t parse_claim_values(struct loader *ld, const config_setting_t *gr
 	for (uint32_t i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(g, i);
 		const char *name = config_setting_name(e), *value;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		snprintf(epath, sizeof(epath), "%s.%s", path, name);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
@@ -1642,7 +1604,7 @@ static uint32_t parse_claim_values(struct loader *ld, const config_setting_t *gr
 		}
 		value = config_setting_get_string(e);
 		if (strlen(value) == 0 || strlen(value) > 128) {
-			error_at(ld, e, "%s: value %s must be 1 to 128 bytes", epath, show(&sn, value));
+			error_at(ld, e, "%s: value %s must be 1 to 128 bytes", epath, ztg_error_quote(&sn, value));
 			continue;
 		}
 		(*out)[count].claim = arena_strdup(ld, name);
@@ -1732,7 +1694,7 @@ static void parse_pem_keys(struct loader *ld, const config_setting_t *list, cons
 		struct ztg_policy_pem_key *pk = &is->pem_keys[k];
 		const config_setting_t *ks;
 		const char *kid;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		snprintf(kwhere, sizeof(kwhere), "%s[%u]", path, k);
 		pk->kid = "";
@@ -1744,7 +1706,7 @@ static void parse_pem_keys(struct loader *ld, const config_setting_t *list, cons
 		kid = string_member(ld, e, kwhere, "kid", "a string", &ks);
 		if (kid != NULL && !plain_text(kid, 64))
 			error_at(ld, ks, "%s.kid: %s is not a valid key id (1 to 64 printable characters, no spaces)",
-				 kwhere, show(&sn, kid));
+				 kwhere, ztg_error_quote(&sn, kid));
 		else if (kid != NULL)
 			pk->kid = arena_strdup(ld, kid);
 		if (kid == NULL && n > 1)
@@ -1760,7 +1722,7 @@ static void parse_issuer(struct loader *ld, const config_setting_t *e, uint32_t 
 	char where[64], path[128];
 	const char *v;
 	unsigned sources = 0;
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	snprintf(where, sizeof(where), "issuers[%u]", index);
 	is->loc = loc_of(ld, e);
@@ -1794,7 +1756,7 @@ static void parse_issuer(struct loader *ld, const config_setting_t *e, uint32_t 
 		sources++;
 		if (strncmp(v, "https://", 8) != 0 || strlen(v) <= 8 || strlen(v) > 2048 || !plain_text(v, 2048))
 			error_at(ld, s, "%s.jwks_url: %s is not an https URL (keys are only fetched over TLS)", where,
-				 show(&sn, v));
+				 ztg_error_quote(&sn, v));
 		else
 			is->jwks_url = arena_strdup(ld, v);
 	}
@@ -1832,7 +1794,7 @@ static void parse_issuer(struct loader *ld, const config_setting_t *e, uint32_t 
 			if (ztg_jwt_alg_from_name(name, strlen(name), &alg) != 0) {
 				error_at(ld, a, "%s[%u]: unknown algorithm %s (expected HS256, HS384, HS512, RS256, "
 					 "RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA)", path, i,
-					 show(&sn, name));
+					 ztg_error_quote(&sn, name));
 				continue;
 			}
 			if (is->algorithms & ZTG_JWT_ALG_BIT(alg))
@@ -1843,24 +1805,24 @@ static void parse_issuer(struct loader *ld, const config_setting_t *e, uint32_t 
 	is->audience_count = string_list_member(ld, e, where, "audiences", 32, 512, "audience", &is->audiences);
 	if (config_setting_get_member(e, "audiences") == NULL && is->name != NULL)
 		warning_loc(ld, &is->loc, "%s: issuer %s lists no audiences: its tokens are accepted whatever their "
-			    "aud says", where, show(&sn, is->name));
+			    "aud says", where, ztg_error_quote(&sn, is->name));
 	uint_member(ld, e, where, "leeway", 0, 600, &is->leeway);
 	uint_member(ld, e, where, "max_token_bytes", 256, 16384, &is->max_token_bytes);
 	v = string_member(ld, e, where, "typ", "a string such as \"at+jwt\"", &s);
 	if (v != NULL && !plain_text(v, 64))
-		error_at(ld, s, "%s.typ: %s is not a valid typ", where, show(&sn, v));
+		error_at(ld, s, "%s.typ: %s is not a valid typ", where, ztg_error_quote(&sn, v));
 	else if (v != NULL)
 		is->typ = arena_strdup(ld, v);
 	is->required_claim_count = string_list_member(ld, e, where, "required_claims", 16, 128, "claim name",
 						      &is->required_claims);
 	v = string_member(ld, e, where, "identity_claim", CLAIM_EXPECT, &s);
 	if (v != NULL && !plain_text(v, 128))
-		error_at(ld, s, "%s.identity_claim: %s is not a valid claim name", where, show(&sn, v));
+		error_at(ld, s, "%s.identity_claim: %s is not a valid claim name", where, ztg_error_quote(&sn, v));
 	else if (v != NULL)
 		is->identity_claim = arena_strdup(ld, v);
 	v = string_member(ld, e, where, "scope_claim", CLAIM_EXPECT, &s);
 	if (v != NULL && !plain_text(v, 128))
-		error_at(ld, s, "%s.scope_claim: %s is not a valid claim name", where, show(&sn, v));
+		error_at(ld, s, "%s.scope_claim: %s is not a valid claim name", where, ztg_error_quote(&sn, v));
 	else if (v != NULL)
 		is->scope_claim = arena_strdup(ld, v);
 	if (sources == 1 && is->jwks_url == NULL)
@@ -1939,7 +1901,7 @@ static void parse_api_keys(struct loader *ld, const config_setting_t *root)
 		struct ztg_policy_api_key *k = &p->api_keys[i];
 		char where[64];
 		const char *v;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		snprintf(where, sizeof(where), "api_keys[%u]", i);
 		k->loc = loc_of(ld, e);
@@ -1958,7 +1920,7 @@ static void parse_api_keys(struct loader *ld, const config_setting_t *root)
 		v = string_member(ld, e, where, "subject", "a string", &s);
 		if (v != NULL && !plain_text(v, 128))
 			error_at(ld, s, "%s.subject: %s is not a valid subject (1 to 128 printable characters, no "
-				 "spaces)", where, show(&sn, v));
+				 "spaces)", where, ztg_error_quote(&sn, v));
 		else if (v != NULL)
 			k->subject = arena_strdup(ld, v);
 		k->scope_count = string_list_member(ld, e, where, "scopes", 256, 128, "scope", &k->scopes);
@@ -2019,14 +1981,14 @@ static const char *field_member(struct loader *ld, const config_setting_t *g, co
 	const char *v = string_member(ld, g, where, key, "a header or parameter name", &s);
 	char buf[ZTG_POLICY_HEADER_NAME_MAX + 1];
 	size_t len;
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	if (v == NULL)
 		return NULL;
 	len = strlen(v);
 	if (len == 0 || len > ZTG_POLICY_HEADER_NAME_MAX || strspn(v, "!#$%&'*+-.^_`|~0123456789"
 								      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != len) {
-		error_at(ld, s, "%s.%s: %s is not a valid name (1 to %d token characters)", where, key, show(&sn, v),
+		error_at(ld, s, "%s.%s: %s is not a valid name (1 to %d token characters)", where, key, ztg_error_quote(&sn, v),
 			 ZTG_POLICY_HEADER_NAME_MAX);
 		return NULL;
 	}
@@ -2179,7 +2141,7 @@ static void parse_requirement(struct loader *ld, const config_setting_t *e, cons
 			const config_setting_t *b = config_setting_get_elem(s, i);
 			const char *param = config_setting_name(b), *claim;
 			char bpath[300];
-			struct shown sn;
+			struct ztg_quoted sn;
 
 			snprintf(bpath, sizeof(bpath), "%s.%s", path, param);
 			if (config_setting_type(b) != CONFIG_TYPE_STRING) {
@@ -2188,11 +2150,11 @@ static void parse_requirement(struct loader *ld, const config_setting_t *e, cons
 			}
 			claim = config_setting_get_string(b);
 			if (!plain_text(claim, 128)) {
-				error_at(ld, b, "%s: %s is not a valid claim name", bpath, show(&sn, claim));
+				error_at(ld, b, "%s: %s is not a valid claim name", bpath, ztg_error_quote(&sn, claim));
 				continue;
 			}
 			if (r->path != NULL && !template_has_param(r->path, param)) {
-				error_at(ld, b, "%s: the route's path %s has no {%s}", bpath, show(&sn, r->path), param);
+				error_at(ld, b, "%s: the route's path %s has no {%s}", bpath, ztg_error_quote(&sn, r->path), param);
 				continue;
 			}
 			q->bindings[q->binding_count].param = arena_strdup(ld, param);
@@ -2243,9 +2205,9 @@ static void parse_signatures(struct loader *ld, const config_setting_t *root)
 		for (uint32_t j = 0; j < p->signature_set_count && !dup; j++)
 			dup = strcmp(p->signature_sets[j]->name, set->name) == 0;
 		if (dup) {
-			struct shown sn;
+			struct ztg_quoted sn;
 
-			error_at(ld, e, "%s: a rule set named %s is already loaded", path, show(&sn, set->name));
+			error_at(ld, e, "%s: a rule set named %s is already loaded", path, ztg_error_quote(&sn, set->name));
 			ztg_sig_set_free(set);
 			continue;
 		}
@@ -2282,7 +2244,7 @@ static void parse_detect(struct loader *ld, const config_setting_t *e, const cha
 		const config_setting_t *it = config_setting_get_elem(list, (unsigned)i);
 		const char *name;
 		bool found = false;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		snprintf(path, sizeof(path), "%s.sets[%d]", dwhere, i);
 		if (config_setting_type(it) != CONFIG_TYPE_STRING) {
@@ -2298,7 +2260,7 @@ static void parse_detect(struct loader *ld, const config_setting_t *e, const cha
 		}
 		if (!found)
 			error_at(ld, it, "%s: no rule set named %s (the policy's signatures list loads them)", path,
-				 show(&sn, name));
+				 ztg_error_quote(&sn, name));
 	}
 	uint_member(ld, g, dwhere, "threshold", 1, 10000, &d->threshold);
 	if (mode_member(ld, g, dwhere, &mode))
@@ -2417,12 +2379,12 @@ static void check_route_overlaps(struct loader *ld, const struct ztg_policy_serv
 			if (first != ZTG_POLICY_NONE) {
 				const struct ztg_policy_route *f = &svc->routes[first];
 				char methods[96];
-				struct shown sr, sp, sf;
+				struct ztg_quoted sr, sp, sf;
 				struct loc_text lt;
 
 				error_loc(ld, &r->loc, "%s.routes[%u]: route %s has the same path %s as route %s (%s) "
-					  "and both match %s", where, refs[k].index, show(&sr, r->name),
-					  show(&sp, r->path), show(&sf, f->name), loc_str(&lt, &f->loc),
+					  "and both match %s", where, refs[k].index, ztg_error_quote(&sr, r->name),
+					  ztg_error_quote(&sp, r->path), ztg_error_quote(&sf, f->name), loc_str(&lt, &f->loc),
 					  method_list(methods, sizeof(methods), (uint16_t)(r->methods & f->methods)));
 			}
 		}
@@ -2541,14 +2503,14 @@ static void check_service_in_segment(struct loader *ld, const struct ztg_policy_
 	for (uint32_t i = 0; i < svc->address_count; i++) {
 		bool inside = false;
 		struct cidr_text ct;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		for (uint32_t j = 0; j < seg->address_count && !inside; j++)
 			inside = cidr_contains(&seg->addresses[j].cidr, &svc->addresses[i].cidr);
 		if (!inside)
 			warning_loc(ld, &svc->addresses[i].loc, "%s.addresses[%u]: %s is outside every address range "
 				    "of the service's segment %s", where, i, cidr_str(&ct, &svc->addresses[i].cidr),
-				    show(&sn, seg->name));
+				    ztg_error_quote(&sn, seg->name));
 	}
 }
 
@@ -2591,10 +2553,10 @@ static void parse_service(struct loader *ld, const config_setting_t *e, uint32_t
 	if (list != NULL)
 		parse_routes(ld, list, where, svc);
 	if (svc->route_count == 0 && svc->name != NULL) {
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		warning_loc(ld, &svc->loc, "%s: service %s has no routes: every request to it gets the default "
-			    "action (%s)", where, show(&sn, svc->name), ztg_policy_action_name(ld->policy->defaults.action));
+			    "action (%s)", where, ztg_error_quote(&sn, svc->name), ztg_policy_action_name(ld->policy->defaults.action));
 	}
 	check_service_in_segment(ld, svc, where);
 }
@@ -2716,7 +2678,7 @@ static void check_grants(struct loader *ld)
 		qsort(ld->grants, ld->grant_count, sizeof(*ld->grants), cmp_grant);
 	for (uint32_t i = 1, first = 0; i < ld->grant_count; i++) {
 		const struct grant *g = &ld->grants[i], *f;
-		struct shown sf, st;
+		struct ztg_quoted sf, st;
 		struct loc_text lt;
 
 		if (g->from != ld->grants[i - 1].from || g->to != ld->grants[i - 1].to) {
@@ -2725,7 +2687,7 @@ static void check_grants(struct loader *ld)
 		}
 		f = &ld->grants[first];
 		error_loc(ld, &g->loc, "access[%u].to[%u]: %s -> %s is already granted by access[%u] (%s)", g->access,
-			  g->to_index, show(&sf, p->segments[g->from].name), show(&st, p->services[g->to].name),
+			  g->to_index, ztg_error_quote(&sf, p->segments[g->from].name), ztg_error_quote(&st, p->services[g->to].name),
 			  f->access, loc_str(&lt, &f->loc));
 	}
 }
@@ -2811,7 +2773,7 @@ static void check_segment_overlaps(struct loader *ld)
 		for (uint32_t t = top; t-- > 0;) {
 			const struct seg_addr *other = stack[t], *later, *earlier;
 			struct cidr_text cl, ce;
-			struct shown sl, se;
+			struct ztg_quoted sl, se;
 			struct loc_text lt;
 
 			if (other->segment == cur->segment)
@@ -2820,8 +2782,8 @@ static void check_segment_overlaps(struct loader *ld)
 			earlier = later == cur ? other : cur;
 			error_loc(ld, &later->addr->loc, "segments[%u].addresses[%u]: %s of segment %s overlaps %s of "
 				  "segment %s (%s); a source address must belong to one segment", later->segment,
-				  later->index, cidr_str(&cl, &later->addr->cidr), show(&sl, p->segments[later->segment].name),
-				  cidr_str(&ce, &earlier->addr->cidr), show(&se, p->segments[earlier->segment].name),
+				  later->index, cidr_str(&cl, &later->addr->cidr), ztg_error_quote(&sl, p->segments[later->segment].name),
+				  cidr_str(&ce, &earlier->addr->cidr), ztg_error_quote(&se, p->segments[earlier->segment].name),
 				  loc_str(&lt, &earlier->addr->loc));
 			break;
 		}
@@ -2937,7 +2899,7 @@ static void report_conflicts(struct loader *ld, struct conflicts *cs)
 		const struct conflict *c = &cs->items[i];
 		const struct ztg_policy_service *a = &p->services[c->first], *b = &p->services[c->second];
 		const struct ztg_policy_host *ha = &a->hosts[c->host_first], *hb = &b->hosts[c->host_second];
-		struct shown sa, sb, sha, shb;
+		struct ztg_quoted sa, sb, sha, shb;
 		struct cidr_text ca, cb;
 		struct loc_text lt;
 		char hosts[256];
@@ -2945,16 +2907,16 @@ static void report_conflicts(struct loader *ld, struct conflicts *cs)
 		if (i > 0 && c->first == cs->items[i - 1].first && c->second == cs->items[i - 1].second)
 			continue;
 		if (strcmp(ha->pattern, hb->pattern) == 0)
-			snprintf(hosts, sizeof(hosts), "both accept host %s", show(&sha, ha->pattern));
+			snprintf(hosts, sizeof(hosts), "both accept host %s", ztg_error_quote(&sha, ha->pattern));
 		else if (ha->wildcard)
-			snprintf(hosts, sizeof(hosts), "host %s matches %s", show(&shb, hb->pattern),
-				 show(&sha, ha->pattern));
+			snprintf(hosts, sizeof(hosts), "host %s matches %s", ztg_error_quote(&shb, hb->pattern),
+				 ztg_error_quote(&sha, ha->pattern));
 		else
-			snprintf(hosts, sizeof(hosts), "host %s matches %s", show(&sha, ha->pattern),
-				 show(&shb, hb->pattern));
+			snprintf(hosts, sizeof(hosts), "host %s matches %s", ztg_error_quote(&sha, ha->pattern),
+				 ztg_error_quote(&shb, hb->pattern));
 		error_loc(ld, &b->loc, "services[%u]: service %s could receive the same requests as service %s (%s): "
-			  "%s, both listen on port %u, and addresses %s and %s overlap", c->second, show(&sb, b->name),
-			  show(&sa, a->name), loc_str(&lt, &a->loc), hosts, c->port,
+			  "%s, both listen on port %u, and addresses %s and %s overlap", c->second, ztg_error_quote(&sb, b->name),
+			  ztg_error_quote(&sa, a->name), loc_str(&lt, &a->loc), hosts, c->port,
 			  cidr_str(&cb, &b->addresses[c->addr_second].cidr),
 			  cidr_str(&ca, &a->addresses[c->addr_first].cidr));
 	}
@@ -3049,18 +3011,18 @@ static void check_usage(struct loader *ld)
 			seg_used[p->services[s].segment] = true;
 	}
 	for (uint32_t s = 0; s < p->segment_count; s++) {
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		if (!seg_used[s] && p->segments[s].name != NULL)
 			warning_loc(ld, &p->segments[s].loc, "segments[%u]: segment %s is not used: no access entry "
-				    "starts from it and no service belongs to it", s, show(&sn, p->segments[s].name));
+				    "starts from it and no service belongs to it", s, ztg_error_quote(&sn, p->segments[s].name));
 	}
 	for (uint32_t s = 0; s < p->service_count; s++) {
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		if (!svc_reached[s] && p->services[s].name != NULL)
 			warning_loc(ld, &p->services[s].loc, "services[%u]: service %s is unreachable: no access "
-				    "entry lists it in \"to\"", s, show(&sn, p->services[s].name));
+				    "entry lists it in \"to\"", s, ztg_error_quote(&sn, p->services[s].name));
 	}
 	free(seg_used);
 	free(svc_reached);
@@ -3190,14 +3152,14 @@ static void report_read_error(struct loader *ld, const config_t *cfg)
 	int line = config_error_line(cfg);
 	const char *text = config_error_text(cfg) ? config_error_text(cfg) : "cannot read the file";
 	char msg[1024], name[256];
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO) {
 		snprintf(msg, sizeof(msg), "cannot read the policy file");
 	} else if (strcmp(text, "cannot open include file") == 0) {
 		if (include_name_at(file, line > 0 ? (uint32_t)line : 0, name, sizeof(name)))
 			snprintf(msg, sizeof(msg), "cannot open include file %s (include paths are relative to the "
-				 "policy file's directory \"%s\")", show(&sn, name), ld->dir);
+				 "policy file's directory \"%s\")", ztg_error_quote(&sn, name), ld->dir);
 		else
 			snprintf(msg, sizeof(msg), "cannot open include file (include paths are relative to the "
 				 "policy file's directory \"%s\")", ld->dir);
@@ -3305,7 +3267,7 @@ static void scan_includes(struct loader *ld, struct include_scan *scan, const ch
 	while (getline(&text, &cap, f) >= 0 && !ld->nomem) {
 		const char *p = text, *end;
 		struct stat st;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		line++;
 		p += strspn(p, " \t");
@@ -3323,7 +3285,7 @@ static void scan_includes(struct loader *ld, struct include_scan *scan, const ch
 		b->name[end - p - 1] = '\0';
 		if (strchr(b->name, '\\') != NULL) {
 			snprintf(b->msg, sizeof(b->msg), "cannot include %s: escapes are not supported in include names",
-				 show(&sn, b->name));
+				 ztg_error_quote(&sn, b->name));
 			diag_add(ld, ZTG_POLICY_ERROR, shown, line, b->msg);
 			continue;
 		}
@@ -3333,7 +3295,7 @@ static void scan_includes(struct loader *ld, struct include_scan *scan, const ch
 			continue;        /* libconfig says it cannot open it, at this line */
 		if (!S_ISREG(st.st_mode)) {
 			snprintf(b->msg, sizeof(b->msg), "cannot include %s: it is %s (an include names a regular file, "
-				 "relative to the policy file's directory \"%s\")", show(&sn, b->name),
+				 "relative to the policy file's directory \"%s\")", ztg_error_quote(&sn, b->name),
 				 file_kind(st.st_mode), ld->dir);
 			diag_add(ld, ZTG_POLICY_ERROR, shown, line, b->msg);
 			continue;

@@ -40,6 +40,8 @@
  */
 #include "sig_compile.h"
 
+#include "error_text.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,19 +98,6 @@ static void report_at(struct report *rep, const char *file, uint32_t line, const
 			snprintf(rep->err, rep->err_len, "%s: %s", file, msg);
 	}
 	rep->errors++;
-}
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
 }
 
 /* A pattern as messages quote it: printable ASCII as is, other bytes and '"' as \xHH, cut at PATTERN_SHOWN. */
@@ -816,20 +805,20 @@ int ztg_sig_compiled_records(const struct ztg_sig_compiled *compiled, struct ztg
 		int n;
 
 		if (record_name(d->field, d->header, name, sizeof(name)) < 0) {
-			set_err(err, err_len, "field header: header name \"%s\" cannot name a bundle record",
+			ztg_error_set(err, err_len, "field header: header name \"%s\" cannot name a bundle record",
 				d->header ? d->header : "");
 			rc = -EINVAL;
 			break;
 		}
 		hr = hs_serialize_database(d->db, &bytes, &len);
 		if (hr != HS_SUCCESS) {
-			set_err(err, err_len, "%s: Hyperscan cannot serialize the database (error %d)", name, hr);
+			ztg_error_set(err, err_len, "%s: Hyperscan cannot serialize the database (error %d)", name, hr);
 			rc = hr == HS_NOMEM ? -ENOMEM : -EIO;
 			break;
 		}
 		if (ztg_bundle_sha256_hex(bytes, len, hash) != 0) {
 			free(bytes);
-			set_err(err, err_len, "%s: SHA-256 failed", name);
+			ztg_error_set(err, err_len, "%s: SHA-256 failed", name);
 			rc = -EIO;
 			break;
 		}
@@ -839,7 +828,7 @@ int ztg_sig_compiled_records(const struct ztg_sig_compiled *compiled, struct ztg
 		/* Said here, by name, rather than by the bundle writer as a file too large. */
 		if ((size_t)n + len > ZTG_BUNDLE_MAX_FILE_BYTES) {
 			free(bytes);
-			set_err(err, err_len, "%s: %zu bytes, more than a bundle file may hold (%u)", name,
+			ztg_error_set(err, err_len, "%s: %zu bytes, more than a bundle file may hold (%u)", name,
 				(size_t)n + len, ZTG_BUNDLE_MAX_FILE_BYTES);
 			rc = -EINVAL;
 			break;
@@ -847,7 +836,7 @@ int ztg_sig_compiled_records(const struct ztg_sig_compiled *compiled, struct ztg
 		data = malloc((size_t)n + len);
 		if (data == NULL) {
 			free(bytes);
-			set_err(err, err_len, "out of memory");
+			ztg_error_set(err, err_len, "out of memory");
 			rc = -ENOMEM;
 			break;
 		}
@@ -856,7 +845,7 @@ int ztg_sig_compiled_records(const struct ztg_sig_compiled *compiled, struct ztg
 		free(bytes);   /* hs_serialize_database() allocates with Hyperscan's misc allocator: malloc here */
 		if (append_file(files, name, data, (size_t)n + len) < 0) {
 			free(data);
-			set_err(err, err_len, "out of memory");
+			ztg_error_set(err, err_len, "out of memory");
 			rc = -ENOMEM;
 			break;
 		}
@@ -1014,40 +1003,40 @@ static int take_record(const struct plan *p, const struct group *g, const struct
 	hs_error_t hr;
 
 	if (why != NULL) {
-		set_err(err, err_len, "%s: %s", f->name, why);
+		ztg_error_set(err, err_len, "%s: %s", f->name, why);
 		return -EINVAL;
 	}
 	if (strcmp(h.digest, p->digest) != 0) {
-		set_err(err, err_len,
+		ztg_error_set(err, err_len,
 			"%s: compiled from other rules (digest %.16s..., the rules give %.16s...): "
 			"the bundle's rules and its compiled signatures disagree", f->name, h.digest, p->digest);
 		return -EINVAL;
 	}
 	if (h.streaming != g->streaming) {
-		set_err(err, err_len, "%s: mode %s, the field is matched in %s mode", f->name,
+		ztg_error_set(err, err_len, "%s: mode %s, the field is matched in %s mode", f->name,
 			h.streaming ? "stream" : "block", g->streaming ? "stream" : "block");
 		return -EINVAL;
 	}
 	if (h.patterns != g->count) {
-		set_err(err, err_len, "%s: %u patterns, the rules give %u", f->name, h.patterns, g->count);
+		ztg_error_set(err, err_len, "%s: %u patterns, the rules give %u", f->name, h.patterns, g->count);
 		return -EINVAL;
 	}
 	if (ztg_bundle_sha256_hex(h.db, h.db_len, hash) != 0) {
-		set_err(err, err_len, "%s: SHA-256 failed", f->name);
+		ztg_error_set(err, err_len, "%s: SHA-256 failed", f->name);
 		return -EINVAL;
 	}
 	if (strcmp(hash, h.sha256) != 0) {
-		set_err(err, err_len, "%s: the database bytes do not match their sha256", f->name);
+		ztg_error_set(err, err_len, "%s: the database bytes do not match their sha256", f->name);
 		return -EINVAL;
 	}
 	hr = hs_serialized_database_info((const char *)h.db, h.db_len, &info);
 	if (hr != HS_SUCCESS) {
-		set_err(err, err_len, "%s: not a serialized Hyperscan database", f->name);
+		ztg_error_set(err, err_len, "%s: not a serialized Hyperscan database", f->name);
 		return hr == HS_NOMEM ? -ENOMEM : -EINVAL;
 	}
 	hr = hs_deserialize_database((const char *)h.db, h.db_len, db);
 	if (hr != HS_SUCCESS) {
-		set_err(err, err_len, "%s: unusable: %s (record: %s; here: Hyperscan %s)", f->name,
+		ztg_error_set(err, err_len, "%s: unusable: %s (record: %s; here: Hyperscan %s)", f->name,
 			hs_db_error_text(hr), info, hs_version());
 		free(info);
 		*db = NULL;
@@ -1059,7 +1048,7 @@ static int take_record(const struct plan *p, const struct group *g, const struct
 	free(info);
 	/* hs_stream_size() answers only for a streaming database: the bytes' own mode, not the header's word. */
 	if ((hs_stream_size(*db, &stream_size) == HS_SUCCESS) != g->streaming) {
-		set_err(err, err_len, "%s: the database is not a %s mode one", f->name,
+		ztg_error_set(err, err_len, "%s: the database is not a %s mode one", f->name,
 			g->streaming ? "stream" : "block");
 		hs_free_database(*db);
 		*db = NULL;
@@ -1090,16 +1079,16 @@ int ztg_sig_compiled_from_records(const struct ztg_sig_set *const *sets, uint32_
 	rc = plan_build(sets, set_count, &p, &rep);
 	if (rc < 0) {
 		if (rc == -ENOMEM)
-			set_err(err, err_len, "out of memory");
+			ztg_error_set(err, err_len, "out of memory");
 		else if (rc == -EIO)
-			set_err(err, err_len, "SHA-256 failed");
+			ztg_error_set(err, err_len, "SHA-256 failed");
 		else if (rep.errors == 0)
-			set_err(err, err_len, "bad signature sets");
+			ztg_error_set(err, err_len, "bad signature sets");
 		return rc == -EIO ? -EINVAL : rc;
 	}
 	dbs = calloc(p.group_count ? p.group_count : 1, sizeof(*dbs));
 	if (dbs == NULL) {
-		set_err(err, err_len, "out of memory");
+		ztg_error_set(err, err_len, "out of memory");
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -1111,12 +1100,12 @@ int ztg_sig_compiled_from_records(const struct ztg_sig_set *const *sets, uint32_
 			continue;
 		g = group_of_name(&p, f->name + prefix_len);
 		if (g < 0) {
-			set_err(err, err_len, "%s: no rule of the signature sets uses this database", f->name);
+			ztg_error_set(err, err_len, "%s: no rule of the signature sets uses this database", f->name);
 			rc = -EINVAL;
 			goto out;
 		}
 		if (dbs[g] != NULL) {
-			set_err(err, err_len, "%s: a second record for the same database", f->name);
+			ztg_error_set(err, err_len, "%s: a second record for the same database", f->name);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -1131,13 +1120,13 @@ int ztg_sig_compiled_from_records(const struct ztg_sig_set *const *sets, uint32_
 			if (record_name(p.groups[i].field, p.groups[i].header, name, sizeof(name)) < 0)
 				snprintf(name, sizeof(name), "%s%s:%s", ZTG_SIG_COMPILED_RECORD,
 					 ztg_sig_field_name(p.groups[i].field), "?");
-			set_err(err, err_len, "%s: missing: the rules need this database", name);
+			ztg_error_set(err, err_len, "%s: missing: the rules need this database", name);
 			rc = -EINVAL;
 			goto out;
 		}
 	*out = compiled_new(&p, dbs);
 	if (*out == NULL) {
-		set_err(err, err_len, "out of memory");
+		ztg_error_set(err, err_len, "out of memory");
 		rc = -ENOMEM;
 	}
 out:

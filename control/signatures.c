@@ -26,6 +26,8 @@
  */
 #include "signatures.h"
 
+#include "error_text.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -246,38 +248,6 @@ static void error_at(struct loader *ld, const config_setting_t *s, const char *f
 
 /* ------------------------------------------------------- message helpers */
 
-/* User text quoted for a message: escaped (no terminal control reaches the output) and bounded. */
-struct shown {
-	char text[96];
-};
-
-static const char *show(struct shown *b, const char *s)
-{
-	const size_t room = sizeof(b->text) - 6;   /* closing quote, "...", NUL */
-	size_t o = 0;
-
-	b->text[o++] = '"';
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (o + 4 > room) {
-			memcpy(b->text + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c == '"' || c == '\\') {
-			b->text[o++] = '\\';
-			b->text[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			o += (size_t)sprintf(b->text + o, "\\x%02x", c);
-		} else {
-			b->text[o++] = (char)c;
-		}
-	}
-	b->text[o++] = '"';
-	b->text[o] = '\0';
-	return b->text;
-}
 
 /* One character in single quotes, escaped when it is not printable ASCII. */
 struct shown_char {
@@ -385,7 +355,7 @@ static void check_keys(struct loader *ld, const config_setting_t *group, const c
 		const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
 		const char *name = config_setting_name(m);
 		bool known = false;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		for (size_t k = 0; k < key_count && !known; k++) {
 			if (strcmp(name, keys[k].name) == 0) {
@@ -400,7 +370,7 @@ static void check_keys(struct loader *ld, const config_setting_t *group, const c
 				o += (size_t)snprintf(allowed + o, sizeof(allowed) - o, "%s%s", k ? ", " : "",
 						      keys[k].name);
 		}
-		error_at(ld, m, "%s%sunknown key %s (allowed: %s)", where, sep, show(&sn, name), allowed);
+		error_at(ld, m, "%s%sunknown key %s (allowed: %s)", where, sep, ztg_error_quote(&sn, name), allowed);
 	}
 	for (size_t k = 0; k < key_count; k++) {
 		if (keys[k].required && found[k] == NULL)
@@ -498,7 +468,7 @@ static int choice_value(struct loader *ld, const config_setting_t *s, const char
 			const char *const *names, unsigned count)
 {
 	char expect[128], expect_type[160], path[64];
-	struct shown sn;
+	struct ztg_quoted sn;
 	int i;
 
 	if (s == NULL)
@@ -514,7 +484,7 @@ static int choice_value(struct loader *ld, const config_setting_t *s, const char
 		snprintf(expect_type, sizeof(expect_type), "a string (%s)", expect);
 		wrong_type(ld, s, path, expect_type);
 	} else {
-		error_at(ld, s, "%s: unknown %s %s (expected %s)", path, key, show(&sn, config_setting_get_string(s)),
+		error_at(ld, s, "%s: unknown %s %s (expected %s)", path, key, ztg_error_quote(&sn, config_setting_get_string(s)),
 			 expect);
 	}
 	return -1;
@@ -900,7 +870,7 @@ static void parse_fields(struct loader *ld, const config_setting_t *s, const cha
 		enum ztg_sig_field field;
 		struct elem_path ep;
 		const char *v;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		if (config_setting_type(f) != CONFIG_TYPE_STRING) {
 			wrong_type(ld, f, elem_path(&ep, where, "fields", i), "a field name such as \"query\"");
@@ -909,14 +879,14 @@ static void parse_fields(struct loader *ld, const config_setting_t *s, const cha
 		v = config_setting_get_string(f);
 		if (ztg_sig_field_from_name(v, &field) < 0) {
 			error_at(ld, f, "%s: unknown field %s (expected %s)", elem_path(&ep, where, "fields", i),
-				 show(&sn, v), choice_list(expect, sizeof(expect), field_names, ZTG_SIG_FIELD_COUNT));
+				 ztg_error_quote(&sn, v), choice_list(expect, sizeof(expect), field_names, ZTG_SIG_FIELD_COUNT));
 			continue;
 		}
 		if (field == ZTG_SIG_FIELD_HEADER)
 			seen->header = true;
 		if (fields & ZTG_SIG_FIELD_BIT(field)) {
 			error_at(ld, f, "%s: field %s is listed twice", elem_path(&ep, where, "fields", i),
-				 show(&sn, v));
+				 ztg_error_quote(&sn, v));
 			continue;
 		}
 		fields |= ZTG_SIG_FIELD_BIT(field);
@@ -930,7 +900,7 @@ static void parse_header(struct loader *ld, const config_setting_t *e, const con
 {
 	const char *v = string_value(ld, s, where, "header", "a header name such as \"User-Agent\"");
 	char lower[ZTG_POLICY_HEADER_NAME_MAX + 1];
-	struct shown sn;
+	struct ztg_quoted sn;
 	size_t len;
 
 	if (s == NULL) {
@@ -948,7 +918,7 @@ static void parse_header(struct loader *ld, const config_setting_t *e, const con
 	if (len == 0 || len > ZTG_POLICY_HEADER_NAME_MAX ||
 	    strspn(v, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != len) {
 		error_at(ld, s, "%s.header: %s is not a valid header name (1 to %d token characters: A-Z a-z 0-9 "
-			 "and !#$%%&'*+-.^_`|~)", where, show(&sn, v), ZTG_POLICY_HEADER_NAME_MAX);
+			 "and !#$%%&'*+-.^_`|~)", where, ztg_error_quote(&sn, v), ZTG_POLICY_HEADER_NAME_MAX);
 		return;
 	}
 	if (!seen->header)
@@ -1088,7 +1058,7 @@ static void parse_tags(struct loader *ld, const config_setting_t *s, const char 
 		struct elem_path ep;
 		bool repeated = false;
 		const char *v;
-		struct shown sn;
+		struct ztg_quoted sn;
 
 		if (config_setting_type(t) != CONFIG_TYPE_STRING) {
 			wrong_type(ld, t, elem_path(&ep, where, "tags", i), "a tag string such as \"sqli\"");
@@ -1097,13 +1067,13 @@ static void parse_tags(struct loader *ld, const config_setting_t *s, const char 
 		v = config_setting_get_string(t);
 		if (!valid_tag(v)) {
 			error_at(ld, t, "%s: %s is not a valid tag (expected 1 to %u of a-z 0-9 _ . : -)",
-				 elem_path(&ep, where, "tags", i), show(&sn, v), TAG_MAX_LEN);
+				 elem_path(&ep, where, "tags", i), ztg_error_quote(&sn, v), TAG_MAX_LEN);
 			continue;
 		}
 		for (uint32_t j = 0; j < r->tag_count && !repeated; j++)
 			repeated = strcmp(tags[j], v) == 0;
 		if (repeated) {
-			error_at(ld, t, "%s: tag %s is listed twice", elem_path(&ep, where, "tags", i), show(&sn, v));
+			error_at(ld, t, "%s: tag %s is listed twice", elem_path(&ep, where, "tags", i), ztg_error_quote(&sn, v));
 			continue;
 		}
 		tags[r->tag_count++] = arena_strndup(ld, v, strlen(v));
@@ -1208,14 +1178,14 @@ static void parse_set(struct loader *ld, const config_setting_t *root)
 	struct id_ref *ids;
 	uint32_t n, id_count = 0;
 	const char *v;
-	struct shown sn;
+	struct ztg_quoted sn;
 
 	check_keys(ld, root, "", top_keys, TK_COUNT, k);
 	v = string_value(ld, k[TK_NAME], "", "name", "a name string (" NAME_EXPECT ")");
 	if (k[TK_NAME] != NULL)
 		set->loc.line = config_setting_source_line(k[TK_NAME]);
 	if (v != NULL && !valid_name(v))
-		error_at(ld, k[TK_NAME], "name: %s is not a valid name (expected " NAME_EXPECT ")", show(&sn, v));
+		error_at(ld, k[TK_NAME], "name: %s is not a valid name (expected " NAME_EXPECT ")", ztg_error_quote(&sn, v));
 	else if (v != NULL)
 		set->name = arena_strndup(ld, v, strlen(v));
 
