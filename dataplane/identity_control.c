@@ -30,8 +30,6 @@ struct url_state {
 	struct ztg_jwks_refresh schedule;
 	char *last_good;               /* the JWKS document of the keys in use; NULL before the first success */
 	size_t last_good_len;
-	time_t last_good_at;
-	uint32_t key_count;
 };
 
 struct ztg_identity_control {
@@ -176,7 +174,6 @@ static void url_restore(const struct ztg_identity_control *ic, struct url_state 
 		body[st.st_size] = '\0';
 		u->last_good = body;
 		u->last_good_len = (size_t)st.st_size;
-		u->last_good_at = st.st_mtime;
 	} else {
 		free(body);
 	}
@@ -301,16 +298,13 @@ static struct ztg_keyset *job_run(const struct fetch_job *job, char **body, size
 }
 
 /* Remember a good document for its URL. Called with the lock held; takes body. */
-static void url_took(const struct ztg_identity_control *ic, struct url_state *u, char *body, size_t len,
-		     uint32_t keys)
+static void url_took(const struct ztg_identity_control *ic, struct url_state *u, char *body, size_t len)
 {
 	bool changed = u->last_good == NULL || u->last_good_len != len || memcmp(u->last_good, body, len) != 0;
 
 	free(u->last_good);
 	u->last_good = body;
 	u->last_good_len = len;
-	u->last_good_at = time(NULL);
-	u->key_count = keys;
 	ztg_jwks_refresh_succeeded(&u->schedule, monotonic_seconds());
 	if (changed)
 		url_persist(ic, u);
@@ -353,7 +347,7 @@ int ztg_identity_control_prepare(struct ztg_identity_control *ic, struct ztg_aut
 			pthread_mutex_lock(&ic->lock);
 			u = url_state_of(ic, p, is);
 			if (set != NULL && u != NULL) {
-				url_took(ic, u, body, len, set->count);
+				url_took(ic, u, body, len);
 			} else if (u != NULL) {
 				ztg_jwks_refresh_failed(&u->schedule, monotonic_seconds());
 				ztg_jwks_refresh_set_error(&u->schedule, why);
@@ -432,7 +426,7 @@ static void finish_job(struct ztg_identity_control *ic, struct fetch_job *job, s
 	if (set != NULL) {
 		old = ztg_authn_replace_keys(ztg_authz_authn(ic->authz), job->issuer, set);
 		if (u != NULL)
-			url_took(ic, u, body, len, set->count);
+			url_took(ic, u, body, len);
 		else
 			free(body);
 		fprintf(stdout, "ztgate: issuer %s: %u key(s) from %s%s\n", is->name, set->count, job->url,

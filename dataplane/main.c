@@ -496,7 +496,6 @@ static void fill_stats_source(const struct ztg_app *app, struct ztg_stats_source
 	};
 }
 
-/* Management loop: returns when a signal, --duration or --exit-on-idle says stop. */
 /*
  * Publish next as the policy in force; what it replaces becomes the rollback
  * target and the former rollback target is freed once every worker has
@@ -1108,6 +1107,7 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 	return status;
 }
 
+/* Management loop: returns when a signal, --duration or --exit-on-idle says stop. */
 static void manage(struct ztg_app *app, uint64_t start_tsc)
 {
 	const struct ztg_options *o = &app->opts;

@@ -133,7 +133,6 @@ static enum ztg_event_action event_action(enum ztg_policy_action action)
 	}
 }
 
-/* Monitor mode: the decision is logged, the traffic passes. Several may come from one packet. */
 /* An event straight to the ring: several may come from one packet. */
 static void push_event(struct ztg_session_context *ctx, const struct ztg_flow_key *key, uint8_t initiator,
 		       const struct feed_state *st, enum ztg_event_action action)
@@ -145,6 +144,7 @@ static void push_event(struct ztg_session_context *ctx, const struct ztg_flow_ke
 		ctx->counters->events_dropped++;
 }
 
+/* Monitor mode: the decision is logged, the traffic passes. */
 static void push_monitor_event(struct ztg_session_context *ctx, const struct ztg_flow_key *key, uint8_t initiator,
 			       const struct feed_state *st, enum ztg_policy_action action)
 {
@@ -303,7 +303,6 @@ static enum ztg_verdict verdict_of(enum ztg_policy_action action)
 	}
 }
 
-/* Segment, service by Host, route: the policy's word on one request of a protected flow. */
 /*
  * The route allows the request: now who sent it, and may they? false when
  * the identity check refuses it (st->auth says why).
@@ -392,6 +391,7 @@ static bool inspect_signatures(struct feed_state *st, const struct ztg_http_mess
 	return true;
 }
 
+/* Segment, service by Host, route: the policy's word on one request of a protected flow. */
 static int authorize_request(struct feed_state *st, const struct ztg_http_message *msg)
 {
 	struct ztg_session_context *ctx = st->ctx;

@@ -1,7 +1,5 @@
 #include "worker.h"
 
-#include <time.h>
-
 #include <string.h>
 #include <time.h>
 

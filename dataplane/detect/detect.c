@@ -3,11 +3,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
+/* A database for the header field: the header it matches, its name length counted once. */
+struct header_db {
+	const struct ztg_sig_db *db;
+	size_t name_len;
+};
 
 struct ztg_detect {
-	const struct ztg_policy *policy;
 	struct ztg_sig_compiled *compiled;
+	/* Each block-mode field's database, found once: NULL when no rule matches that field. */
+	const struct ztg_sig_db *field_db[ZTG_SIG_FIELD_COUNT];
+	struct header_db *header_dbs;
+	uint32_t header_db_count;
 	bool shipped;                  /* the databases came from the bundle */
 	uint8_t *set_of;               /* by pattern id: index of the rule's set in the policy */
 	unsigned worker_count;
@@ -22,6 +30,7 @@ void ztg_detect_free(struct ztg_detect *d)
 		hs_free_scratch(d->scratch[w]);
 	free(d->scratch);
 	free(d->set_of);
+	free(d->header_dbs);
 	ztg_sig_compiled_free(d->compiled);
 	free(d);
 }
@@ -64,7 +73,6 @@ struct ztg_detect *ztg_detect_build(const struct ztg_policy *p, const struct ztg
 		snprintf(err, err_len, "out of memory for the signatures");
 		return NULL;
 	}
-	d->policy = p;
 	if (files != NULL)
 		rc = ztg_sig_compiled_from_records(sets, p->signature_set_count, files, &d->compiled, err, err_len);
 	if (rc < 0)
@@ -85,10 +93,22 @@ struct ztg_detect *ztg_detect_build(const struct ztg_policy *p, const struct ztg
 	}
 	d->set_of = calloc(d->compiled->rule_count + 1, 1);
 	d->scratch = calloc(workers + 1, sizeof(*d->scratch));
+	d->header_dbs = calloc(d->compiled->db_count + 1, sizeof(*d->header_dbs));
 	d->worker_count = workers;
-	if (d->set_of == NULL || d->scratch == NULL) {
+	if (d->set_of == NULL || d->scratch == NULL || d->header_dbs == NULL) {
 		snprintf(err, err_len, "out of memory for the signatures");
 		goto fail;
+	}
+	/* Streaming databases are for bodies, scanned as they stream; a head's fields are whole values. */
+	for (uint32_t i = 0; i < d->compiled->db_count; i++) {
+		const struct ztg_sig_db *db = &d->compiled->dbs[i];
+
+		if (db->streaming)
+			continue;
+		if (db->field == ZTG_SIG_FIELD_HEADER)
+			d->header_dbs[d->header_db_count++] = (struct header_db){.db = db, .name_len = strlen(db->header)};
+		else if (d->field_db[db->field] == NULL)
+			d->field_db[db->field] = db;
 	}
 	for (uint32_t r = 0; r < d->compiled->rule_count; r++) {
 		int s = set_index(p, d->compiled->rules[r]);
@@ -115,7 +135,6 @@ fail:
 struct scan {
 	const struct ztg_detect *d;
 	const struct ztg_policy_detect *cfg;
-	enum ztg_sig_field field;
 	struct ztg_detect_result *out;
 };
 
@@ -137,10 +156,8 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 			return 0;
 	}
 	/* Beyond the kept ids a rule may be counted twice: the count only says "more". */
-	if (out->match_count < ZTG_DETECT_MAX_MATCHES) {
+	if (out->match_count < ZTG_DETECT_MAX_MATCHES)
 		out->rules[out->match_count] = rule->id;
-		out->fields[out->match_count] = sc->field;
-	}
 	out->match_count++;
 	if (rule->monitor || rule->action == ZTG_SIG_ACTION_ALERT) {
 		out->alert = true;
@@ -158,14 +175,10 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	return 0;
 }
 
-static void scan_value(struct scan *sc, unsigned w, enum ztg_sig_field field, const char *header, size_t header_len,
-		       const uint8_t *data, uint32_t len)
+static void scan_value(struct scan *sc, unsigned w, const struct ztg_sig_db *db, const uint8_t *data, uint32_t len)
 {
-	const struct ztg_sig_db *db = ztg_sig_compiled_db(sc->d->compiled, field, header, header_len);
-
-	if (db == NULL || db->streaming)
+	if (db == NULL)
 		return;
-	sc->field = field;
 	/* An error here is a scratch or database bug, never the traffic's doing: the request is judged on what matched. */
 	(void)hs_scan(db->db, (const char *)data, len, 0, sc->d->scratch[w], on_match, sc);
 }
@@ -196,25 +209,30 @@ void ztg_detect_request(const struct ztg_detect *d, unsigned w, const struct ztg
 	memset(out, 0, sizeof(*out));
 	if (d == NULL || w >= d->worker_count)
 		return;
-	scan_value(&sc, w, ZTG_SIG_FIELD_METHOD, NULL, 0, msg->method_token.ptr, msg->method_token.len);
-	scan_value(&sc, w, ZTG_SIG_FIELD_PATH, NULL, 0, target->path.ptr, target->path.len);
+	scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_METHOD], msg->method_token.ptr, msg->method_token.len);
+	scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_PATH], target->path.ptr, target->path.len);
 	if (target->has_query) {
-		scan_value(&sc, w, ZTG_SIG_FIELD_QUERY_RAW, NULL, 0, target->raw_query.ptr, target->raw_query.len);
-		scan_value(&sc, w, ZTG_SIG_FIELD_QUERY, NULL, 0, target->query.ptr, target->query.len);
+		scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_QUERY_RAW], target->raw_query.ptr, target->raw_query.len);
+		scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_QUERY], target->query.ptr, target->query.len);
 	}
 	for (uint32_t i = 0; i < target->param_count; i++) {
-		scan_value(&sc, w, ZTG_SIG_FIELD_ARG_NAMES, NULL, 0, target->params[i].name.ptr, target->params[i].name.len);
-		scan_value(&sc, w, ZTG_SIG_FIELD_ARG_VALUES, NULL, 0, target->params[i].value.ptr,
+		scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_ARG_NAMES], target->params[i].name.ptr,
+			   target->params[i].name.len);
+		scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_ARG_VALUES], target->params[i].value.ptr,
 			   target->params[i].value.len);
 	}
 	for (uint32_t i = 0; i < msg->header_count; i++) {
 		const struct ztg_http_header *h = &msg->headers[i];
 
-		scan_value(&sc, w, ZTG_SIG_FIELD_HEADERS, NULL, 0, line, header_line(h, line, sizeof(line)));
-		scan_value(&sc, w, ZTG_SIG_FIELD_HEADER, (const char *)h->name.ptr, h->name.len, h->value.ptr,
-			   h->value.len);
-		if (h->name.len == 6 && strncasecmp((const char *)h->name.ptr, "cookie", 6) == 0)
-			scan_value(&sc, w, ZTG_SIG_FIELD_COOKIES, NULL, 0, h->value.ptr, h->value.len);
+		if (d->field_db[ZTG_SIG_FIELD_HEADERS] != NULL)
+			scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_HEADERS], line, header_line(h, line, sizeof(line)));
+		for (uint32_t k = 0; k < d->header_db_count; k++) {
+			if (h->name.len == d->header_dbs[k].name_len &&
+			    ztg_http_header_name_equal(h->name, d->header_dbs[k].db->header))
+				scan_value(&sc, w, d->header_dbs[k].db, h->value.ptr, h->value.len);
+		}
+		if (ztg_http_header_name_equal(h->name, "cookie"))
+			scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_COOKIES], h->value.ptr, h->value.len);
 	}
 	/* A route in monitor mode reports what it would block. */
 	if (out->block && cfg->monitor) {

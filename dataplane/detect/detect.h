@@ -54,7 +54,6 @@ struct ztg_detect_result {
 	uint32_t score;
 	uint32_t match_count;         /* distinct rules matched (may exceed the kept ids) */
 	uint32_t rules[ZTG_DETECT_MAX_MATCHES];
-	enum ztg_sig_field fields[ZTG_DETECT_MAX_MATCHES];   /* where each kept rule matched first */
 	const struct ztg_sig_rule *first_block;              /* the rule that blocked, if one did alone */
 };
 

@@ -36,9 +36,9 @@ struct route_requirement {
 struct service_auth {
 	const struct ztg_policy_authentication *config;
 	uint64_t *accept;        /* issuer bitmap: authn->accept_words words */
-	size_t header_len;
 	size_t scheme_len;
-	size_t api_key_header_len;
+	size_t query_len;              /* 0: no such parameter */
+	size_t api_key_query_len;
 	struct route_requirement *routes;
 };
 
@@ -284,10 +284,10 @@ static int build_services(struct ztg_authn *a, struct ztg_route_matcher *const *
 		struct service_auth *sa = &a->services[s];
 
 		sa->config = &svc->authentication;
-		sa->header_len = strlen(svc->authentication.header);
 		sa->scheme_len = strlen(svc->authentication.scheme);
-		sa->api_key_header_len = svc->authentication.api_key_header != NULL ?
-						 strlen(svc->authentication.api_key_header) : 0;
+		sa->query_len = svc->authentication.query != NULL ? strlen(svc->authentication.query) : 0;
+		sa->api_key_query_len = svc->authentication.api_key_query != NULL ?
+						strlen(svc->authentication.api_key_query) : 0;
 		sa->accept = calloc(a->accept_words, sizeof(uint64_t));
 		sa->routes = calloc(svc->route_count + 1, sizeof(*sa->routes));
 		if (sa->accept == NULL || sa->routes == NULL)
@@ -425,8 +425,8 @@ static const char *bearer_token(const struct service_auth *sa, const char *v, si
 	return v + i;
 }
 
-static void find_credentials(const struct ztg_authn *a, const struct service_auth *sa,
-			     const struct ztg_authn_request *req, struct credentials *c)
+static void find_credentials(const struct service_auth *sa, const struct ztg_authn_request *req,
+			     struct credentials *c)
 {
 	const struct ztg_policy_authentication *cfg = sa->config;
 	const struct ztg_http_message *msg = req->msg;
@@ -435,9 +435,10 @@ static void find_credentials(const struct ztg_authn *a, const struct service_aut
 	memset(c, 0, sizeof(*c));
 	for (uint32_t h = 0; h < msg->header_count; h++) {
 		const struct ztg_http_header *hd = &msg->headers[h];
-		const char *name = (const char *)hd->name.ptr, *v = (const char *)hd->value.ptr;
+		const char *v = (const char *)hd->value.ptr;
 
-		if (tokens && hd->name.len == sa->header_len && strncasecmp(name, cfg->header, sa->header_len) == 0) {
+		/* Header names in the policy are lowercase (the loader's doing). */
+		if (tokens && ztg_http_header_name_equal(hd->name, cfg->header)) {
 			const char *t;
 			size_t tlen;
 
@@ -446,8 +447,7 @@ static void find_credentials(const struct ztg_authn *a, const struct service_aut
 				c->malformed = cfg->header;
 			else
 				keep(&c->token, &c->token_len, t, tlen, &c->conflict);
-		} else if (sa->api_key_header_len > 0 && hd->name.len == sa->api_key_header_len &&
-			   strncasecmp(name, cfg->api_key_header, sa->api_key_header_len) == 0) {
+		} else if (cfg->api_key_header != NULL && ztg_http_header_name_equal(hd->name, cfg->api_key_header)) {
 			keep_key(c, cfg->api_key_header, v, hd->value.len);
 		}
 	}
@@ -455,7 +455,7 @@ static void find_credentials(const struct ztg_authn *a, const struct service_aut
 		const struct ztg_http_query_param *qp = &req->target->params[i];
 		const char *name = (const char *)qp->name.ptr, *v = (const char *)qp->value.ptr;
 
-		if (tokens && cfg->query != NULL && slice_equals(name, qp->name.len, cfg->query, strlen(cfg->query))) {
+		if (tokens && sa->query_len > 0 && slice_equals(name, qp->name.len, cfg->query, sa->query_len)) {
 			/*
 			 * "?access_token" and "?access_token=" name a token without one: not absent (a
 			 * NULL value would otherwise be skipped) and not for the verifier to call a JWT.
@@ -464,15 +464,14 @@ static void find_credentials(const struct ztg_authn *a, const struct service_aut
 				c->malformed = cfg->query;
 			else
 				keep(&c->token, &c->token_len, v, qp->value.len, &c->conflict);
-		} else if (cfg->api_key_query != NULL &&
-			   slice_equals(name, qp->name.len, cfg->api_key_query, strlen(cfg->api_key_query))) {
+		} else if (sa->api_key_query_len > 0 &&
+			   slice_equals(name, qp->name.len, cfg->api_key_query, sa->api_key_query_len)) {
 			keep_key(c, cfg->api_key_query, v, qp->value.len);
 		}
 	}
 	/* A token and a key at once: which one would the server believe? */
 	if (c->token != NULL && c->key != NULL)
 		c->conflict = true;
-	(void)a;
 }
 
 static bool refuse(struct ztg_authn_result *out, enum ztg_authn_reason reason, const char *detail)
@@ -609,7 +608,7 @@ bool ztg_authn_check(const struct ztg_authn *authn, struct ztg_authn_worker *w,
 		out->reason = ZTG_AUTHN_ANONYMOUS;
 		return true;
 	}
-	find_credentials(authn, sa, req, &c);
+	find_credentials(sa, req, &c);
 	if (c.conflict)
 		return refuse(out, ZTG_AUTHN_CREDENTIALS_CONFLICT, NULL);
 	if (c.malformed != NULL)
