@@ -137,21 +137,6 @@ static const char *name_problem(const uint8_t *name, size_t len)
 	return NULL;
 }
 
-/* The policy language's name syntax: [A-Za-z0-9_.-]{1,64}. */
-static bool policy_name_ok(const uint8_t *s, size_t len)
-{
-	if (len == 0 || len > ZTG_BUNDLE_POLICY_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 enum clash {
 	CLASH_NONE = 0,
 	CLASH_SAME,          /* the same name twice */
@@ -753,7 +738,7 @@ int ztg_bundle_encode(const struct ztg_bundle_files *files, const char *name, ui
 	}
 	*out = NULL;
 	*out_len = 0;
-	if (!policy_name_ok((const uint8_t *)name, strlen(name))) {
+	if (!ztg_policy_name_valid(name, strlen(name))) {
 		ztg_error_set(err, err_len, "bundle name \"%s\": expected a policy name, 1 to %u of A-Z a-z 0-9 _ . -",
 			show_str(&sh, name), ZTG_BUNDLE_POLICY_NAME_MAX);
 		return -EINVAL;
@@ -953,7 +938,7 @@ static int parse_header(struct cursor *c, struct parsed *ps, uint64_t *count)
 	rc = header_line(c, 5 + ZTG_BUNDLE_POLICY_NAME_MAX, "\"name \" and a policy name", &t, &n);
 	if (rc != 0)
 		return rc;
-	if (n < 5 || memcmp(t, "name ", 5) != 0 || !policy_name_ok(t + 5, n - 5))
+	if (n < 5 || memcmp(t, "name ", 5) != 0 || !ztg_policy_name_valid((const char *)t + 5, n - 5))
 		return header_error(c, at, "bad name line \"%s\": expected \"name \" and a policy name, 1 to %u of "
 				    "A-Z a-z 0-9 _ . -", show(&sh, t, n), ZTG_BUNDLE_POLICY_NAME_MAX);
 	memcpy(ps->name, t + 5, n - 5);

@@ -365,6 +365,13 @@ int ztg_policy_action_from_name(const char *name, enum ztg_policy_action *out);
 const char *ztg_policy_method_name(enum ztg_http_method method);
 int ztg_policy_method_from_name(const char *name, uint16_t *mask);
 
+/*
+ * Whether s[0..len) is a name as the policy language writes them (policy,
+ * segment, service, route, issuer, rule set names; a bundle's header name):
+ * 1 to ZTG_POLICY_NAME_MAX of A-Z a-z 0-9 _ . -
+ */
+bool ztg_policy_name_valid(const char *s, size_t len);
+
 /* Frees a policy and everything it owns. NULL is a no-op. */
 void ztg_policy_free(struct ztg_policy *policy);
 

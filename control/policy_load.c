@@ -51,19 +51,9 @@ static const char *const action_names[] = {
 #undef ZTG_POLICY_ACTION_NAME
 };
 
-/* Indexed by enum ztg_http_method; OTHER has no name a policy can use. */
-static const char *const method_names[] = {
-	[ZTG_HTTP_METHOD_OTHER] = NULL,
-	[ZTG_HTTP_METHOD_GET] = "GET",
-	[ZTG_HTTP_METHOD_HEAD] = "HEAD",
-	[ZTG_HTTP_METHOD_POST] = "POST",
-	[ZTG_HTTP_METHOD_PUT] = "PUT",
-	[ZTG_HTTP_METHOD_DELETE] = "DELETE",
-	[ZTG_HTTP_METHOD_PATCH] = "PATCH",
-	[ZTG_HTTP_METHOD_OPTIONS] = "OPTIONS",
-	[ZTG_HTTP_METHOD_CONNECT] = "CONNECT",
-	[ZTG_HTTP_METHOD_TRACE] = "TRACE",
-};
+_Static_assert(ZTG_POLICY_METHODS_ANY == ZTG_ROUTE_METHOD_ANY &&
+	       ZTG_POLICY_METHOD_BIT(ZTG_HTTP_METHOD_TRACE) == ZTG_ROUTE_METHOD_BIT(ZTG_HTTP_METHOD_TRACE),
+	       "policy method masks are the route matcher's");
 
 #define METHOD_EXPECTED "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT, TRACE or ANY"
 
@@ -101,26 +91,21 @@ int ztg_policy_action_from_name(const char *name, enum ztg_policy_action *out)
 
 const char *ztg_policy_method_name(enum ztg_http_method method)
 {
-	if ((unsigned)method > ZTG_HTTP_METHOD_TRACE || method_names[method] == NULL)
+	/* OTHER has no name a policy can use. */
+	if ((unsigned)method > ZTG_HTTP_METHOD_TRACE || method == ZTG_HTTP_METHOD_OTHER)
 		return "?";
-	return method_names[method];
+	return ztg_route_method_name(method);
 }
 
 int ztg_policy_method_from_name(const char *name, uint16_t *mask)
 {
-	if (name == NULL)
+	uint32_t m;
+
+	/* The route matcher's names and bits are the policy's (policy.h asserts the enum). */
+	if (name == NULL || ztg_route_method_parse(name, strlen(name), &m) != 0)
 		return -1;
-	if (strcmp(name, "ANY") == 0) {
-		*mask = ZTG_POLICY_METHODS_ANY;
-		return 0;
-	}
-	for (unsigned m = ZTG_HTTP_METHOD_GET; m <= ZTG_HTTP_METHOD_TRACE; m++) {
-		if (strcmp(name, method_names[m]) == 0) {
-			*mask = ZTG_POLICY_METHOD_BIT(m);
-			return 0;
-		}
-	}
-	return -1;
+	*mask = (uint16_t)m;
+	return 0;
 }
 
 const char *ztg_policy_severity_name(enum ztg_policy_severity severity)
@@ -537,7 +522,7 @@ static const char *method_list(char *buf, size_t len, uint16_t mask)
 	buf[0] = '\0';
 	for (unsigned m = ZTG_HTTP_METHOD_GET; m <= ZTG_HTTP_METHOD_TRACE && o < len; m++) {
 		if (mask & ZTG_POLICY_METHOD_BIT(m))
-			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", method_names[m]);
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", ztg_route_method_name(m));
 	}
 	return buf;
 }
@@ -629,14 +614,12 @@ static uint32_t capped_length(struct loader *ld, const config_setting_t *list, c
 	return (uint32_t)n;
 }
 
-static bool valid_name(const char *s)
+bool ztg_policy_name_valid(const char *s, size_t len)
 {
-	size_t len = strlen(s);
-
 	if (len == 0 || len > ZTG_POLICY_NAME_MAX)
 		return false;
-	for (; *s != '\0'; s++) {
-		char c = *s;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
 		      c == '.' || c == '-'))
@@ -657,7 +640,7 @@ static const char *name_member(struct loader *ld, const config_setting_t *group,
 
 	if (v == NULL)
 		return NULL;
-	if (!valid_name(v)) {
+	if (!ztg_policy_name_valid(v, strlen(v))) {
 		error_at(ld, s, "%s: %s is not a valid name (expected 1 to 64 characters of A-Z a-z 0-9 _ . -)",
 			 key_path(path, sizeof(path), where, key), ztg_error_quote(&sn, v));
 		return NULL;
@@ -1139,7 +1122,7 @@ static uint16_t parse_methods(struct loader *ld, const config_setting_t *list, c
 			const char *hint = NULL;
 
 			for (unsigned m = ZTG_HTTP_METHOD_GET; m <= ZTG_HTTP_METHOD_TRACE && hint == NULL; m++)
-				hint = strcasecmp(v, method_names[m]) == 0 ? method_names[m] : NULL;
+				hint = strcasecmp(v, ztg_route_method_name(m)) == 0 ? ztg_route_method_name(m) : NULL;
 			if (hint == NULL && strcasecmp(v, "ANY") == 0)
 				hint = "ANY";
 			if (hint != NULL)

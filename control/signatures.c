@@ -811,14 +811,6 @@ static const struct key_spec rule_keys[RK_COUNT] = {
 
 #define RULE_EXPECT "a group { id = ...; message = ...; ... }"
 
-static bool valid_name(const char *s)
-{
-	size_t len = strlen(s);
-
-	return len >= 1 && len <= ZTG_POLICY_NAME_MAX &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == len;
-}
-
 static void parse_message(struct loader *ld, const config_setting_t *s, const char *where, struct ztg_sig_rule *r)
 {
 	const char *v = string_value(ld, s, where, "message", "a string of 1 to 256 bytes");
@@ -1184,7 +1176,7 @@ static void parse_set(struct loader *ld, const config_setting_t *root)
 	v = string_value(ld, k[TK_NAME], "", "name", "a name string (" NAME_EXPECT ")");
 	if (k[TK_NAME] != NULL)
 		set->loc.line = config_setting_source_line(k[TK_NAME]);
-	if (v != NULL && !valid_name(v))
+	if (v != NULL && !ztg_policy_name_valid(v, strlen(v)))
 		error_at(ld, k[TK_NAME], "name: %s is not a valid name (expected " NAME_EXPECT ")", ztg_error_quote(&sn, v));
 	else if (v != NULL)
 		set->name = arena_strndup(ld, v, strlen(v));

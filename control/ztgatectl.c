@@ -41,6 +41,7 @@
 
 #include "auth/jwk.h"
 #include "bundle.h"
+#include "policy/route_match.h"
 #include "signatures.h"
 #include "control_socket.h"
 #include "policy.h"
@@ -634,25 +635,11 @@ static const char *format_cidr(const struct ztg_cidr *c, char buf[CIDR_STR_MAX])
 /* "GET,HEAD,POST,PUT,DELETE,PATCH,OPTIONS,CONNECT,TRACE" is 52 characters. */
 #define METHODS_STR_MAX 64
 
-/* "ANY", or the methods of the mask in enum ztg_http_method order, comma-joined. */
+/* "ANY", or the methods of the mask in enum ztg_http_method order, comma-joined: as the matcher says them. */
 static const char *format_methods(uint16_t mask, char buf[METHODS_STR_MAX])
 {
-	size_t used = 0;
-
-	if (mask == ZTG_POLICY_METHODS_ANY)
-		return "ANY";
-	buf[0] = '\0';
-	for (unsigned m = ZTG_HTTP_METHOD_GET; m <= ZTG_HTTP_METHOD_TRACE; m++) {
-		int n;
-
-		if (!(mask & ZTG_POLICY_METHOD_BIT(m)))
-			continue;
-		n = snprintf(buf + used, METHODS_STR_MAX - used, "%s%s", used > 0 ? "," : "",
-			     ztg_policy_method_name((enum ztg_http_method)m));
-		if (n < 0 || (size_t)n >= METHODS_STR_MAX - used)
-			break;
-		used += (size_t)n;
-	}
+	if (ztg_route_methods_format(mask, buf, METHODS_STR_MAX) < 0)
+		buf[0] = '\0';
 	return buf;
 }
 

@@ -50,6 +50,14 @@ void ztg_events_write_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+void ztg_events_write_string_or_null(FILE *out, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		fputs("null", out);
+	else
+		ztg_events_write_string(out, s);
+}
+
 static void format_address(const struct ztg_flow_key *key, unsigned int endpoint, char *buf, size_t len)
 {
 	if (inet_ntop(key->ip_version == 4 ? AF_INET : AF_INET6, key->addr[endpoint], buf, (socklen_t)len) == NULL)
@@ -98,10 +106,7 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 		fprintf(out, ",\"mode\":\"%s\"", e->monitor ? "monitor" : "enforce");
 		for (unsigned int i = 0; i < RTE_DIM(keys); i++) {
 			fprintf(out, ",\"%s\":", keys[i]);
-			if (values[i][0])
-				ztg_events_write_string(out, values[i]);
-			else
-				fputs("null", out);
+			ztg_events_write_string_or_null(out, values[i]);
 		}
 	}
 	if (e->detail[0]) {
@@ -121,10 +126,7 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 		fprintf(out, ",\"identity\":{\"verified\":%s", e->identified ? "true" : "false");
 		for (unsigned int i = 0; i < RTE_DIM(keys); i++) {
 			fprintf(out, ",\"%s\":", keys[i]);
-			if (values[i][0])
-				ztg_events_write_string(out, values[i]);
-			else
-				fputs("null", out);
+			ztg_events_write_string_or_null(out, values[i]);
 		}
 		fputc('}', out);
 	}

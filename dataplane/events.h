@@ -84,6 +84,9 @@ void ztg_events_format_request_id(uint64_t request_id, char *out, size_t out_len
  */
 void ztg_events_write_string(FILE *out, const char *s);
 
+/* The same, or null when s is NULL or empty: a name not known (yet). */
+void ztg_events_write_string_or_null(FILE *out, const char *s);
+
 /* t as ISO 8601 UTC with seconds ("2026-11-24T17:10:52Z"). */
 void ztg_events_format_utc(time_t t, char *buf, size_t len);
 

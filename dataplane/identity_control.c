@@ -578,10 +578,7 @@ static void print_keys(struct ztg_identity_control *ic, bool json, FILE *out)
 				fprintf(out, ",\"fetches\":%llu,\"failures\":%llu,\"early_refetches\":%llu,\"last_error\":",
 					(unsigned long long)u->schedule.fetches, (unsigned long long)u->schedule.failures,
 					(unsigned long long)u->schedule.early_refetches);
-				if (u->schedule.last_error[0])
-					ztg_events_write_string(out, u->schedule.last_error);
-				else
-					fputs("null", out);
+				ztg_events_write_string_or_null(out, u->schedule.last_error);
 			}
 			fprintf(out, "}");
 			continue;

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "auth/api_key.h"
+#include "../hex.h"
 #include "../../control/error_text.h"
 
 #define DIGEST_LEN 32
@@ -119,17 +120,6 @@ int ztg_api_keys_find(const struct ztg_api_keys *keys, const char *key, size_t l
 	return (int)found - 1;
 }
 
-static inline int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ztg_api_key_digest_from_hex(const char *hex, size_t len, uint8_t out[32])
 {
 	uint8_t digest[DIGEST_LEN];
@@ -137,7 +127,7 @@ int ztg_api_key_digest_from_hex(const char *hex, size_t len, uint8_t out[32])
 	if (hex == NULL || len != 2 * DIGEST_LEN)
 		return -1;
 	for (size_t i = 0; i < DIGEST_LEN; i++) {
-		int hi = hex_value((uint8_t)hex[2 * i]), lo = hex_value((uint8_t)hex[2 * i + 1]);
+		int hi = ztg_hex_value((uint8_t)hex[2 * i]), lo = ztg_hex_value((uint8_t)hex[2 * i + 1]);
 
 		if ((hi | lo) < 0)
 			return -1;

@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "auth/json.h"
+#include "../hex.h"
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -46,21 +47,10 @@ static inline bool is_digit(uint8_t c)
 	return c >= '0' && c <= '9';
 }
 
-static inline int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at s (caller checked they are there), or -1. */
 static inline int32_t hex4(const uint8_t *s)
 {
-	int a = hex_value(s[0]), b = hex_value(s[1]), c = hex_value(s[2]), d = hex_value(s[3]);
+	int a = ztg_hex_value(s[0]), b = ztg_hex_value(s[1]), c = ztg_hex_value(s[2]), d = ztg_hex_value(s[3]);
 
 	if ((a | b | c | d) < 0)
 		return -1;

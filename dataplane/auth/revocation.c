@@ -26,17 +26,20 @@ const char *ztg_revocation_kind_name(enum ztg_revocation_kind kind)
 	return kind_names[kind];
 }
 
-int ztg_revocation_kind_from_name(const char *name, enum ztg_revocation_kind *out)
+static int kind_of(const char *name, size_t len, enum ztg_revocation_kind *out)
 {
-	if (name == NULL)
-		return -1;
 	for (unsigned k = 0; k < ZTG_REVOKE_KIND_COUNT; k++) {
-		if (strcmp(kind_names[k], name) == 0) {
+		if (strlen(kind_names[k]) == len && memcmp(kind_names[k], name, len) == 0) {
 			*out = (enum ztg_revocation_kind)k;
 			return 0;
 		}
 	}
 	return -1;
+}
+
+int ztg_revocation_kind_from_name(const char *name, enum ztg_revocation_kind *out)
+{
+	return name != NULL ? kind_of(name, strlen(name), out) : -1;
 }
 
 /*
@@ -307,17 +310,6 @@ static const char *show(const char *s, size_t len, char out[40])
 	}
 	out[i] = '\0';
 	return out;
-}
-
-static int kind_of(const char *name, size_t len, enum ztg_revocation_kind *out)
-{
-	for (unsigned k = 0; k < ZTG_REVOKE_KIND_COUNT; k++) {
-		if (strlen(kind_names[k]) == len && memcmp(kind_names[k], name, len) == 0) {
-			*out = (enum ztg_revocation_kind)k;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 /* One line (without its newline) into list. 0, or -1 with why. */

@@ -10,6 +10,7 @@
  * The order of the path rewrites, and why, is in http_normalize.h.
  */
 #include "http_normalize.h"
+#include "../hex.h"
 
 #include <string.h>
 
@@ -50,19 +51,9 @@ const char *ztg_http_target_flag_name(unsigned int bit)
 
 /* ------------------------------------------------------------ characters */
 
-static inline int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static inline bool is_hex(uint8_t c)
 {
-	return hex_value(c) >= 0;
+	return ztg_hex_value(c) >= 0;
 }
 
 static inline bool is_digit(uint8_t c)
@@ -87,8 +78,8 @@ static inline bool pct_decode(const uint8_t *p, const uint8_t *end, uint8_t *out
 
 	if (end - p < 3)
 		return false;
-	hi = hex_value(p[1]);
-	lo = hex_value(p[2]);
+	hi = ztg_hex_value(p[1]);
+	lo = ztg_hex_value(p[2]);
 	if (hi < 0 || lo < 0)
 		return false;
 	*out = (uint8_t)(hi << 4 | lo);

@@ -530,10 +530,7 @@ static void explain_name(FILE *out, bool json, const char *key, const char *valu
 	if (!json)
 		return;
 	fprintf(out, ",\"%s\":", key);
-	if (value == NULL)
-		fputs("null", out);
-	else
-		ztg_events_write_string(out, value);
+	ztg_events_write_string_or_null(out, value);
 }
 
 /*
