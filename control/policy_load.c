@@ -2180,7 +2180,8 @@ static void parse_signatures(struct loader *ld, const config_setting_t *root)
 		}
 		if (!file_at(ld, e, path, 64u << 20, file, full))
 			continue;
-		if (ztg_sig_set_load(full, &set, ld->diag) != 0) {
+		/* The bytes just read, which the bundle will carry: never a second read of the file. */
+		if (ztg_sig_set_parse(full, (const char *)file->data, file->len, &set, ld->diag) != 0) {
 			/* Its own diagnostics say why; this line says who asked for it. */
 			error_at(ld, e, "%s: rule set %s has errors", path, file->name);
 			continue;

@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1209,7 +1210,7 @@ static void parse_set(struct loader *ld, const config_setting_t *root)
  * stream rather than config_read_string(), which would first copy the whole
  * text (megabytes for a large set).
  */
-static void parse_text(struct loader *ld, char *text, size_t len)
+static void parse_text(struct loader *ld, const char *text, size_t len)
 {
 	config_t cfg;
 	FILE *in;
@@ -1223,7 +1224,8 @@ static void parse_text(struct loader *ld, char *text, size_t len)
 	scan_tokens(ld, text, len);
 	if (ld->nomem)
 		return;
-	in = fmemopen(text, len, "r");
+	/* Read only ("r"): the cast is for fmemopen's prototype, which serves writers too. */
+	in = fmemopen((void *)(uintptr_t)text, len, "r");
 	if (in == NULL) {
 		ld->nomem = true;
 		return;
@@ -1241,13 +1243,15 @@ static void parse_text(struct loader *ld, char *text, size_t len)
 	fclose(in);
 }
 
-int ztg_sig_set_load(const char *path, struct ztg_sig_set **out, struct ztg_policy_diag *diag)
+/* Read path (text NULL) or take the NUL-terminated text given for it, then parse. */
+static int load_set(const char *path, const char *given, size_t given_len, struct ztg_sig_set **out,
+		    struct ztg_policy_diag *diag)
 {
 	struct ztg_sig_set *set;
 	struct loader ld;
 	char *text = NULL;
 	size_t len = 0;
-	int rc;
+	int rc = 0;
 
 	if (out == NULL)
 		return -EINVAL;
@@ -1267,9 +1271,10 @@ int ztg_sig_set_load(const char *path, struct ztg_sig_set **out, struct ztg_poli
 	}
 	set->loc.file = set->path;
 
-	rc = read_text(&ld, path, &text, &len);
+	if (given == NULL)
+		rc = read_text(&ld, path, &text, &len);
 	if (rc == 0)
-		parse_text(&ld, text, len);
+		parse_text(&ld, given != NULL ? given : text, given != NULL ? given_len : len);
 	free(text);
 	free(ld.wide);
 	if (ld.nomem)
@@ -1281,4 +1286,20 @@ int ztg_sig_set_load(const char *path, struct ztg_sig_set **out, struct ztg_poli
 	else
 		ztg_sig_set_free(set);
 	return rc;
+}
+
+int ztg_sig_set_load(const char *path, struct ztg_sig_set **out, struct ztg_policy_diag *diag)
+{
+	return load_set(path, NULL, 0, out, diag);
+}
+
+int ztg_sig_set_parse(const char *path, const char *text, size_t len, struct ztg_sig_set **out,
+		      struct ztg_policy_diag *diag)
+{
+	if (text == NULL || text[len] != '\0') {
+		if (out != NULL)
+			*out = NULL;
+		return -EINVAL;
+	}
+	return load_set(path, text, len, out, diag);
 }

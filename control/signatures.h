@@ -180,6 +180,14 @@ const char *ztg_sig_action_name(enum ztg_sig_action action);
  */
 int ztg_sig_set_load(const char *path, struct ztg_sig_set **out, struct ztg_policy_diag *diag);
 
+/*
+ * The same for a rule file already read: text holds its len bytes and a NUL
+ * after them; path names it in messages. What the policy loader uses, so
+ * the rules parsed are the bytes its bundle carries.
+ */
+int ztg_sig_set_parse(const char *path, const char *text, size_t len, struct ztg_sig_set **out,
+		      struct ztg_policy_diag *diag);
+
 /* Frees a set and everything it owns. NULL is a no-op. */
 void ztg_sig_set_free(struct ztg_sig_set *set);
 

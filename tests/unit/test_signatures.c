@@ -162,6 +162,38 @@ static double now_seconds(void)
 
 /* ------------------------------------------------------------ valid input */
 
+/* Text already read parses as the file does: what the policy loader hands over, the bytes its bundle carries. */
+static void test_parse_text(void **state)
+{
+	struct ztg_sig_set *from_file = NULL, *from_text = NULL;
+	char path[PATH_MAX], text[65536];
+	size_t len;
+	FILE *f;
+
+	fixture_path(state, "valid.conf", path, sizeof(path));
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	assert_int_equal(ztg_sig_set_load(path, &from_file, NULL), 0);
+	assert_int_equal(ztg_sig_set_parse(path, text, len, &from_text, NULL), 0);
+	assert_string_equal(from_text->path, path);
+	assert_string_equal(from_text->name, from_file->name);
+	assert_int_equal(from_text->rule_count, from_file->rule_count);
+	for (uint32_t i = 0; i < from_file->rule_count; i++) {
+		assert_int_equal(from_text->rules[i].id, from_file->rules[i].id);
+		assert_string_equal(from_text->rules[i].pattern, from_file->rules[i].pattern);
+		assert_int_equal(from_text->rules[i].loc.line, from_file->rules[i].loc.line);
+	}
+	ztg_sig_set_free(from_file);
+	ztg_sig_set_free(from_text);
+	/* The text must end where it says: a NUL after len bytes. */
+	text[len] = 'x';
+	assert_int_equal(ztg_sig_set_parse(path, text, len, &from_text, NULL), -EINVAL);
+	assert_null(from_text);
+}
+
 static void test_valid(void **state)
 {
 	const struct ztg_sig_set *set;
@@ -819,6 +851,7 @@ int main(int argc, char **argv)
 
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_prestate(test_valid, &paths),
+		cmocka_unit_test_prestate(test_parse_text, &paths),
 		cmocka_unit_test_prestate(test_empty_rules, &paths),
 		cmocka_unit_test_prestate(test_unknown_key, &paths),
 		cmocka_unit_test_prestate(test_missing_keys, &paths),
