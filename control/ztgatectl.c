@@ -42,6 +42,8 @@
 #include "auth/jwk.h"
 #include "bundle.h"
 #include "policy/route_match.h"
+#include "policy_compile.h"
+#include "sig_compile.h"
 #include "signatures.h"
 #include "control_socket.h"
 #include "policy.h"
@@ -1375,6 +1377,7 @@ static int cmd_compile(const struct ctl_call *call)
 	struct ztg_policy_diag diag;
 	struct ztg_policy_source src;
 	char err[512];
+	uint32_t matchers = 0, databases = 0;
 	int rc;
 
 	for (int i = 0; i < call->argc; i++) {
@@ -1399,12 +1402,29 @@ static int cmd_compile(const struct ctl_call *call)
 		ztg_policy_source_release(&src);
 		return rc == -ENOMEM || rc == -EIO ? CTL_EXIT_INTERNAL : CTL_EXIT_NEGATIVE;
 	}
-	if (call->flags & CTL_F_JSON)
-		printf("{\"bundle\":\"%s\",\"policy\":\"%s\",\"sha256\":\"%s\",\"compiled_route_matchers\":%u}\n",
-		       bundle, src.policy->name, src.hash, src.compiled.count);
-	else
-		printf("%s: policy \"%s\", %u compiled route matcher(s), sha256 %s\n", bundle, src.policy->name,
-		       src.compiled.count, src.hash);
+	/* The compiled records are route matchers and signature databases: count each kind. */
+	for (uint32_t i = 0; i < src.compiled.count; i++) {
+		if (strncmp(src.compiled.files[i].name, ZTG_POLICY_COMPILED_ROUTES,
+			    strlen(ZTG_POLICY_COMPILED_ROUTES)) == 0)
+			matchers++;
+		else if (strncmp(src.compiled.files[i].name, ZTG_SIG_COMPILED_RECORD,
+				 strlen(ZTG_SIG_COMPILED_RECORD)) == 0)
+			databases++;
+	}
+	if (call->flags & CTL_F_JSON) {
+		struct json j = { .out = stdout };
+
+		json_begin(&j, '{');
+		json_kv_string(&j, "bundle", bundle);
+		json_kv_string(&j, "policy", src.policy->name);
+		json_kv_string(&j, "sha256", src.hash);
+		json_kv_uint(&j, "compiled_route_matchers", matchers);
+		json_kv_uint(&j, "compiled_signature_databases", databases);
+		json_end(&j, '}');
+	} else {
+		printf("%s: policy \"%s\", %u compiled route matcher(s), %u signature database(s), sha256 %s\n",
+		       bundle, src.policy->name, matchers, databases, src.hash);
+	}
 	ztg_policy_source_release(&src);
 	return CTL_EXIT_OK;
 }

@@ -187,6 +187,11 @@ check "show lists the signature sets and which ones each service and route match
 	--out "      signatures pipeline; threshold 5, monitor" \
 	--out "      signatures none; threshold 5, enforce"
 
+run --json compile "$sigpolicy" -o "$work/q\"x.bundle"
+check "compile --json counts route matchers and signature databases apart, and escapes the bundle's name" 0 \
+	--jq '.bundle == "'"$work"'/q\"x.bundle" and .policy == "pipeline-signatures"' \
+	--jq '.compiled_route_matchers == 1 and .compiled_signature_databases == 7'
+
 run show "$fixtures/include_ok.conf"
 check "show gives an included route the included file's line" 0 \
 	--out-prefix "    purge  DELETE   /items/{sku}  drop    enforce  $fixtures/include_ok_routes.conf:2"
