@@ -47,8 +47,6 @@ struct fetch {
 	char blocked[BLOCKED_TEXT_MAX];  /* the first address refused and why; "": none */
 };
 
-/* ---------------------------------------------------------------- messages */
-
 /* ---------------------------------------------------------------- addresses */
 
 static bool cidr_valid(const struct ztg_cidr *c)

@@ -440,7 +440,6 @@ static void warning_loc(struct loader *ld, const struct ztg_policy_loc *loc, con
 
 /* ------------------------------------------------------- message helpers */
 
-
 struct loc_text {
 	char text[320];
 };
@@ -1456,7 +1455,6 @@ static bool valid_file_name(const char *name, char *why, size_t why_len)
 	return true;
 }
 
-/* group.key names a file next to the policy; read it into the policy. false when absent or bad (reported). */
 /*
  * The file the string setting s names (path: how messages call s), next to
  * the policy: read into the policy, its full path in full. false when bad

@@ -69,8 +69,7 @@ static void rename_diagnostics(struct ztg_policy_diag *diag, const char *dir, co
 	}
 }
 
-/* Move the compiled-routes records out of files into compiled; the rest stays. */
-/* The runtime forms a bundle carries: every record under "compiled/" (routes, signatures). */
+/* Move the runtime forms a bundle carries, every record under "compiled/" (routes, signatures), into compiled. */
 static int keep_compiled(struct ztg_bundle_files *files, struct ztg_bundle_files *compiled)
 {
 	static const char prefix_text[] = "compiled/";
@@ -116,7 +115,6 @@ static int load_bundle(const char *path, struct ztg_policy_source *out, struct z
 			snprintf(err, err_len, "%s: the policy in the bundle has errors", path);
 	}
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	out->from_bundle = true;
 	if (rc == 0) {
 		rc = ztg_bundle_parse(out->bundle, out->bundle_len, path, &files, NULL, NULL, 0, err, err_len);
 		if (rc == 0)

@@ -27,7 +27,6 @@ struct ztg_policy_source {
 	uint8_t *bundle;                /* the bundle's bytes, owned */
 	size_t bundle_len;
 	char hash[ZTG_BUNDLE_HASH_HEX_LEN + 1];
-	bool from_bundle;
 	/* The runtime form the bundle carries: compiled routes (policy_compile.h) and signatures (sig_compile.h). */
 	struct ztg_bundle_files compiled;
 };

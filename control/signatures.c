@@ -249,7 +249,6 @@ static void error_at(struct loader *ld, const config_setting_t *s, const char *f
 
 /* ------------------------------------------------------- message helpers */
 
-
 /* One character in single quotes, escaped when it is not printable ASCII. */
 struct shown_char {
 	char text[8];
