@@ -368,9 +368,22 @@ int ztg_policy_method_from_name(const char *name, uint16_t *mask);
 /*
  * Whether s[0..len) is a name as the policy language writes them (policy,
  * segment, service, route, issuer, rule set names; a bundle's header name):
- * 1 to ZTG_POLICY_NAME_MAX of A-Z a-z 0-9 _ . -
+ * 1 to ZTG_POLICY_NAME_MAX of A-Z a-z 0-9 _ . -. Inline: the bundle parser
+ * (and its fuzz target) needs it without the loader.
  */
-bool ztg_policy_name_valid(const char *s, size_t len);
+static inline bool ztg_policy_name_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > ZTG_POLICY_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
 
 /* Frees a policy and everything it owns. NULL is a no-op. */
 void ztg_policy_free(struct ztg_policy *policy);

@@ -613,20 +613,6 @@ static uint32_t capped_length(struct loader *ld, const config_setting_t *list, c
 	return (uint32_t)n;
 }
 
-bool ztg_policy_name_valid(const char *s, size_t len)
-{
-	if (len == 0 || len > ZTG_POLICY_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 #define NAME_EXPECT "a name: 1 to 64 of A-Z a-z 0-9 _ . -"
 
 /* group.key as a name, copied into the policy; NULL when absent or bad (reported). */
