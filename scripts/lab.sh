@@ -23,9 +23,10 @@
 #                      (copied again at each start-ztgate), next to the key
 #                      files it names relative to itself: policy/keys/lab-ca.pem
 #                      (jwks_ca_file) and policy/keys/hmac.jwks (jwks_file, 0600)
-# node and npm are installed with apt-get when missing, jose with
-# tests/auth/install.sh into a cache under the build directory
-# ($ZTG_BUILD/lab-jose), so later runs do not ask the npm registry again.
+# node and npm come from scripts/setup.sh (`up` refuses to start without
+# them and says so); jose is installed by tests/auth/install.sh into the build
+# directory ($ZTG_BUILD/jose, the copy the pipeline's identity tests use), so
+# later runs do not ask the npm registry again.
 #
 # usage: scripts/lab.sh COMMAND [options]
 #
@@ -59,8 +60,8 @@
 #                      without one: it enforces the last good policy it kept in the run
 #                      directory's state/, if any. A policy given here is used as it is:
 #                      key files it names must be next to it
-#   ZTG_LAB_JOSE_DIR   where jose is installed (default: $ZTG_BUILD/lab-jose when the
-#                      build directory exists, else RUN/jose)
+#   ZTG_LAB_JOSE_DIR   where jose is installed (default: $ZTG_BUILD/jose, shared with
+#                      the pipeline tests, when the build directory exists, else RUN/jose)
 #   ZTG_LAB_RUN        run directory: logs, pid files, stats (default /run/ztg-lab)
 #   ZTG_LAB_LCORES     EAL -l for the DUT (default 0-1)
 #   ZTG_LAB_EAL_MEM    EAL memory options
@@ -87,7 +88,7 @@ LAB_POLICY=${ZTG_LAB_POLICY:-$STAGED_POLICY}
 if [[ -n ${ZTG_LAB_JOSE_DIR:-} ]]; then
 	JOSE_DIR=$ZTG_LAB_JOSE_DIR
 elif [[ -d $BUILD ]]; then
-	JOSE_DIR=$BUILD/lab-jose
+	JOSE_DIR=$BUILD/jose
 else
 	JOSE_DIR=$RUN/jose
 fi
@@ -183,8 +184,7 @@ veth_offloads_off() {
 
 lab_up() {
 	need_root
-	need_tools ip ethtool nginx ss sysctl openssl
-	need_node
+	need_tools ip ethtool nginx ss sysctl openssl node npm
 	# `down` removes the run directory, so never adopt one that holds
 	# anything not made by the lab.
 	if [[ -d $RUN && ! -e $RUN_MARK ]] && [[ -n $(ls -A -- "$RUN") ]]; then
@@ -246,21 +246,6 @@ lab_up() {
 }
 
 # --- identity: the lab CA, the lab IdP's keys and tokens, the staged policy -----------------
-
-# node and npm mint the tokens (jose): installed from Debian when absent.
-need_node() {
-	local pkgs=()
-	command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
-	command -v npm >/dev/null 2>&1 || pkgs+=(npm)
-	((${#pkgs[@]} == 0)) && return 0
-	info "installing ${pkgs[*]} (apt-get): the lab mints its tokens with the npm package jose"
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pkgs[@]}" >/dev/null; then
-		apt-get update -q >/dev/null || die "apt-get update failed"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pkgs[@]}" >/dev/null ||
-			die "apt-get install ${pkgs[*]} failed"
-	fi
-	need_tools node npm
-}
 
 # The lab's CA and nginx's certificate for the management address: what
 # ztgate trusts for the JWKS (jwks_ca_file), valid for the lab's lifetime.
@@ -767,11 +752,6 @@ demo_policy() {
 	echo
 	lab_ctl rollback
 	lab_http 200 GET "$SERVER_URL/api/v1/users/alice"
-}
-
-# token_field NAME FIELD: a field of the lab token NAME in tokens.json.
-token_field() {
-	jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty' "$TOKENS_JSON"
 }
 
 # lab_bearer WANT NAME: the lab token NAME on its request (tokens.json).

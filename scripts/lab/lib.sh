@@ -59,10 +59,8 @@ JWKS_URL="https://$MGMT_SERVER_IP4:$JWKS_PORT/jwks.json"
 # Identity in the lab (scripts/lab/tokens.mjs mints, rules/lab.conf verifies):
 # issuer lab-idp signs with one key per asymmetric algorithm (public JWKS
 # served at JWKS_URL), issuer lab-hmac with HMAC secrets (a jwks_file staged
-# next to the policy, never published).
-LAB_IDP_ISS=https://idp.lab.test
-LAB_HMAC_ISS=https://hmac.lab.test
-LAB_AUDIENCE=lab-api
+# next to the policy, never published). Their iss and aud values are written
+# in rules/lab.conf and in tokens.mjs, nowhere else.
 LAB_ALGS=(RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA HS256 HS384 HS512)
 # The API key of api_keys entry "lab-export" in rules/lab.conf, which holds
 # only its SHA-256. A lab secret, not a real one.
@@ -115,6 +113,15 @@ log_tail() {
 	else
 		echo "(no output in $file)"
 	fi
+}
+
+# --- the lab IdP's tokens -----------------------------------------------------
+
+# token_field NAME FIELD [TOKENS_JSON]: a field of the lab token NAME in
+# tokens.json (scripts/lab/tokens.mjs writes it at `up`); empty when the token
+# or the field is not there. The file defaults to $TOKENS_JSON.
+token_field() {
+	jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty' "${3:-$TOKENS_JSON}"
 }
 
 # --- ztgate --stats-json ----------------------------------------------------

