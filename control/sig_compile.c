@@ -16,12 +16,17 @@
  * else: one database per (field, header), as struct ztg_sig_db and
  * ztg_sig_compiled_db() promise, so a scan of a field is one hs_scan() call.
  *
- * Flags: every pattern gets HS_FLAG_SINGLEMATCH. The verdict needs to know
- * which rules matched a field, not where or how often; with it Hyperscan
- * stops tracking a pattern after its first report, so the callbacks of one
- * scan (one stream for bodies) are bounded by the rule count whatever the
- * traffic holds: a body of a million "union select" costs one callback, not
- * a million. No SOM: nothing needs match starts, and SOM costs stream state.
+ * Flags: every pattern gets HS_FLAG_SINGLEMATCH but those of rules with a
+ * validator. The verdict needs to know which rules matched a field, not
+ * where or how often; with it Hyperscan stops tracking a pattern after its
+ * first report, so the callbacks of one scan (one stream for bodies) are
+ * bounded by the rule count whatever the traffic holds: a body of a million
+ * "union select" costs one callback, not a million. A validator rule's match
+ * is only a candidate (dataplane/detect/validator.h): the first may fail the
+ * check while a later one passes, so its pattern reports every match and
+ * costs a callback, and a check of at most ZTG_VALIDATOR_WINDOW bytes, per
+ * candidate in the traffic. No SOM: nothing needs match starts (a validator
+ * walks back from the end), and SOM costs stream state.
  *
  * Record bytes, text header then the serialized database, so `head` shows
  * what a record is:
@@ -52,8 +57,11 @@
 
 #include <openssl/evp.h>
 
-/* Bump when what a digest stands for changes (flag mapping, literal handling): older records then mismatch. */
-#define DIGEST_DOMAIN   "ztg-sig-digest 1\n"
+/*
+ * Bump when what a digest stands for changes (flag mapping, literal handling): older records then mismatch.
+ * 2: the validator is digested, and decides HS_FLAG_SINGLEMATCH.
+ */
+#define DIGEST_DOMAIN   "ztg-sig-digest 2\n"
 #define RECORD_MAGIC    "ztg-sigdb 1\n"
 #define MSG_MAX         1024
 #define PATTERN_SHOWN   160            /* bytes of a pattern quoted in a message */
@@ -293,10 +301,13 @@ static void digest_bytes(EVP_MD_CTX *ctx, const void *data, size_t len, bool *ok
 
 /*
  * SHA-256 over a canonical form of every rule compiled, in table order:
- * per rule id, fields, flags, the literal bit, header (length, 0xffffffff
- * for none, then bytes), pattern (length, bytes); integers big-endian. What
- * a database depends on and nothing else: messages, actions and scores are
- * read from the rules, not from the databases.
+ * per rule id, fields, flags, the literal bit, the validator, header
+ * (length, 0xffffffff for none, then bytes), pattern (length, bytes);
+ * integers big-endian. What a database depends on and nothing else:
+ * messages, actions and scores are read from the rules, not from the
+ * databases. The validator is among them as it decides the pattern's flags:
+ * a database compiled before a rule had one would report only its first
+ * candidate.
  */
 static int plan_digest(struct plan *p)
 {
@@ -316,6 +327,7 @@ static int plan_digest(struct plan *p)
 		digest_u32(ctx, rule->fields, &ok);
 		digest_u32(ctx, rule->flags, &ok);
 		digest_bytes(ctx, &literal, 1, &ok);
+		digest_u32(ctx, (uint32_t)rule->validator, &ok);
 		if (rule->header != NULL) {
 			size_t hl = strlen(rule->header);
 
@@ -448,7 +460,8 @@ static double now_seconds(void)
 
 static unsigned pattern_flags(const struct ztg_sig_rule *rule)
 {
-	unsigned f = HS_FLAG_SINGLEMATCH;
+	/* A validator rule's first match may be a candidate that fails its check: later ones must still come. */
+	unsigned f = rule->validator == ZTG_SIG_VALIDATOR_NONE ? HS_FLAG_SINGLEMATCH : 0;
 
 	if (rule->flags & ZTG_SIG_FLAG_CASELESS)
 		f |= HS_FLAG_CASELESS;

@@ -50,7 +50,7 @@ struct ztg_sig_compiled {
 	double compile_seconds;       /* wall time in Hyperscan's compile calls, all databases; 0 from records */
 	size_t bytes;                 /* sum of the databases */
 	char digest[65];              /* SHA-256 over the rules compiled (ids, fields, header, flags, literal bit,
-					 pattern bytes, in table order), lowercase hex */
+					 validator, pattern bytes, in table order), lowercase hex */
 };
 
 /*

@@ -62,6 +62,14 @@ static const char *const action_names[] = {
 #undef ZTG_SIG_ACTION_NAME
 };
 
+/* Index = enum value: "none" first, which no rule can name (parse_validator() looks from index 1). */
+static const char *const validator_names[] = {
+	"none",
+#define ZTG_SIG_VALIDATOR_NAME(sym, name) name,
+	ZTG_SIG_VALIDATORS(ZTG_SIG_VALIDATOR_NAME)
+#undef ZTG_SIG_VALIDATOR_NAME
+};
+
 /* A rule's mode: index 1 sets monitor. */
 static const char *const mode_names[] = {"enforce", "monitor"};
 
@@ -97,6 +105,11 @@ const char *ztg_sig_severity_name(enum ztg_sig_severity severity)
 const char *ztg_sig_action_name(enum ztg_sig_action action)
 {
 	return (unsigned)action < ZTG_SIG_ACTION_COUNT ? action_names[action] : "?";
+}
+
+const char *ztg_sig_validator_name(enum ztg_sig_validator validator)
+{
+	return (unsigned)validator < ZTG_SIG_VALIDATOR_COUNT ? validator_names[validator] : "?";
 }
 
 /* ------------------------------------------------------------------ arena */
@@ -791,7 +804,7 @@ static void scan_tokens(struct loader *ld, const char *text, size_t len)
 
 enum rule_key {
 	RK_ID, RK_MESSAGE, RK_SEVERITY, RK_ACTION, RK_SCORE, RK_FIELDS, RK_HEADER, RK_PATTERN, RK_LITERAL, RK_FLAGS,
-	RK_TAGS, RK_MODE, RK_COUNT
+	RK_VALIDATOR, RK_TAGS, RK_MODE, RK_COUNT
 };
 
 static const struct key_spec rule_keys[RK_COUNT] = {
@@ -805,6 +818,7 @@ static const struct key_spec rule_keys[RK_COUNT] = {
 	[RK_PATTERN] = {"pattern", false, "a Hyperscan regex"},
 	[RK_LITERAL] = {"literal", false, "exact bytes"},
 	[RK_FLAGS] = {"flags", false, "a string of flag letters: " FLAGS_EXPECT},
+	[RK_VALIDATOR] = {"validator", false, "luhn or iban, with a pattern"},
 	[RK_TAGS] = {"tags", false, "a list of tags"},
 	[RK_MODE] = {"mode", false, "enforce or monitor"},
 };
@@ -1020,6 +1034,24 @@ static void parse_flags(struct loader *ld, const config_setting_t *s, const char
 		r->flags = flags;
 }
 
+/* validator (s): a check's name, on a pattern only; left NONE when absent or bad (reported). */
+static void parse_validator(struct loader *ld, const config_setting_t *s, const char *where, struct ztg_sig_rule *r,
+			    bool literal)
+{
+	int choice;
+
+	if (s == NULL)
+		return;
+	if (literal) {
+		error_at(ld, s, "%s.validator: a literal is exact bytes, there is nothing to validate (write the rule "
+			 "with pattern, or remove this key)", where);
+		return;
+	}
+	choice = choice_value(ld, s, where, "validator", validator_names + 1, ZTG_SIG_VALIDATOR_COUNT - 1);
+	if (choice >= 0)
+		r->validator = (enum ztg_sig_validator)(choice + 1);
+}
+
 static bool valid_tag(const char *s)
 {
 	size_t len = strlen(s);
@@ -1124,6 +1156,7 @@ static void parse_rule(struct loader *ld, const config_setting_t *e, uint32_t in
 	parse_header(ld, e, k[RK_HEADER], where, r, &seen);
 	literal = parse_pattern(ld, e, k[RK_PATTERN], k[RK_LITERAL], where, r);
 	parse_flags(ld, k[RK_FLAGS], where, r, literal);
+	parse_validator(ld, k[RK_VALIDATOR], where, r, literal);
 	parse_tags(ld, k[RK_TAGS], where, r);
 	r->monitor = choice_value(ld, k[RK_MODE], where, "mode", mode_names, 2) == 1;
 }

@@ -44,6 +44,10 @@
  *             stored lowercase
  *   pattern | literal   exactly one; 1..ZTG_SIG_PATTERN_MAX bytes
  *   flags     optional; letters of i s m u p, each once; p needs u; a literal takes only i
+ *   validator optional, with pattern only: "luhn" or "iban" (ZTG_SIG_VALIDATORS);
+ *             a match then counts only when the candidate ending at it
+ *             passes that check (dataplane/detect/validator.h). Refused
+ *             with literal: exact bytes leave nothing to validate
  *   tags      optional; 1..ZTG_SIG_MAX_TAGS distinct tags of 1..64 of a-z 0-9 _ . : -
  *   mode      optional; "enforce" (the default) or "monitor"
  * The top level holds exactly name (1..64 of A-Z a-z 0-9 _ . -) and rules;
@@ -58,10 +62,11 @@
  *
  * Invariants of a set handed out by ztg_sig_set_load(): every key was known
  * and of the right type; ids are unique within the set; exactly one of
- * pattern and literal; flags are known letters; every rule has at least one
- * field; strings are owned by the set (one arena); every rule carries the
- * file:line it came from. Whether Hyperscan accepts a pattern is the
- * compiler's question (sig_compile.h), reported at the same file:line.
+ * pattern and literal; flags are known letters; a validator only on a
+ * pattern; every rule has at least one field; strings are owned by the set
+ * (one arena); every rule carries the file:line it came from. Whether
+ * Hyperscan accepts a pattern is the compiler's question (sig_compile.h),
+ * reported at the same file:line.
  *
  * Plain C over libconfig, no DPDK.
  */
@@ -126,6 +131,21 @@ enum ztg_sig_action {
 	ZTG_SIG_ACTION_COUNT
 };
 
+/*
+ * Checks a match must pass before it counts (dataplane/detect/validator.h):
+ * card numbers (Luhn) and IBANs (ISO 13616 mod-97). NONE, the default, is no
+ * check and has no name a rule could give.
+ */
+#define ZTG_SIG_VALIDATORS(X) X(LUHN, "luhn") X(IBAN, "iban")
+
+enum ztg_sig_validator {
+	ZTG_SIG_VALIDATOR_NONE = 0,
+#define ZTG_SIG_VALIDATOR_ENUM(sym, name) ZTG_SIG_VALIDATOR_##sym,
+	ZTG_SIG_VALIDATORS(ZTG_SIG_VALIDATOR_ENUM)
+#undef ZTG_SIG_VALIDATOR_ENUM
+	ZTG_SIG_VALIDATOR_COUNT
+};
+
 /* Pattern flags, as letters in a rule and as bits here. */
 #define ZTG_SIG_FLAG_CASELESS  0x01   /* i */
 #define ZTG_SIG_FLAG_DOTALL    0x02   /* s */
@@ -145,6 +165,7 @@ struct ztg_sig_rule {
 	uint32_t pattern_len;         /* strlen(pattern) */
 	bool literal;
 	uint32_t flags;               /* ZTG_SIG_FLAG_* */
+	enum ztg_sig_validator validator;   /* NONE unless the rule names one; always NONE for a literal */
 	const char **tags;
 	uint32_t tag_count;
 	bool monitor;                 /* mode = "monitor" */
@@ -167,6 +188,7 @@ const char *ztg_sig_field_name(enum ztg_sig_field field);
 int ztg_sig_field_from_name(const char *name, enum ztg_sig_field *out);
 const char *ztg_sig_severity_name(enum ztg_sig_severity severity);
 const char *ztg_sig_action_name(enum ztg_sig_action action);
+const char *ztg_sig_validator_name(enum ztg_sig_validator validator);   /* "none" for NONE */
 
 /*
  * Load the rule set at path; every problem goes to diag (policy_load.h's

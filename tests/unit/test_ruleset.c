@@ -14,15 +14,12 @@
  * Empty lines and lines starting "##" are skipped. A line starting "esc:"
  * carries C escapes (\\ \n \r \t \0 \xHH) for bytes a line cannot hold.
  *
- * Validators: a rule may name a check that a Hyperscan match must also pass
- * (validator = "luhn" or "iban"), a key the rule language does not have yet
- * (signatures.h). Files with such rules are loaded when the loader accepts
- * them; when it refuses them they are reported as skipped and their patterns
- * are compiled here with the same flags, so the patterns, the validators and
- * the samples are still checked. Either way a match of a validator rule
- * counts only when the validator accepts the candidate that ends at the
- * match: Hyperscan reports end offsets only (no SOM flag), so the candidate
- * is recovered by walking back from the end, as the engine will have to.
+ * Validators: a match of a rule with one (validator = "luhn" or "iban")
+ * counts only when ztgate's validator (dataplane/detect/validator.h) accepts
+ * the window that ends at the match, as the engine gives it: the last
+ * ZTG_VALIDATOR_WINDOW bytes of the value up to Hyperscan's end offset. A
+ * streamed body keeps the tail of earlier writes for that, so a candidate
+ * split across the 7-byte pieces is still seen whole.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -38,38 +35,15 @@
 #include <cmocka.h>
 
 #include <hs.h>
-#include <libconfig.h>
 
+#include "detect/validator.h"
 #include "policy_load.h"
 #include "sig_compile.h"
 #include "signatures.h"
 
 #define MAX_FILES   64
 #define MAX_RULES   1024
-
-enum validator {
-	VALIDATOR_NONE = 0,
-	VALIDATOR_LUHN,
-	VALIDATOR_IBAN,
-};
-
-/* What the rule files say about a rule, read with libconfig beside the loader (for validators and shadow builds). */
-struct raw_rule {
-	uint32_t id;
-	enum validator validator;
-	char *pattern;           /* regex; a literal is escaped into one */
-	unsigned int hs_flags;
-	uint32_t fields;         /* ZTG_SIG_FIELD_BIT()s, "header" excluded */
-	char file[512];
-	bool shadowed;           /* its file was refused for the validator key: checked on a shadow build */
-};
-
-/* A database built here for a refused validator file, one per field. */
-struct shadow_db {
-	enum ztg_sig_field field;
-	hs_database_t *db;
-	uint32_t *ids;           /* pattern index -> rule id */
-};
+#define MAX_CHUNK   64       /* bytes per write when a value is streamed */
 
 struct sample {
 	char *data;
@@ -88,14 +62,11 @@ struct ruleset {
 	const char *corpus_dir;
 	struct ztg_sig_set *sets[MAX_FILES];
 	uint32_t set_count;
-	uint32_t skipped_count;
-	bool load_failed;        /* a file without validator rules was refused */
+	bool load_failed;        /* a file was refused */
 	struct ztg_sig_compiled *compiled;
 	hs_scratch_t *scratch;
-	struct raw_rule raw[MAX_RULES];
-	uint32_t raw_count;
-	struct shadow_db shadow[ZTG_SIG_FIELD_COUNT];
-	uint32_t shadow_count;
+	const struct ztg_sig_rule *rules[MAX_RULES];   /* every rule of every set, in file order */
+	uint32_t rule_count;
 	struct sample_file benign[MAX_FILES];
 	uint32_t benign_count;
 };
@@ -230,251 +201,14 @@ static void free_samples(struct sample_file *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* ---- validators: what the engine must run on a match before it counts (requested language addition) ---- */
-
-static bool luhn_ok(const char *digits, size_t n)
-{
-	unsigned int sum = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned int d = (unsigned int)(digits[n - 1 - i] - '0');
-		if (i % 2 == 1) {
-			d *= 2;
-			if (d > 9)
-				d -= 9;
-		}
-		sum += d;
-	}
-	return sum % 10 == 0;
-}
-
-/*
- * The card candidate ending at `to`: skip the boundary byte(s) the pattern
- * consumed after the last digit, then take digits and single separators
- * back to the start of the run. The pattern's leading boundary makes the run
- * maximal, so this is the span the pattern matched.
- */
-static bool validate_luhn(const char *data, size_t to)
-{
-	size_t end = to, skipped = 0;
-	while (end > 0 && !isdigit((unsigned char)data[end - 1]) && skipped < 2) {
-		end--;
-		skipped++;
-	}
-	char digits[32];
-	size_t n = 0, i = end;
-	while (i > 0 && (isdigit((unsigned char)data[i - 1]) || data[i - 1] == ' ' || data[i - 1] == '-')) {
-		if (isdigit((unsigned char)data[i - 1])) {
-			if (n == sizeof(digits))
-				return false;
-			digits[n++] = data[i - 1];
-		}
-		i--;
-	}
-	if (n < 13 || n > 19)
-		return false;
-	/* Collected backwards: reverse into reading order. */
-	for (size_t a = 0, b = n - 1; a < b; a++, b--) {
-		char t = digits[a];
-		digits[a] = digits[b];
-		digits[b] = t;
-	}
-	return luhn_ok(digits, n);
-}
-
-/* ISO 13616: move the first four characters to the end, letters to 10..35, the number mod 97 must be 1. */
-static bool iban_ok(const char *s, size_t n)
-{
-	if (n < 15 || n > 34 || !isupper((unsigned char)s[0]) || !isupper((unsigned char)s[1]) ||
-	    !isdigit((unsigned char)s[2]) || !isdigit((unsigned char)s[3]))
-		return false;
-	unsigned int rem = 0;
-	for (size_t k = 0; k < n; k++) {
-		char c = s[(k + 4) % n];
-		if (isdigit((unsigned char)c))
-			rem = (rem * 10 + (unsigned int)(c - '0')) % 97;
-		else if (isupper((unsigned char)c))
-			rem = (rem * 100 + (unsigned int)(c - 'A' + 10)) % 97;
-		else
-			return false;
-	}
-	return rem == 1;
-}
-
-/*
- * The IBAN candidate ending at `to`: the run of [A-Z0-9 ] before it may begin
- * with other capitals ("IBAN DE89 ..."), so every start that begins a word
- * with two letters and two digits is tried.
- */
-static bool validate_iban(const char *data, size_t to)
-{
-	size_t end = to;
-	if (end > 0 && !isalnum((unsigned char)data[end - 1]))
-		end--;
-	size_t start = end;
-	while (start > 0 && end - start < 64) {
-		unsigned char c = (unsigned char)data[start - 1];
-		if (!isupper(c) && !isdigit(c) && c != ' ')
-			break;
-		start--;
-	}
-	for (size_t s = start; s + 4 <= end; s++) {
-		if (s > start && data[s - 1] != ' ')
-			continue;
-		char compact[40];
-		size_t n = 0;
-		for (size_t k = s; k < end && n < sizeof(compact); k++)
-			if (data[k] != ' ')
-				compact[n++] = data[k];
-		if (iban_ok(compact, n))
-			return true;
-	}
-	return false;
-}
-
-static const struct raw_rule *raw_rule(uint32_t id)
-{
-	for (uint32_t i = 0; i < rs.raw_count; i++)
-		if (rs.raw[i].id == id)
-			return &rs.raw[i];
-	return NULL;
-}
-
-static bool validator_accepts(uint32_t id, const char *data, size_t to)
-{
-	const struct raw_rule *r = raw_rule(id);
-	if (r == NULL || r->validator == VALIDATOR_NONE)
-		return true;
-	return r->validator == VALIDATOR_LUHN ? validate_luhn(data, to) : validate_iban(data, to);
-}
-
-/* ---- reading the rule files with libconfig, for what the loader does not (yet) keep ---- */
-
-static unsigned int hs_flags_of(const char *letters)
-{
-	unsigned int f = 0;
-	for (const char *c = letters; c != NULL && *c != '\0'; c++) {
-		switch (*c) {
-		case 'i': f |= HS_FLAG_CASELESS; break;
-		case 's': f |= HS_FLAG_DOTALL; break;
-		case 'm': f |= HS_FLAG_MULTILINE; break;
-		case 'u': f |= HS_FLAG_UTF8; break;
-		case 'p': f |= HS_FLAG_UCP; break;
-		default: break;
-		}
-	}
-	return f;
-}
-
-/* A literal becomes a regex of \xHH escapes, so the shadow build needs one compile call. */
-static char *literal_regex(const char *lit)
-{
-	size_t n = strlen(lit);
-	char *re = malloc(n * 4 + 1);
-	assert_non_null(re);
-	for (size_t i = 0; i < n; i++)
-		sprintf(re + i * 4, "\\x%02x", (unsigned char)lit[i]);
-	re[n * 4] = '\0';
-	return re;
-}
-
-/* Returns whether the file has a rule with a validator key. */
-static bool read_raw_rules(const char *path)
-{
-	config_t cf;
-	bool has_validator = false;
-	config_init(&cf);
-	if (config_read_file(&cf, path) != CONFIG_TRUE) {
-		print_error("%s:%d: libconfig: %s\n", path, config_error_line(&cf), config_error_text(&cf));
-		config_destroy(&cf);
-		return false;
-	}
-	config_setting_t *rules = config_lookup(&cf, "rules");
-	for (int i = 0; rules != NULL && i < config_setting_length(rules); i++) {
-		config_setting_t *r = config_setting_get_elem(rules, (unsigned int)i);
-		int id = 0;
-		const char *s = NULL;
-		if (r == NULL || config_setting_lookup_int(r, "id", &id) != CONFIG_TRUE)
-			continue;
-		assert_true(rs.raw_count < MAX_RULES);
-		struct raw_rule *rr = &rs.raw[rs.raw_count++];
-		memset(rr, 0, sizeof(*rr));
-		rr->id = (uint32_t)id;
-		snprintf(rr->file, sizeof(rr->file), "%s", path);
-		if (config_setting_lookup_string(r, "validator", &s) == CONFIG_TRUE) {
-			has_validator = true;
-			if (strcmp(s, "luhn") == 0)
-				rr->validator = VALIDATOR_LUHN;
-			else if (strcmp(s, "iban") == 0)
-				rr->validator = VALIDATOR_IBAN;
-			if (rr->validator == VALIDATOR_NONE)
-				print_error("%s: rule %d: unknown validator \"%s\"\n", path, id, s);
-		}
-		if (config_setting_lookup_string(r, "pattern", &s) == CONFIG_TRUE)
-			rr->pattern = strdup(s);
-		else if (config_setting_lookup_string(r, "literal", &s) == CONFIG_TRUE)
-			rr->pattern = literal_regex(s);
-		if (config_setting_lookup_string(r, "flags", &s) == CONFIG_TRUE)
-			rr->hs_flags = hs_flags_of(s);
-		config_setting_t *fields = config_setting_get_member(r, "fields");
-		for (int k = 0; fields != NULL && k < config_setting_length(fields); k++) {
-			enum ztg_sig_field f;
-			const char *name = config_setting_get_string_elem(fields, (unsigned int)k);
-			if (name != NULL && ztg_sig_field_from_name(name, &f) == 0 && f != ZTG_SIG_FIELD_HEADER)
-				rr->fields |= ZTG_SIG_FIELD_BIT(f);
-		}
-	}
-	config_destroy(&cf);
-	return has_validator;
-}
-
-/* The refused validator files' rules, compiled here the way sig_compile.h describes: one database per field. */
-static void build_shadow(void)
-{
-	for (int f = 0; f < ZTG_SIG_FIELD_COUNT; f++) {
-		const char *exprs[MAX_RULES];
-		unsigned int flags[MAX_RULES], ids[MAX_RULES];
-		uint32_t n = 0;
-		for (uint32_t i = 0; i < rs.raw_count; i++) {
-			const struct raw_rule *r = &rs.raw[i];
-			if (!r->shadowed || r->pattern == NULL || !(r->fields & ZTG_SIG_FIELD_BIT(f)))
-				continue;
-			exprs[n] = r->pattern;
-			flags[n] = r->hs_flags;
-			ids[n] = n;
-			n++;
-		}
-		if (n == 0)
-			continue;
-		struct shadow_db *sd = &rs.shadow[rs.shadow_count];
-		hs_compile_error_t *err = NULL;
-		unsigned int mode = (ZTG_SIG_STREAM_FIELDS & ZTG_SIG_FIELD_BIT(f)) ? HS_MODE_STREAM : HS_MODE_BLOCK;
-		if (hs_compile_multi(exprs, flags, ids, n, mode, NULL, &sd->db, &err) != HS_SUCCESS) {
-			print_error("shadow build of refused validator rules, field %s: pattern %d: %s\n",
-				    ztg_sig_field_name((enum ztg_sig_field)f), err->expression, err->message);
-			hs_free_compile_error(err);
-			fail();
-		}
-		sd->field = (enum ztg_sig_field)f;
-		sd->ids = calloc(n, sizeof(*sd->ids));
-		assert_non_null(sd->ids);
-		uint32_t k = 0;
-		for (uint32_t i = 0; i < rs.raw_count; i++) {
-			const struct raw_rule *r = &rs.raw[i];
-			if (r->shadowed && r->pattern != NULL && (r->fields & ZTG_SIG_FIELD_BIT(f)))
-				sd->ids[k++] = r->id;
-		}
-		assert_int_equal(hs_alloc_scratch(sd->db, &rs.scratch), HS_SUCCESS);
-		rs.shadow_count++;
-	}
-}
-
 /* ---- scanning ---- */
 
 #define MAX_HITS 64
 
 struct scan_ctx {
-	const char *data;              /* the whole value, so a validator can look back from a match */
-	const uint32_t *shadow_ids;    /* NULL: ids index compiled->rules */
+	const uint8_t *seen;           /* the value's bytes [seen_from, seen_from + seen_len), where windows come from */
+	unsigned long long seen_from;
+	size_t seen_len;
 	uint32_t hits[MAX_HITS];
 	uint32_t hit_count;
 };
@@ -484,8 +218,12 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	struct scan_ctx *ctx = arg;
 	(void)from;
 	(void)flags;
-	uint32_t rule_id = ctx->shadow_ids != NULL ? ctx->shadow_ids[id] : rs.compiled->rules[id]->id;
-	if (!validator_accepts(rule_id, ctx->data, (size_t)to))
+	const struct ztg_sig_rule *rule = rs.compiled->rules[id];
+	uint32_t rule_id = rule->id;
+	/* The window the engine gives a validator: every byte of the value up to the match, at most the last 128. */
+	size_t len = to < ZTG_VALIDATOR_WINDOW ? (size_t)to : ZTG_VALIDATOR_WINDOW;
+	assert_true(to >= ctx->seen_from + len && to <= ctx->seen_from + ctx->seen_len);
+	if (!ztg_validator_accept(rule->validator, ctx->seen + (to - ctx->seen_from) - len, len))
 		return 0;
 	for (uint32_t i = 0; i < ctx->hit_count; i++)
 		if (ctx->hits[i] == rule_id)
@@ -498,33 +236,49 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 /*
  * Scan one value in one database. Streaming databases get it in pieces of
  * `chunk` bytes (body segments), so a match must survive the split, and
- * matches anchored at the end are reported by hs_close_stream.
+ * matches anchored at the end are reported by hs_close_stream. Before each
+ * piece the last ZTG_VALIDATOR_WINDOW bytes of the earlier ones are kept, as
+ * the engine must keep them, so a validator's window spans the pieces.
  */
 static void scan(const hs_database_t *db, bool streaming, const char *data, size_t len, size_t chunk,
 		 struct scan_ctx *ctx)
 {
-	ctx->data = data;
 	if (!streaming) {
+		ctx->seen = (const uint8_t *)data;
+		ctx->seen_from = 0;
+		ctx->seen_len = len;
 		assert_int_equal(hs_scan(db, data, (unsigned int)len, 0, rs.scratch, on_match, ctx), HS_SUCCESS);
 		return;
 	}
+	uint8_t kept[ZTG_VALIDATOR_WINDOW + MAX_CHUNK];
+	size_t kept_len = 0;
 	hs_stream_t *stream = NULL;
+	assert_true(chunk <= MAX_CHUNK);
 	assert_int_equal(hs_open_stream(db, 0, &stream), HS_SUCCESS);
 	for (size_t off = 0; off < len; off += chunk) {
 		size_t n = len - off < chunk ? len - off : chunk;
+		if (kept_len > ZTG_VALIDATOR_WINDOW) {
+			memmove(kept, kept + kept_len - ZTG_VALIDATOR_WINDOW, ZTG_VALIDATOR_WINDOW);
+			kept_len = ZTG_VALIDATOR_WINDOW;
+		}
+		memcpy(kept + kept_len, data + off, n);
+		kept_len += n;
+		ctx->seen = kept;
+		ctx->seen_from = off + n - kept_len;
+		ctx->seen_len = kept_len;
 		assert_int_equal(hs_scan_stream(stream, data + off, (unsigned int)n, 0, rs.scratch, on_match, ctx),
 				 HS_SUCCESS);
 	}
+	/* What matches at the end of the body ends in the bytes kept with the last piece. */
 	assert_int_equal(hs_close_stream(stream, rs.scratch, on_match, ctx), HS_SUCCESS);
 }
 
-/* Every database a value can be scanned in: the compiled ones, then the shadow ones. */
+/* A database a value can be scanned in. */
 struct any_db {
 	const hs_database_t *db;
 	bool streaming;
 	enum ztg_sig_field field;
 	const char *header;
-	const uint32_t *shadow_ids;
 };
 
 static uint32_t all_dbs(struct any_db *out, uint32_t cap)
@@ -532,12 +286,7 @@ static uint32_t all_dbs(struct any_db *out, uint32_t cap)
 	uint32_t n = 0;
 	for (uint32_t i = 0; rs.compiled != NULL && i < rs.compiled->db_count && n < cap; i++) {
 		const struct ztg_sig_db *d = &rs.compiled->dbs[i];
-		out[n++] = (struct any_db){ d->db, d->streaming, d->field, d->header, NULL };
-	}
-	for (uint32_t i = 0; i < rs.shadow_count && n < cap; i++) {
-		const struct shadow_db *d = &rs.shadow[i];
-		bool streaming = (ZTG_SIG_STREAM_FIELDS & ZTG_SIG_FIELD_BIT(d->field)) != 0;
-		out[n++] = (struct any_db){ d->db, streaming, d->field, NULL, d->ids };
+		out[n++] = (struct any_db){ d->db, d->streaming, d->field, d->header };
 	}
 	return n;
 }
@@ -554,33 +303,17 @@ static bool hit(const struct scan_ctx *ctx, uint32_t id)
  * The databases a rule's samples are scanned in: one per field of the rule
  * (the named header's for "header"). Returns how many.
  */
-static uint32_t rule_dbs(uint32_t id, struct any_db *out, uint32_t cap)
+static uint32_t rule_dbs(const struct ztg_sig_rule *rule, struct any_db *out, uint32_t cap)
 {
 	uint32_t n = 0;
-	for (uint32_t s = 0; rs.compiled != NULL && s < rs.set_count; s++) {
-		for (uint32_t r = 0; r < rs.sets[s]->rule_count; r++) {
-			const struct ztg_sig_rule *rule = &rs.sets[s]->rules[r];
-			if (rule->id != id)
-				continue;
-			for (int f = 0; f < ZTG_SIG_FIELD_COUNT && n < cap; f++) {
-				if (!(rule->fields & ZTG_SIG_FIELD_BIT(f)))
-					continue;
-				bool named = f == ZTG_SIG_FIELD_HEADER && rule->header != NULL;
-				const struct ztg_sig_db *d = ztg_sig_compiled_db(rs.compiled, (enum ztg_sig_field)f,
-										 named ? rule->header : NULL,
-										 named ? strlen(rule->header) : 0);
-				if (d != NULL)
-					out[n++] = (struct any_db){ d->db, d->streaming, d->field, d->header, NULL };
-			}
-			return n;
-		}
-	}
-	for (uint32_t i = 0; i < rs.shadow_count && n < cap; i++) {
-		const struct raw_rule *r = raw_rule(id);
-		const struct shadow_db *d = &rs.shadow[i];
-		if (r != NULL && r->shadowed && (r->fields & ZTG_SIG_FIELD_BIT(d->field)))
-			out[n++] = (struct any_db){ d->db, (ZTG_SIG_STREAM_FIELDS & ZTG_SIG_FIELD_BIT(d->field)) != 0,
-						    d->field, NULL, d->ids };
+	for (int f = 0; rs.compiled != NULL && f < ZTG_SIG_FIELD_COUNT && n < cap; f++) {
+		if (!(rule->fields & ZTG_SIG_FIELD_BIT(f)))
+			continue;
+		bool named = f == ZTG_SIG_FIELD_HEADER && rule->header != NULL;
+		const struct ztg_sig_db *d = ztg_sig_compiled_db(rs.compiled, (enum ztg_sig_field)f,
+								 named ? rule->header : NULL, named ? strlen(rule->header) : 0);
+		if (d != NULL)
+			out[n++] = (struct any_db){ d->db, d->streaming, d->field, d->header };
 	}
 	return n;
 }
@@ -590,7 +323,7 @@ static const char *db_name(const struct any_db *d, char *buf, size_t len)
 	if (d->header != NULL)
 		snprintf(buf, len, "header:%s", d->header);
 	else
-		snprintf(buf, len, "%s%s", ztg_sig_field_name(d->field), d->shadow_ids != NULL ? " (shadow)" : "");
+		snprintf(buf, len, "%s", ztg_sig_field_name(d->field));
 	return buf;
 }
 
@@ -636,19 +369,13 @@ static int group_setup(void **state)
 		snprintf(path, sizeof(path), "%s/%s", rs.rules_dir, names[i]);
 		ztg_policy_diag_init(&diag);
 		int rc = ztg_sig_set_load(path, &set, &diag);
-		uint32_t first = rs.raw_count;
-		bool has_validator = read_raw_rules(path);
 		if (rc == 0) {
 			assert_true(rs.set_count < MAX_FILES);
 			rs.sets[rs.set_count++] = set;
-		} else if (has_validator) {
-			/* Expected until the language has the key: say so, with the loader's own words. */
-			rs.skipped_count++;
-			for (uint32_t k = first; k < rs.raw_count; k++)
-				rs.raw[k].shadowed = true;
-			printf("SKIPPED %s: the loader refused it (rc %d) and it uses the requested `validator` key; "
-			       "its rules are checked on a shadow build instead. Loader said:\n", names[i], rc);
-			ztg_policy_diag_print(stdout, &diag);
+			for (uint32_t r = 0; r < set->rule_count; r++) {
+				assert_true(rs.rule_count < MAX_RULES);
+				rs.rules[rs.rule_count++] = &set->rules[r];
+			}
 		} else {
 			print_error("%s: refused by the loader (rc %d):\n", path, rc);
 			ztg_policy_diag_print(stderr, &diag);
@@ -671,7 +398,6 @@ static int group_setup(void **state)
 		}
 		ztg_policy_diag_free(&diag);
 	}
-	build_shadow();
 
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/benign", rs.corpus_dir);
@@ -682,12 +408,9 @@ static int group_setup(void **state)
 		assert_int_equal(load_samples(path, &rs.benign[rs.benign_count++]), 0);
 		free(names[i]);
 	}
-	uint32_t rules = 0;
-	for (uint32_t s = 0; s < rs.set_count; s++)
-		rules += rs.sets[s]->rule_count;
 	const struct ztg_sig_compiled *c = rs.compiled;
-	printf("ruleset: %u sets loaded (%u rules), %u files skipped, %u databases (%zu bytes, compiled in %.2f s), "
-	       "%u benign files\n", rs.set_count, rules, rs.skipped_count, c != NULL ? c->db_count : 0,
+	printf("ruleset: %u sets loaded (%u rules), %u databases (%zu bytes, compiled in %.2f s), "
+	       "%u benign files\n", rs.set_count, rs.rule_count, c != NULL ? c->db_count : 0,
 	       c != NULL ? c->bytes : 0, c != NULL ? c->compile_seconds : 0.0, rs.benign_count);
 	return 0;
 }
@@ -697,12 +420,6 @@ static int group_teardown(void **state)
 	(void)state;
 	for (uint32_t i = 0; i < rs.benign_count; i++)
 		free_samples(&rs.benign[i]);
-	for (uint32_t i = 0; i < rs.shadow_count; i++) {
-		hs_free_database(rs.shadow[i].db);
-		free(rs.shadow[i].ids);
-	}
-	for (uint32_t i = 0; i < rs.raw_count; i++)
-		free(rs.raw[i].pattern);
 	hs_free_scratch(rs.scratch);
 	ztg_sig_compiled_free(rs.compiled);
 	for (uint32_t s = 0; s < rs.set_count; s++)
@@ -720,18 +437,26 @@ static void test_every_file_loads_and_compiles(void **state)
 	assert_non_null(rs.compiled);
 }
 
+static const struct ztg_sig_rule *loaded_rule(uint32_t id)
+{
+	for (uint32_t i = 0; i < rs.rule_count; i++)
+		if (rs.rules[i]->id == id)
+			return rs.rules[i];
+	return NULL;
+}
+
 static void test_every_rule_has_three_positives(void **state)
 {
 	(void)state;
 	uint32_t short_of = 0;
-	for (uint32_t i = 0; i < rs.raw_count; i++) {
+	for (uint32_t i = 0; i < rs.rule_count; i++) {
 		char path[1024];
 		struct sample_file f;
-		snprintf(path, sizeof(path), "%s/positive/%u.txt", rs.corpus_dir, rs.raw[i].id);
+		snprintf(path, sizeof(path), "%s/positive/%u.txt", rs.corpus_dir, rs.rules[i]->id);
 		load_samples(path, &f);
 		if (f.count < 3) {
-			print_error("rule %u (%s): %u positive samples in %s, at least 3 needed\n", rs.raw[i].id,
-				    rs.raw[i].file, f.count, path);
+			print_error("rule %u (%s:%u): %u positive samples in %s, at least 3 needed\n", rs.rules[i]->id,
+				    rs.rules[i]->loc.file, rs.rules[i]->loc.line, f.count, path);
 			short_of++;
 		}
 		free_samples(&f);
@@ -741,7 +466,7 @@ static void test_every_rule_has_three_positives(void **state)
 	snprintf(dir, sizeof(dir), "%s/positive", rs.corpus_dir);
 	uint32_t n = list_dir(dir, ".txt", names, MAX_RULES);
 	for (uint32_t i = 0; i < n; i++) {
-		if (raw_rule((uint32_t)strtoul(names[i], NULL, 10)) == NULL) {
+		if (loaded_rule((uint32_t)strtoul(names[i], NULL, 10)) == NULL) {
 			print_error("%s/%s: no rule has this id\n", dir, names[i]);
 			short_of++;
 		}
@@ -749,15 +474,6 @@ static void test_every_rule_has_three_positives(void **state)
 	}
 	if (short_of > 0)
 		fail_msg("%u rules without 3 positives or stray sample files", short_of);
-}
-
-static const struct ztg_sig_rule *loaded_rule(uint32_t id)
-{
-	for (uint32_t s = 0; s < rs.set_count; s++)
-		for (uint32_t r = 0; r < rs.sets[s]->rule_count; r++)
-			if (rs.sets[s]->rules[r].id == id)
-				return &rs.sets[s]->rules[r];
-	return NULL;
 }
 
 /*
@@ -784,10 +500,11 @@ static void test_positives_report_their_rule(void **state)
 {
 	(void)state;
 	uint32_t samples = 0, scans = 0, missed = 0, request_samples = 0, blocked = 0;
-	for (uint32_t i = 0; i < rs.raw_count; i++) {
-		uint32_t id = rs.raw[i].id;
+	for (uint32_t i = 0; i < rs.rule_count; i++) {
+		const struct ztg_sig_rule *rule = rs.rules[i];
+		uint32_t id = rule->id;
 		struct any_db dbs[ZTG_SIG_FIELD_COUNT + 4];
-		uint32_t ndb = rule_dbs(id, dbs, sizeof(dbs) / sizeof(dbs[0]));
+		uint32_t ndb = rule_dbs(rule, dbs, sizeof(dbs) / sizeof(dbs[0]));
 		if (ndb == 0) {
 			print_error("rule %u: no database holds it\n", id);
 			missed++;
@@ -797,8 +514,7 @@ static void test_positives_report_their_rule(void **state)
 		struct sample_file f;
 		snprintf(path, sizeof(path), "%s/positive/%u.txt", rs.corpus_dir, id);
 		load_samples(path, &f);
-		const struct ztg_sig_rule *rule = loaded_rule(id);
-		bool scored = rule != NULL && rule->action != ZTG_SIG_ACTION_ALERT;
+		bool scored = rule->action != ZTG_SIG_ACTION_ALERT;
 		uint32_t below = 0;
 		for (uint32_t k = 0; k < f.count; k++) {
 			const struct sample *s = &f.samples[k];
@@ -806,7 +522,7 @@ static void test_positives_report_their_rule(void **state)
 			samples++;
 			/* Every field the rule names must catch it: a pattern anchored wrongly for one shows here. */
 			for (uint32_t d = 0; d < ndb; d++) {
-				struct scan_ctx ctx = { .shadow_ids = dbs[d].shadow_ids };
+				struct scan_ctx ctx = { 0 };
 				char name[64];
 				scan(dbs[d].db, dbs[d].streaming, s->data, s->len, 7, &ctx);
 				scans++;
@@ -841,20 +557,20 @@ static void test_negatives_do_not_report_their_rule(void **state)
 {
 	(void)state;
 	uint32_t samples = 0, wrong = 0;
-	for (uint32_t i = 0; i < rs.raw_count; i++) {
-		uint32_t id = rs.raw[i].id;
+	for (uint32_t i = 0; i < rs.rule_count; i++) {
+		uint32_t id = rs.rules[i]->id;
 		char path[1024];
 		struct sample_file f;
 		snprintf(path, sizeof(path), "%s/negative/%u.txt", rs.corpus_dir, id);
 		if (load_samples(path, &f) != 0)
 			continue;
 		struct any_db dbs[ZTG_SIG_FIELD_COUNT + 4];
-		uint32_t ndb = rule_dbs(id, dbs, sizeof(dbs) / sizeof(dbs[0]));
+		uint32_t ndb = rule_dbs(rs.rules[i], dbs, sizeof(dbs) / sizeof(dbs[0]));
 		for (uint32_t k = 0; k < f.count; k++) {
 			const struct sample *s = &f.samples[k];
 			samples++;
 			for (uint32_t d = 0; d < ndb; d++) {
-				struct scan_ctx ctx = { .shadow_ids = dbs[d].shadow_ids };
+				struct scan_ctx ctx = { 0 };
 				char name[64];
 				scan(dbs[d].db, dbs[d].streaming, s->data, s->len, 7, &ctx);
 				if (hit(&ctx, id)) {
@@ -898,7 +614,7 @@ static void test_benign_corpus_reports_nothing(void **state)
 		for (uint32_t k = 0; k < f->count; k++) {
 			lines++;
 			for (uint32_t d = 0; d < ndb; d++) {
-				struct scan_ctx ctx = { .shadow_ids = dbs[d].shadow_ids };
+				struct scan_ctx ctx = { 0 };
 				scan(dbs[d].db, dbs[d].streaming, f->samples[k].data, f->samples[k].len, 64, &ctx);
 				report_fp(&ctx, &dbs[d], f->path, f->samples[k].line, &f->samples[k]);
 				fps += ctx.hit_count;
@@ -911,7 +627,7 @@ static void test_benign_corpus_reports_nothing(void **state)
 		for (uint32_t d = 0; d < ndb; d++) {
 			if (!dbs[d].streaming)
 				continue;
-			struct scan_ctx ctx = { .shadow_ids = dbs[d].shadow_ids };
+			struct scan_ctx ctx = { 0 };
 			scan(dbs[d].db, true, whole, len, 64, &ctx);
 			report_fp(&ctx, &dbs[d], f->path, 0, NULL);
 			fps += ctx.hit_count;
@@ -923,25 +639,6 @@ static void test_benign_corpus_reports_nothing(void **state)
 		fail_msg("%u false positives in the benign corpus", fps);
 }
 
-/* The validators themselves, on the published check-digit examples, so a sample file cannot hide a broken one. */
-static void test_validators(void **state)
-{
-	(void)state;
-	const char *cards_ok[] = { " 4111 1111 1111 1111 ", " 5555-5555-5555-4444 ", " 378282246310005 " };
-	const char *cards_bad[] = { " 4111 1111 1111 1112 ", " 1234 5678 9012 ", " 5555-5555-5555-4445 " };
-	for (size_t i = 0; i < 3; i++) {
-		assert_true(validate_luhn(cards_ok[i], strlen(cards_ok[i])));
-		assert_false(validate_luhn(cards_bad[i], strlen(cards_bad[i])));
-	}
-	const char *ibans_ok[] = { "IBAN DE89 3704 0044 0532 0130 00.", "GB82WEST12345698765432",
-				   "FR1420041010050500013M02606" };
-	const char *ibans_bad[] = { "DE89 3704 0044 0532 0130 01.", "GB82WEST12345698765431", "AB12CDEFGHIJKLMNOP" };
-	for (size_t i = 0; i < 3; i++) {
-		assert_true(validate_iban(ibans_ok[i], strlen(ibans_ok[i])));
-		assert_false(validate_iban(ibans_bad[i], strlen(ibans_bad[i])));
-	}
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -951,7 +648,6 @@ int main(int argc, char **argv)
 	rs.rules_dir = argv[1];
 	rs.corpus_dir = argv[2];
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_every_file_loads_and_compiles),
 		cmocka_unit_test(test_every_rule_has_three_positives),
 		cmocka_unit_test(test_positives_report_their_rule),

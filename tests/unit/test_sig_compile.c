@@ -43,6 +43,7 @@ struct spec {
 	bool literal;
 	uint32_t flags;
 	uint32_t line;
+	enum ztg_sig_validator validator;
 };
 
 #define REGEX(i, f, p, fl, l) { .id = (i), .fields = (f), .pattern = (p), .flags = (fl), .line = (l) }
@@ -74,6 +75,7 @@ static struct ztg_sig_set *make_set(const char *name, const char *path, const st
 		r->pattern_len = (uint32_t)strlen(specs[i].pattern);
 		r->literal = specs[i].literal;
 		r->flags = specs[i].flags;
+		r->validator = specs[i].validator;
 		r->loc = (struct ztg_policy_loc){ .file = path, .line = specs[i].line };
 	}
 	return set;
@@ -334,6 +336,38 @@ static void test_singlematch(void **state)
 	assert_string_equal(scan_stream(c, s, ZTG_SIG_FIELD_REQUEST_BODY, text, 7, b, sizeof(b), &reports), "101 102");
 	assert_int_equal(reports, 2);
 	free(text);
+	hs_free_scratch(s);
+	ztg_sig_compiled_free(c);
+	free_set(set);
+}
+
+/*
+ * A validator rule is compiled without SINGLEMATCH: a first candidate that
+ * fails its check must not silence the next. Every candidate is reported,
+ * in a block scan and across a stream's writes however they cut it; a rule
+ * without a validator beside it still reports once.
+ */
+static void test_validator_every_candidate(void **state)
+{
+	static const struct spec rules[] = {
+		{ .id = 1, .fields = F(QUERY) | F(RESPONSE_BODY), .pattern = "\\b\\d{4}\\b",
+		  .validator = ZTG_SIG_VALIDATOR_LUHN, .line = 1 },
+		REGEX(2, F(QUERY) | F(RESPONSE_BODY), "\\b\\d{4}\\b", 0, 2),
+		{ .id = 3, .fields = F(RESPONSE_BODY), .pattern = "IBAN [A-Z]{2}", .validator = ZTG_SIG_VALIDATOR_IBAN,
+		  .line = 3 },
+	};
+	static const char text[] = "a=1234&b=5678&c=9012 IBAN DE, IBAN FR";
+	struct ztg_sig_set *set = make_set("v", "v.conf", rules, 3);
+	struct ztg_sig_compiled *c = compile_ok(&set, 1);
+	hs_scratch_t *s = scratch_ok(c);
+	const size_t chunks[] = { sizeof(text) - 1, 7, 1 };
+	char b[256];
+
+	(void)state;
+	assert_string_equal(scan(c, s, ZTG_SIG_FIELD_QUERY, NULL, text, b, sizeof(b)), "1 1 1 2");
+	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++)
+		assert_string_equal(scan_stream(c, s, ZTG_SIG_FIELD_RESPONSE_BODY, text, chunks[k], b, sizeof(b), NULL),
+				    "1 1 1 2 3 3");
 	hs_free_scratch(s);
 	ztg_sig_compiled_free(c);
 	free_set(set);
@@ -620,8 +654,11 @@ static void test_digest(void **state)
 	static const struct spec base[] = { REGEX(1, F(QUERY), "abc", 0, 1) };
 	static const struct spec other_field[] = { REGEX(1, F(PATH), "abc", 0, 1) };
 	static const struct spec as_literal[] = { LIT(1, F(QUERY), "abc", 0, 1) };
+	static const struct spec validated[] = {
+		{ .id = 1, .fields = F(QUERY), .pattern = "abc", .validator = ZTG_SIG_VALIDATOR_LUHN, .line = 1 }
+	};
 	static const struct spec other_line[] = { REGEX(1, F(QUERY), "abc", 0, 99) };
-	const struct spec *variants[] = { other_flags, other_field, as_literal };
+	const struct spec *variants[] = { other_flags, other_field, as_literal, validated };
 	struct ztg_sig_set *set = make_set("d", "d.conf", base, 1), *again = make_set("d", "x.conf", other_line, 1);
 	struct ztg_sig_compiled *c = compile_ok(&set, 1), *c2 = compile_ok(&again, 1);
 
@@ -630,7 +667,7 @@ static void test_digest(void **state)
 	assert_int_equal(strlen(c->digest), 64);
 	/* Where a rule is written is not what is compiled. */
 	assert_string_equal(c->digest, c2->digest);
-	for (uint32_t i = 0; i < 3; i++) {
+	for (uint32_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
 		struct ztg_sig_set *v = make_set("d", "d.conf", variants[i], 1);
 		struct ztg_sig_compiled *cv = compile_ok(&v, 1);
 
@@ -1152,6 +1189,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_block_fields),
 		cmocka_unit_test(test_stream_split),
 		cmocka_unit_test(test_singlematch),
+		cmocka_unit_test(test_validator_every_candidate),
 		cmocka_unit_test(test_header_databases),
 		cmocka_unit_test(test_caseless),
 		cmocka_unit_test(test_literal_metacharacters),

@@ -211,7 +211,7 @@ static void test_valid(void **state)
 	assert_string_equal(set->path, l.path);
 	assert_string_equal(set->loc.file, l.path);
 	assert_int_equal(set->loc.line, 2);
-	assert_int_equal(set->rule_count, 5);
+	assert_int_equal(set->rule_count, 6);
 
 	r = &set->rules[0];
 	assert_int_equal(r->id, 100101);
@@ -225,6 +225,7 @@ static void test_valid(void **state)
 	assert_int_equal(r->pattern_len, strlen(r->pattern));
 	assert_false(r->literal);
 	assert_int_equal(r->flags, ZTG_SIG_FLAG_CASELESS | ZTG_SIG_FLAG_DOTALL | ZTG_SIG_FLAG_MULTILINE);
+	assert_int_equal(r->validator, ZTG_SIG_VALIDATOR_NONE);
 	assert_int_equal(r->tag_count, 3);
 	assert_string_equal(r->tags[0], "sqli");
 	assert_string_equal(r->tags[1], "owasp-a03");
@@ -285,6 +286,13 @@ static void test_valid(void **state)
 	assert_int_equal(r->flags, 0);
 	assert_int_equal(r->loc.line, 34);
 
+	r = &set->rules[5];
+	assert_int_equal(r->id, 200101);
+	assert_string_equal(r->pattern, "\\d{13,19}");
+	assert_false(r->literal);
+	assert_int_equal(r->validator, ZTG_SIG_VALIDATOR_LUHN);
+	assert_int_equal(r->loc.line, 37);
+
 	for (uint32_t i = 0; i < set->rule_count; i++)
 		all_fields |= set->rules[i].fields;
 	assert_int_equal(all_fields, (1u << ZTG_SIG_FIELD_COUNT) - 1);
@@ -319,7 +327,7 @@ static void test_unknown_key(void **state)
 	expect_failure(&l, 2);
 	expect_error(state, &l, "unknown_key.conf", 2, "unknown key \"rulez\" (allowed: name, rules)");
 	expect_error(state, &l, "unknown_key.conf", 5, "rules[0]: unknown key \"priority\" (allowed: id, message, "
-		     "severity, action, score, fields, header, pattern, literal, flags, tags, mode)");
+		     "severity, action, score, fields, header, pattern, literal, flags, validator, tags, mode)");
 	unload(&l);
 }
 
@@ -506,6 +514,27 @@ static void test_bad_flags(void **state)
 		     "(UTF-8)");
 	expect_error(state, &l, "bad_flags.conf", 6, "rules[3].flags: flag 's' does not apply to a literal");
 	expect_error(state, &l, "bad_flags.conf", 7, "rules[4].flags: unknown flag 'I'");
+	unload(&l);
+}
+
+static void test_bad_validator(void **state)
+{
+	struct load l;
+
+	load_fixture(state, &l, "bad_validator.conf");
+	expect_failure(&l, 7);
+	expect_error(state, &l, "bad_validator.conf", 3, "rules[0].validator: unknown validator \"crc32\" (expected "
+		     "luhn or iban)");
+	expect_error(state, &l, "bad_validator.conf", 4, "rules[1].validator: expected a string (luhn or iban), got an "
+		     "integer");
+	expect_error(state, &l, "bad_validator.conf", 5, "rules[2].validator: a literal is exact bytes, there is "
+		     "nothing to validate");
+	expect_error(state, &l, "bad_validator.conf", 6, "rules[3].validator: unknown validator \"Luhn\"");
+	/* The default has a name in messages, none a rule can give. */
+	expect_error(state, &l, "bad_validator.conf", 7, "rules[4].validator: unknown validator \"none\"");
+	expect_error(state, &l, "bad_validator.conf", 9, "rules[5].validator: expected a string (luhn or iban), got an "
+		     "array");
+	expect_error(state, &l, "bad_validator.conf", 10, "rules[6].validator: unknown validator \"\"");
 	unload(&l);
 }
 
@@ -824,6 +853,10 @@ static void test_names(void **state)
 	assert_string_equal(ztg_sig_action_name(ZTG_SIG_ACTION_BLOCK), "block");
 	assert_string_equal(ztg_sig_action_name(ZTG_SIG_ACTION_SCORE), "score");
 	assert_string_equal(ztg_sig_action_name(ZTG_SIG_ACTION_COUNT), "?");
+	assert_string_equal(ztg_sig_validator_name(ZTG_SIG_VALIDATOR_NONE), "none");
+	assert_string_equal(ztg_sig_validator_name(ZTG_SIG_VALIDATOR_LUHN), "luhn");
+	assert_string_equal(ztg_sig_validator_name(ZTG_SIG_VALIDATOR_IBAN), "iban");
+	assert_string_equal(ztg_sig_validator_name(ZTG_SIG_VALIDATOR_COUNT), "?");
 	/* Bodies stream; the rest are matched whole. */
 	assert_int_equal(ZTG_SIG_STREAM_FIELDS, FIELD(REQUEST_BODY) | FIELD(RESPONSE_BODY));
 }
@@ -865,6 +898,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_prestate(test_bad_fields, &paths),
 		cmocka_unit_test_prestate(test_bad_pattern, &paths),
 		cmocka_unit_test_prestate(test_bad_flags, &paths),
+		cmocka_unit_test_prestate(test_bad_validator, &paths),
 		cmocka_unit_test_prestate(test_bad_tags, &paths),
 		cmocka_unit_test_prestate(test_pattern_bound, &paths),
 		cmocka_unit_test_prestate(test_include, &paths),
