@@ -913,7 +913,7 @@ def policy_hot_swap(zt, args):
                 pcap.write(frame)
         sock = path('ztgate.sock')
         argv, prefix = zt.arguments(
-            ['-p', '0:1', '--policy', allow, '--control-socket', sock, '--duration', '4',
+            ['-p', '0:1', '--policy', allow, '--control-socket', sock, '--duration', '60',
              '--event-log', path('events.json'), '--stats-json', path('stats.json')],
             ['net_pcap0,rx_pcap=%s,infinite_rx=1,tx_pcap=/dev/null' % path('in.pcap'), 'net_null1,no-rx=1'])
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -929,6 +929,8 @@ def policy_hot_swap(zt, args):
                     raise AssertionError('apply %d failed (%d): %s' % (i, rc.returncode, rc.stderr))
                 applied += 1
                 time.sleep(0.04)
+            # Stopped once every apply is done, however long they took on a loaded machine.
+            proc.send_signal(signal.SIGTERM)
             log, _ = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
