@@ -181,13 +181,21 @@ struct ztg_policy_requirement {
 
 /*
  * Signature matching for a service or a route (issue 6): which rule sets
- * apply, the anomaly score that blocks, and whether blocks are only logged.
- * A route's own block replaces its service's; neither: no signatures.
+ * apply, which of them block whatever their rules' own action says, the
+ * anomaly score that blocks, how much of each body is scanned, and whether
+ * blocks are only logged. A route's own block replaces its service's;
+ * neither: no signatures.
  */
+#define ZTG_POLICY_BODY_DEPTH_DEFAULT (1u << 20)
+#define ZTG_POLICY_BODY_DEPTH_MAX     (1u << 30)
+
 struct ztg_policy_detect {
 	bool present;
 	uint64_t sets;                /* bit i: ztg_policy.signature_sets[i] applies */
+	uint64_t block_sets;          /* a subset of sets: their rules all block here (block_sets) */
 	uint32_t threshold;           /* score at which scored rules block (default 5) */
+	uint32_t request_body_depth;  /* request body bytes scanned; 0: none (default 1 MiB) */
+	uint32_t response_body_depth; /* the same for responses */
 	bool monitor;                 /* log what would be blocked, pass */
 	struct ztg_policy_loc loc;
 };

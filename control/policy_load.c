@@ -2185,14 +2185,52 @@ static void parse_signatures(struct loader *ld, const config_setting_t *root)
 
 static const struct key_spec detect_keys[] = {
 	{"sets", true, "a list of rule set names"},
+	{"block_sets", false, "a list of the sets (among sets) whose every rule blocks here"},
 	{"threshold", false, "the anomaly score that blocks, 1..10000 (default 5)"},
+	{"request_body_depth", false, "request body bytes scanned, 0..1073741824 (default 1048576; 0: none)"},
+	{"response_body_depth", false, "response body bytes scanned, 0..1073741824 (default 1048576; 0: none)"},
 	{"mode", false, "enforce or monitor"},
 };
+
+/* The rule sets a detect list names, as bits of ztg_policy.signature_sets; within: the bits allowed. */
+static uint64_t parse_detect_sets(struct loader *ld, const config_setting_t *list, const char *where,
+				  uint64_t within)
+{
+	const struct ztg_policy *p = ld->policy;
+	uint64_t sets = 0;
+	char path[160];
+
+	for (int i = 0; list != NULL && i < config_setting_length(list); i++) {
+		const config_setting_t *it = config_setting_get_elem(list, (unsigned)i);
+		const char *name;
+		uint32_t s;
+		struct ztg_quoted sn;
+
+		snprintf(path, sizeof(path), "%s[%d]", where, i);
+		if (config_setting_type(it) != CONFIG_TYPE_STRING) {
+			wrong_type(ld, it, path, "a rule set name");
+			continue;
+		}
+		name = config_setting_get_string(it);
+		for (s = 0; s < p->signature_set_count; s++) {
+			if (strcmp(p->signature_sets[s]->name, name) == 0)
+				break;
+		}
+		if (s == p->signature_set_count)
+			error_at(ld, it, "%s: no rule set named %s (the policy's signatures list loads them)", path,
+				 ztg_error_quote(&sn, name));
+		else if (!(within >> s & 1))
+			error_at(ld, it, "%s: rule set %s is not among this detect's sets", path,
+				 ztg_error_quote(&sn, name));
+		else
+			sets |= 1ull << s;
+	}
+	return sets;
+}
 
 static void parse_detect(struct loader *ld, const config_setting_t *e, const char *where, struct ztg_policy_detect *d)
 {
 	const config_setting_t *g = config_setting_get_member(e, "detect"), *list;
-	const struct ztg_policy *p = ld->policy;
 	enum ztg_policy_mode mode = ZTG_POLICY_MODE_ENFORCE;
 	char dwhere[128], path[160];
 
@@ -2206,31 +2244,18 @@ static void parse_detect(struct loader *ld, const config_setting_t *e, const cha
 	}
 	d->present = true;
 	d->threshold = 5;
+	d->request_body_depth = ZTG_POLICY_BODY_DEPTH_DEFAULT;
+	d->response_body_depth = ZTG_POLICY_BODY_DEPTH_DEFAULT;
 	check_keys(ld, g, dwhere, KEYS(detect_keys));
 	list = list_member(ld, g, dwhere, "sets", "a list of rule set names");
-	for (int i = 0; list != NULL && i < config_setting_length(list); i++) {
-		const config_setting_t *it = config_setting_get_elem(list, (unsigned)i);
-		const char *name;
-		bool found = false;
-		struct ztg_quoted sn;
-
-		snprintf(path, sizeof(path), "%s.sets[%d]", dwhere, i);
-		if (config_setting_type(it) != CONFIG_TYPE_STRING) {
-			wrong_type(ld, it, path, "a rule set name");
-			continue;
-		}
-		name = config_setting_get_string(it);
-		for (uint32_t s = 0; s < p->signature_set_count && !found; s++) {
-			if (strcmp(p->signature_sets[s]->name, name) == 0) {
-				found = true;
-				d->sets |= 1ull << s;
-			}
-		}
-		if (!found)
-			error_at(ld, it, "%s: no rule set named %s (the policy's signatures list loads them)", path,
-				 ztg_error_quote(&sn, name));
-	}
+	snprintf(path, sizeof(path), "%s.sets", dwhere);
+	d->sets = parse_detect_sets(ld, list, path, UINT64_MAX);
+	list = list_member(ld, g, dwhere, "block_sets", "a list of rule set names");
+	snprintf(path, sizeof(path), "%s.block_sets", dwhere);
+	d->block_sets = parse_detect_sets(ld, list, path, d->sets);
 	uint_member(ld, g, dwhere, "threshold", 1, 10000, &d->threshold);
+	uint_member(ld, g, dwhere, "request_body_depth", 0, ZTG_POLICY_BODY_DEPTH_MAX, &d->request_body_depth);
+	uint_member(ld, g, dwhere, "response_body_depth", 0, ZTG_POLICY_BODY_DEPTH_MAX, &d->response_body_depth);
 	if (mode_member(ld, g, dwhere, &mode))
 		d->monitor = mode == ZTG_POLICY_MODE_MONITOR;
 }

@@ -857,7 +857,15 @@ static void show_detect(FILE *out, const struct ztg_policy *p, const struct ztg_
 	}
 	if (!any)
 		fputs(" none", out);
-	fprintf(out, "; threshold %u, %s\n", d->threshold, d->monitor ? "monitor" : "enforce");
+	any = false;
+	for (uint32_t i = 0; i < p->signature_set_count; i++) {
+		if (d->block_sets >> i & 1) {
+			fprintf(out, "%s%s", any ? ", " : "; every rule blocks in ", p->signature_sets[i]->name);
+			any = true;
+		}
+	}
+	fprintf(out, "; threshold %u; bodies scanned to %u (request), %u (response) bytes; %s\n", d->threshold,
+		d->request_body_depth, d->response_body_depth, d->monitor ? "monitor" : "enforce");
 }
 
 /* Who may use an allow route, on a line of its own under it. */

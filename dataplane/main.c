@@ -181,7 +181,8 @@ static struct ztg_authz *compile_policy(struct ztg_app *app, const char *path, F
 	authz = ztg_authz_build(src.policy, &src.compiled, (int)rte_socket_id(), ++app->policy_generation, err,
 				err_len);
 	src.policy = NULL;                       /* the authz owns it now, or freed it */
-	if (authz != NULL && (ztg_authz_attach_detect(authz, &src.compiled, app->opts.worker_count, err, err_len) != 0 ||
+	if (authz != NULL && (ztg_authz_attach_detect(authz, &src.compiled, app->opts.worker_count,
+							   app->opts.signature_streams, err, err_len) != 0 ||
 			      ztg_identity_control_prepare(app->identity, authz, err, err_len) != 0)) {
 		ztg_authz_free(authz);
 		authz = NULL;
@@ -581,10 +582,16 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 		if (ztg_authz_detect(authz) != NULL) {
 			const struct ztg_sig_compiled *c = ztg_detect_compiled(ztg_authz_detect(authz));
 
+			const struct ztg_detect *d = ztg_authz_detect(authz);
+			size_t req = ztg_detect_stream_bytes(d, ZTG_DETECT_REQUEST_BODY);
+			size_t resp = ztg_detect_stream_bytes(d, ZTG_DETECT_RESPONSE_BODY);
+
 			fprintf(out, "  signatures: %u rules in %u set(s), %u Hyperscan databases, %.1f MiB, %s\n",
 				c->rule_count, p->signature_set_count, c->db_count, (double)c->bytes / 1048576.0,
-				ztg_detect_shipped(ztg_authz_detect(authz)) ? "taken as compiled in the bundle" :
-									      "compiled at load");
+				ztg_detect_shipped(d) ? "taken as compiled in the bundle" : "compiled at load");
+			fprintf(out, "  body streams: %u per worker and direction; state %zu B per request body, "
+				"%zu B per response body (%.1f MiB per worker)\n", ztg_detect_streams(d), req, resp,
+				(double)ztg_detect_streams(d) * (double)(req + resp) / 1048576.0);
 		}
 	}
 	fprintf(out, "rollback: %s\n", app->previous ? app->former.source : "none");

@@ -435,6 +435,7 @@ static int set_event_log(struct ztg_options *opts, const char *value, char *err,
 NUMBER_SETTER(set_stream_chunks, stream_chunks, uint32_t, 64, 1u << 24)
 NUMBER_SETTER(set_http_buffers, http_buffers, uint32_t, 16, 1u << 20)
 NUMBER_SETTER(set_token_cache, token_cache_entries, uint32_t, 0, 1u << 22)
+NUMBER_SETTER(set_signature_streams, signature_streams, uint32_t, 1, 1u << 20)
 
 static const struct option_spec option_specs[] = {
 	{"config", 'f', true, set_config, "FILE", "none",
@@ -480,6 +481,8 @@ static const struct option_spec option_specs[] = {
 	 "2 KiB chunks per worker for out-of-order and retained stream bytes", false},
 	{"token-cache", 0, true, set_token_cache, "N", "4096",
 	 "verified tokens each worker remembers (keyed by the whole token; 0: verify every request)", false},
+	{"signature-streams", 0, true, set_signature_streams, "N", "4096",
+	 "bodies each worker scans at once, per direction (Hyperscan streams); a body beyond them is refused", false},
 	{"policy", 0, true, set_policy, "FILE", "none",
 	 "policy file (rules/policy.example.conf): segments, services and routes; default deny within it", false},
 	{"control-socket", 0, true, set_control_socket, "PATH", "none",
@@ -531,6 +534,7 @@ void ztg_options_default(struct ztg_options *opts)
 	ztg_stream_config_default(&opts->stream);
 	opts->stream_chunks = 8192;
 	opts->token_cache_entries = 4096;
+	opts->signature_streams = 4096;
 }
 
 const char *ztg_verdict_name(enum ztg_verdict verdict)
@@ -852,6 +856,8 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 		opts->token_cache_entries,
 		(double)opts->token_cache_entries * (sizeof(struct ztg_identity) + ZTG_TOKEN_CACHE_MAX_TOKEN) / 1048576.0,
 		ZTG_TOKEN_CACHE_MAX_TOKEN);
+	fprintf(out, "  signatures      = %u body streams per worker and direction (their size comes with the rules)\n",
+		opts->signature_streams);
 	fprintf(out, "  stream          = out-of-order: %s, ooo-segments=%u ooo-bytes=%u retain-bytes=%u depth=%u, "
 		"%u chunks\n", opts->stream.buffer_out_of_order ? "buffer" : "drop", opts->stream.max_ooo_segments,
 		opts->stream.max_ooo_bytes, opts->stream.retain_bytes, opts->stream.depth, opts->stream_chunks);

@@ -87,6 +87,7 @@ struct ztg_options {
 	struct ztg_stream_config stream;
 	uint32_t stream_chunks;
 	uint32_t token_cache_entries;    /* per worker; 0: every token is verified */
+	uint32_t signature_streams;      /* bodies scanned at once per worker and direction */
 	char event_log[PATH_MAX];
 	char policy_file[PATH_MAX];      /* empty: no policy, nothing is authorized */
 	char control_socket[108];        /* unix socket for ztgatectl; empty: none */

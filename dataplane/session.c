@@ -34,6 +34,7 @@ struct feed_state {
 	char host[ZTG_EVENT_NAME_MAX];
 	const struct ztg_authn_result *auth;   /* when identity decided */
 	const struct ztg_detect_result *detect; /* when signatures matched */
+	bool streams_exhausted;                /* the request's body could not be scanned */
 	enum ztg_inject_denial denial;         /* 401 when the credentials failed, else 403 */
 };
 
@@ -211,10 +212,25 @@ enum ztg_drop_reason ztg_session_admit(struct ztg_session_context *ctx, const st
 	return drop;
 }
 
+/* The flow's detect state, when it belongs to the policy in force (else its streams went with their policy). */
+static bool detect_state_current(const struct ztg_session_context *ctx, const struct ztg_flow *flow)
+{
+	return ctx->authz != NULL && flow->detect.generation == ztg_authz_generation(ctx->authz) &&
+	       ztg_authz_detect(ctx->authz) != NULL;
+}
+
 void ztg_session_release(struct ztg_session_context *ctx, struct ztg_flow *flow)
 {
 	if (!(flow->flags & ZTG_FLOW_F_HTTP))
 		return;
+	if (detect_state_current(ctx, flow)) {
+		for (int b = 0; b < 2; b++) {
+			if (flow->detect.stream[b] != 0)
+				ztg_detect_body_abandon(ztg_authz_detect(ctx->authz), ctx->worker_index,
+							(enum ztg_detect_body)b, flow->detect.stream[b]);
+		}
+	}
+	memset(&flow->detect, 0, sizeof(flow->detect));
 	ztg_stream_release(&flow->stream, ctx->stream_pool);
 	ztg_http_conn_release(&flow->http, ctx->http_pool);
 	flow->flags &= (uint8_t)~ZTG_FLOW_F_HTTP;
@@ -340,6 +356,20 @@ static bool authenticate(struct feed_state *st, const struct ztg_http_message *m
 	return false;
 }
 
+/* Report matches that only alert, with st placed where the message went; the traffic goes on. */
+static void report_alert(struct feed_state *st, const struct ztg_detect_result *r, const char *reason)
+{
+	st->ctx->counters->signature_alerts++;
+	st->detect = r;
+	st->policy = true;
+	st->monitor = true;
+	st->reason = reason;
+	push_event(st->ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_PASS);
+	st->monitor = false;
+	st->policy = false;
+	st->detect = NULL;
+}
+
 /*
  * The request passed policy and identity: now its fields against the
  * signatures its route selects. false when they block it (st->detect says
@@ -362,33 +392,174 @@ static bool inspect_signatures(struct feed_state *st, const struct ztg_http_mess
 		return true;
 	ztg_detect_request(det, ctx->worker_index, cfg, msg, &ctx->target, r);
 	c->signature_scans++;
-	if (r->match_count == 0)
-		return true;
-	c->signature_matches += r->match_count;
-	st->detect = r;
+	c->signature_matches += r->new_matches;
 	if (r->block) {
+		st->detect = r;
 		c->signature_blocked++;
 		return false;
 	}
 	/* A score below the threshold passes quietly (counted in signature_matches). */
-	if (!r->alert) {
-		st->detect = NULL;
+	if (!r->report)
 		return true;
-	}
-	/* Reported, not blocked: an event of its own, and the request goes on. */
-	c->signature_alerts++;
-	st->policy = true;
-	st->monitor = true;
-	st->reason = "signature_alert";
 	st->segment = policy_name(p, d->segment, false);
 	st->service = policy_name(p, d->service, true);
 	st->route = p->services[d->service].routes[d->route].name;
 	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.len, (const char *)host.ptr);
-	push_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_PASS);
-	st->monitor = false;
-	st->policy = false;
-	st->detect = NULL;
+	report_alert(st, r, "signature_alert");
 	return true;
+}
+
+/* A request's route in a flow's ring: the ring keeps it until the response comes. */
+static uint32_t route_entry(uint32_t service, uint32_t route)
+{
+	return (service + 1) << 16 | route;
+}
+
+static const struct ztg_policy_detect *entry_detect(const struct ztg_policy *p, uint32_t entry)
+{
+	return &p->services[(entry >> 16) - 1].routes[entry & 0xffff].detect;
+}
+
+/* Name where request `index` went, from its ring entry: for a body's or a response's event. */
+static void place_by_entry(struct feed_state *st, uint32_t entry, uint32_t index)
+{
+	const struct ztg_policy *p = ztg_authz_policy(st->ctx->authz);
+	const struct ztg_policy_service *svc = &p->services[(entry >> 16) - 1];
+
+	st->request_index = index;
+	st->segment = policy_name(p, st->flow->authz.segment, false);
+	st->service = svc->name;
+	st->route = svc->routes[entry & 0xffff].name;
+}
+
+/*
+ * The request passes: remember its route for its response, and take a
+ * stream for its body when its route scans it. false when the body cannot
+ * be scanned (every stream of the worker held) and the route enforces.
+ */
+static bool follow_request(struct feed_state *st, const struct ztg_http_message *msg,
+			   const struct ztg_authz_decision *d)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_detect *det = ztg_authz_detect(ctx->authz);
+	const struct ztg_policy *p = ztg_authz_policy(ctx->authz);
+	struct ztg_detect_flow *df = &st->flow->detect;
+	uint32_t generation = ztg_authz_generation(ctx->authz);
+	const struct ztg_policy_detect *cfg;
+
+	if (det == NULL)
+		return true;
+	if (df->generation != generation) {
+		/* Followed under an earlier policy: its streams and routes went with it. */
+		memset(df, 0, sizeof(*df));
+		df->generation = generation;
+	}
+	df->routes[msg->index % ZTG_DETECT_ROUTE_RING] = 0;
+	if (d->route == ZTG_AUTHZ_NONE || !p->services[d->service].routes[d->route].detect.present)
+		return true;
+	cfg = &p->services[d->service].routes[d->route].detect;
+	df->routes[msg->index % ZTG_DETECT_ROUTE_RING] = route_entry(d->service, d->route);
+	df->request_id = st->request_id;
+	if (!msg->has_body || df->stream[ZTG_DETECT_REQUEST_BODY] != 0)
+		return true;
+	if (ztg_detect_body_open(det, ctx->worker_index, ZTG_DETECT_REQUEST_BODY, cfg, &ctx->detect_result,
+				 &df->stream[ZTG_DETECT_REQUEST_BODY]) >= 0)
+		return true;
+	ctx->counters->signature_streams_exhausted++;
+	return cfg->monitor;
+}
+
+/*
+ * What a body's matches, or a response head's, decide for message `index`:
+ * go on (0), or stop the feed: a 403 for a request, resets for a response.
+ */
+static int judge_detection(struct feed_state *st, bool request, uint32_t index, const struct ztg_detect_result *r)
+{
+	struct ztg_counters *c = st->ctx->counters;
+	uint32_t entry = st->flow->detect.routes[index % ZTG_DETECT_ROUTE_RING];
+
+	c->signature_matches += r->new_matches;
+	if ((!r->block && !r->report) || entry == 0)
+		return 0;
+	place_by_entry(st, entry, index);
+	if (request)
+		st->request_id = st->flow->detect.request_id;
+	if (!r->block) {
+		report_alert(st, r, request ? "signature_alert" : "response_signature_alert");
+		return 0;
+	}
+	st->policy = true;
+	st->detect = r;
+	if (request) {
+		c->signature_blocked++;
+		c->policy_denied++;
+		return stop_feed(st, true, ZTG_VERDICT_DENY, ZTG_DROP_POLICY_DENIED,
+				 r->first_block != NULL ? "signature" : "anomaly_score");
+	}
+	c->signature_response_blocked++;
+	return stop_feed(st, false, ZTG_VERDICT_RESET, ZTG_DROP_RESPONSE_BLOCKED,
+			 r->first_block != NULL ? "response_signature" : "response_anomaly_score");
+}
+
+/* A response head: the fields of its request's route, and a stream for its body. */
+static int on_response_headers(struct feed_state *st, const struct ztg_http_message *msg)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	struct ztg_detect_flow *df = &st->flow->detect;
+	struct ztg_detect_result *r = &ctx->detect_result;
+	const struct ztg_policy_detect *cfg;
+	const struct ztg_detect *det;
+	uint32_t entry;
+	int rc;
+
+	ctx->counters->http_responses++;
+	if (!detect_state_current(ctx, st->flow))
+		return 0;
+	entry = df->routes[msg->index % ZTG_DETECT_ROUTE_RING];
+	if (entry == 0)
+		return 0;
+	det = ztg_authz_detect(ctx->authz);
+	cfg = entry_detect(ztg_authz_policy(ctx->authz), entry);
+	ztg_detect_response(det, ctx->worker_index, cfg, msg, r);
+	ctx->counters->signature_scans++;
+	rc = judge_detection(st, false, msg->index, r);
+	if (rc != 0 || !msg->has_body || df->stream[ZTG_DETECT_RESPONSE_BODY] != 0)
+		return rc;
+	if (ztg_detect_body_open(det, ctx->worker_index, ZTG_DETECT_RESPONSE_BODY, cfg, r,
+				 &df->stream[ZTG_DETECT_RESPONSE_BODY]) >= 0)
+		return 0;
+	ctx->counters->signature_streams_exhausted++;
+	if (cfg->monitor)
+		return 0;
+	place_by_entry(st, entry, msg->index);
+	st->policy = true;
+	return stop_feed(st, false, ZTG_VERDICT_RESET, ZTG_DROP_RESPONSE_BLOCKED, "signature_streams_exhausted");
+}
+
+/* A piece of a body, or its end (data NULL): scanned when a stream follows that body. */
+static int on_body(struct feed_state *st, const struct ztg_http_event *ev, bool end)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	enum ztg_detect_body b = ev->is_request ? ZTG_DETECT_REQUEST_BODY : ZTG_DETECT_RESPONSE_BODY;
+	uint32_t *stream = &st->flow->detect.stream[b];
+	struct ztg_detect_result *r = &ctx->detect_result;
+	const struct ztg_detect *det;
+
+	if (*stream == 0 || !detect_state_current(ctx, st->flow))
+		return 0;
+	det = ztg_authz_detect(ctx->authz);
+	if (end) {
+		ztg_detect_body_close(det, ctx->worker_index, b, *stream, r);
+		*stream = 0;
+	} else {
+		ctx->counters->signature_body_bytes +=
+			ztg_detect_body_scan(det, ctx->worker_index, b, *stream, ev->body.ptr, ev->body.len, r);
+		if (r->depth_reached) {
+			ctx->counters->signature_depth_reached++;
+			*stream = 0;
+		}
+	}
+	return judge_detection(st, ev->is_request, ev->index, r);
 }
 
 /* Segment, service by Host, route: the policy's word on one request of a protected flow. */
@@ -407,6 +578,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		return 0;
 	st->auth = NULL;
 	st->detect = NULL;
+	st->streams_exhausted = false;
 	p = ztg_authz_policy(authz);
 	/* Placed by an earlier policy: its indexes mean nothing here, place the flow again. */
 	if (unlikely(st->flow->authz.generation != ztg_authz_generation(authz))) {
@@ -427,13 +599,19 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		d.action = ZTG_POLICY_ACTION_DENY;
 	if (d.action == ZTG_POLICY_ACTION_ALLOW && !inspect_signatures(st, msg, &d, host.name))
 		d.action = ZTG_POLICY_ACTION_DENY;
+	if (d.action == ZTG_POLICY_ACTION_ALLOW && !follow_request(st, msg, &d)) {
+		st->streams_exhausted = true;
+		d.action = ZTG_POLICY_ACTION_DENY;
+	}
 	if (d.action == ZTG_POLICY_ACTION_ALLOW) {
 		ctx->counters->policy_allowed++;
 		return 0;
 	}
 	st->policy = true;
 	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.name.len, (const char *)host.name.ptr);
-	if (st->auth != NULL)
+	if (st->streams_exhausted)
+		st->reason = "signature_streams_exhausted";
+	else if (st->auth != NULL)
 		st->reason = ztg_authn_result_reason(st->auth);
 	else if (st->detect != NULL)
 		st->reason = st->detect->first_block != NULL ? "signature" : "anomaly_score";
@@ -486,8 +664,7 @@ static int on_http_event(void *arg, const struct ztg_http_event *ev)
 	case ZTG_HTTP_EV_HEADERS:
 		if (ev->is_request)
 			return on_request_headers(st, ev->message);
-		c->http_responses++;
-		return 0;
+		return on_response_headers(st, ev->message);
 	case ZTG_HTTP_EV_TUNNEL:
 		/* Reached only when tunnels may pass: the request was denied otherwise. */
 		c->http_tunnels++;
@@ -511,8 +688,9 @@ static int on_http_event(void *arg, const struct ztg_http_event *ev)
 		return stop_feed(st, ev->is_request, ev->is_request ? st->ctx->opts->http_violation : ZTG_VERDICT_RESET,
 				 ZTG_DROP_HTTP_VIOLATION, ztg_http_violation_name(ev->violation));
 	case ZTG_HTTP_EV_BODY:
+		return on_body(st, ev, false);
 	case ZTG_HTTP_EV_COMPLETE:
-		return 0;
+		return on_body(st, ev, true);
 	}
 	return 0;
 }

@@ -35,7 +35,9 @@
 	X(auth_identified) X(auth_anonymous) X(auth_denied)                      \
 	X(auth_verifications) X(auth_cache_hits) X(auth_api_keys)                \
 	X(signature_scans) X(signature_matches) X(signature_blocked)             \
-	X(signature_alerts)                                                      \
+	X(signature_response_blocked) X(signature_alerts)                        \
+	X(signature_body_bytes) X(signature_depth_reached)                       \
+	X(signature_streams_active) X(signature_streams_exhausted)               \
 	X(injected_packets) X(inject_failed) X(events_dropped)
 
 struct ztg_counters {

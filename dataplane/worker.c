@@ -485,6 +485,8 @@ static void publish_flow_stats(struct ztg_worker *w)
 	w->counters.flows_created = fs.created;
 	w->counters.flows_expired = fs.expired;
 	w->counters.flows_active = fs.active;
+	w->counters.signature_streams_active = w->session.authz == NULL ? 0 :
+		ztg_detect_streams_held(ztg_authz_detect(w->session.authz), w->session.worker_index);
 }
 
 int ztg_worker_run(void *arg)

@@ -54,6 +54,7 @@ struct ztg_flow {
 	struct ztg_authz_flow authz;   /* where the policy placed the flow (PROTECTED flows) */
 	struct ztg_stream stream;
 	struct ztg_http_conn http;
+	struct ztg_detect_flow detect; /* bodies being scanned, routes of requests awaiting responses */
 };
 
 struct ztg_flow_table_params {

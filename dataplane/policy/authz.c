@@ -66,11 +66,11 @@ struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz)
 }
 
 int ztg_authz_attach_detect(struct ztg_authz *authz, const struct ztg_bundle_files *compiled, unsigned workers,
-			    char *err, size_t err_len)
+			    uint32_t streams, char *err, size_t err_len)
 {
 	bool none;
 
-	authz->detect = ztg_detect_build(authz->policy, compiled, workers, &none, err, err_len);
+	authz->detect = ztg_detect_build(authz->policy, compiled, workers, streams, &none, err, err_len);
 	return authz->detect != NULL || none ? 0 : -1;
 }
 

@@ -97,11 +97,12 @@ struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz);
 
 /*
  * Compile (or take from compiled, a bundle's records) the policy's
- * signatures, with a Hyperscan scratch for each of workers. Before
- * publishing; a policy without rule sets gets none. 0, or -1 with err.
+ * signatures, with a Hyperscan scratch and `streams` body streams per
+ * direction for each of workers. Before publishing; a policy without rule
+ * sets gets none. 0, or -1 with err.
  */
 int ztg_authz_attach_detect(struct ztg_authz *authz, const struct ztg_bundle_files *compiled, unsigned workers,
-			    char *err, size_t err_len);
+			    uint32_t streams, char *err, size_t err_len);
 
 /* The signatures, or NULL. */
 const struct ztg_detect *ztg_authz_detect(const struct ztg_authz *authz);

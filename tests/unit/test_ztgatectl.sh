@@ -183,9 +183,9 @@ sigpolicy=${fixtures%/unit/policy}/pipeline/signatures/policy.conf
 run show "$sigpolicy"
 check "show lists the signature sets and which ones each service and route matches" 0 \
 	--out "  pipeline  7 rules from pipeline.rules  ($sigpolicy:7)" \
-	--out "  signatures pipeline; threshold 5, enforce" \
-	--out "      signatures pipeline; threshold 5, monitor" \
-	--out "      signatures none; threshold 5, enforce"
+	--out "  signatures pipeline; threshold 5; bodies scanned to 1048576 (request), 1048576 (response) bytes; enforce" \
+	--out "      signatures pipeline; threshold 5; bodies scanned to 1048576 (request), 1048576 (response) bytes; monitor" \
+	--out "      signatures none; threshold 5; bodies scanned to 1048576 (request), 1048576 (response) bytes; enforce"
 
 run --json compile "$sigpolicy" -o "$work/q\"x.bundle"
 check "compile --json counts route matchers and signature databases apart, and escapes the bundle's name" 0 \
