@@ -35,6 +35,14 @@ struct feed_state {
 	const struct ztg_authn_result *auth;   /* when identity decided */
 	const struct ztg_detect_result *detect; /* when signatures matched */
 	bool streams_exhausted;                /* the request's body could not be scanned */
+	/*
+	 * A body blocked in a piece whose packet may still hold its end: the
+	 * stop waits for that end (or for anything else) in this packet, so
+	 * matches that need the end of the body are named in the event too.
+	 */
+	bool held;
+	bool held_request;
+	uint32_t held_index;
 	enum ztg_inject_denial denial;         /* 401 when the credentials failed, else 403 */
 };
 
@@ -536,7 +544,15 @@ static int on_response_headers(struct feed_state *st, const struct ztg_http_mess
 	return stop_feed(st, false, ZTG_VERDICT_RESET, ZTG_DROP_RESPONSE_BLOCKED, "signature_streams_exhausted");
 }
 
-/* A piece of a body, or its end (data NULL): scanned when a stream follows that body. */
+/* The body block held until the end of this packet's bytes (feed_state.held) takes effect. */
+static int stop_held(struct feed_state *st)
+{
+	st->held = false;
+	st->ctx->detect_result.new_matches = 0;   /* counted when the block was held */
+	return judge_detection(st, st->held_request, st->held_index, &st->ctx->detect_result);
+}
+
+/* A piece of a body, or its end: scanned when a stream follows that body. */
 static int on_body(struct feed_state *st, const struct ztg_http_event *ev, bool end)
 {
 	struct ztg_session_context *ctx = st->ctx;
@@ -557,6 +573,13 @@ static int on_body(struct feed_state *st, const struct ztg_http_event *ev, bool 
 		if (r->depth_reached) {
 			ctx->counters->signature_depth_reached++;
 			*stream = 0;
+		}
+		if (r->block && *stream != 0) {
+			ctx->counters->signature_matches += r->new_matches;
+			st->held = true;
+			st->held_request = ev->is_request;
+			st->held_index = ev->index;
+			return 0;
 		}
 	}
 	return judge_detection(st, ev->is_request, ev->index, r);
@@ -660,6 +683,10 @@ static int on_http_event(void *arg, const struct ztg_http_event *ev)
 	struct feed_state *st = arg;
 	struct ztg_counters *c = st->ctx->counters;
 
+	/* A held block lets only the rest of its own body by: more of it, and its end. */
+	if (st->held && (ev->is_request != st->held_request ||
+			 (ev->type != ZTG_HTTP_EV_BODY && ev->type != ZTG_HTTP_EV_COMPLETE)))
+		return stop_held(st);
 	switch (ev->type) {
 	case ZTG_HTTP_EV_HEADERS:
 		if (ev->is_request)
@@ -858,6 +885,8 @@ void ztg_session_packet(struct ztg_session_context *ctx, struct ztg_flow *flow, 
 	/* A response that runs until the server closes ends with the server's FIN, in order. */
 	if (!st.stop && !from_client && delivery.fin)
 		ztg_http_close(&flow->http, false, on_http_event, &st);
+	if (st.held && !st.stop)
+		stop_held(&st);
 	if (st.stop) {
 		if (st.request_id == 0)
 			st.request_id = ctx->next_request_id++;
