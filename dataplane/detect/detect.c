@@ -302,13 +302,14 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 		out->alert = true;
 		return 0;
 	}
+	if (rule->action == ZTG_SIG_ACTION_SCORE)
+		out->score += rule->score;
 	if (rule->action == ZTG_SIG_ACTION_BLOCK || sc->cfg->block_sets >> sc->d->set_of[id] & 1) {
 		if (out->first_block == NULL)
 			out->first_block = rule;
 		out->block = true;
 		return 0;
 	}
-	out->score += rule->score;
 	if (out->score >= sc->cfg->threshold)
 		out->block = true;
 	return 0;
@@ -357,7 +358,7 @@ void ztg_detect_request(const struct ztg_detect *d, unsigned w, const struct ztg
 	uint8_t line[8192 + 2];
 
 	memset(out, 0, sizeof(*out));
-	if (d == NULL || w >= d->worker_count)
+	if (d == NULL || w >= d->worker_count || cfg->sets == 0)
 		return;
 	scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_METHOD], msg->method_token.ptr, msg->method_token.len);
 	scan_value(&sc, w, d->field_db[ZTG_SIG_FIELD_PATH], target->path.ptr, target->path.len);
@@ -398,7 +399,7 @@ void ztg_detect_response(const struct ztg_detect *d, unsigned w, const struct zt
 	uint8_t status[3];
 
 	memset(out, 0, sizeof(*out));
-	if (d == NULL || w >= d->worker_count)
+	if (d == NULL || w >= d->worker_count || cfg->sets == 0)
 		return;
 	status[0] = (uint8_t)('0' + msg->status / 100 % 10);
 	status[1] = (uint8_t)('0' + msg->status / 10 % 10);
@@ -435,7 +436,7 @@ int ztg_detect_body_open(const struct ztg_detect *d, unsigned w, enum ztg_detect
 	struct body_stream *bs;
 	uint32_t i;
 
-	if (d == NULL || w >= d->worker_count || d->body_db[body] == NULL || depth == 0)
+	if (d == NULL || w >= d->worker_count || d->body_db[body] == NULL || depth == 0 || cfg->sets == 0)
 		return 1;
 	pool = &d->workers[w].body[body];
 	if (pool->free_count == 0)
