@@ -301,15 +301,9 @@ identity_setup() {
 stage_policy() {
 	[[ -d $POLICY_DIR/keys ]] || die "no staged key files in $POLICY_DIR/keys: run '$0 up' first"
 	install -m 600 "$ROOT/rules/lab.conf" "$STAGED_POLICY"
-	# The rule sets lab.conf loads; the card and IBAN sets wait for their validators.
+	# The rule sets lab.conf loads.
 	install -d -m 700 "$POLICY_DIR/signatures"
-	local set
-	for set in "$ROOT"/rules/signatures/*.rules; do
-		case $(basename "$set") in
-		leaks-cards.rules | leaks-iban.rules) ;;
-		*) install -m 600 "$set" "$POLICY_DIR/signatures/" ;;
-		esac
-	done
+	install -m 600 "$ROOT"/rules/signatures/*.rules "$POLICY_DIR/signatures/"
 }
 
 # lab_token NAME: the token's text; without NAME, the list of tokens.
@@ -334,6 +328,14 @@ nginx_start() {
 	# client prove the bytes crossed the bridge unchanged.
 	head -c 1048576 /dev/urandom >"$RUN/html/blob.bin"
 	(cd "$RUN/html" && sha256sum blob.bin >blob.sha256)
+	# The order export (lib.sh, LAB_EXPORT_PATH): about 70 KiB of order records, then one
+	# with the test card number, which ztgate must not let out.
+	awk -v card="$LAB_TEST_CARD" 'BEGIN {
+		printf "{\"orders\":["
+		for (i = 1; i <= 1200; i++)
+			printf "{\"order_id\":%d,\"sku\":\"ZTG-%04d\",\"qty\":%d,\"total\":\"19.90\"},", i, i % 97, i % 5 + 1
+		printf "{\"order_id\":1201,\"payment\":{\"card\":\"%s\",\"exp\":\"12/29\"}}]}\n", card
+	}' >"$RUN/html/orders-export.json"
 	chmod 644 "$RUN"/html/*
 	sed "s|@RUN@|$RUN|g" "$LAB_DIR/nginx.conf.in" >"$NGINX_CONF"
 	chown -R www-data:www-data "$NGINX_DIR/tmp"
@@ -830,6 +832,30 @@ demo_signatures() {
 		| {reason, path, rules, score}' | sed 's/^/  /'
 }
 
+demo_leaks() {
+	heading "Response leaks: a card number in a response that has already started"
+	local file=$RUN/html/orders-export.json out err rc=0 got size
+	size=$(stat -c %s "$file")
+	echo "nginx's order export: $size bytes of order records, the last one holding the test card number"
+	echo "$LAB_TEST_CARD. Route card-export selects leaks-cards (rule 200101: every candidate number passes"
+	echo "a Luhn check first) in block_sets: ztgate drops the segment that completes the number and resets"
+	echo "both sides; the segments before it were forwarded already."
+	out=$(mktemp) err=$(mktemp)
+	printf '%s> GET %s%s\n' "$_c_bold" "$SERVER_URL$LAB_EXPORT_PATH" "$_c_off"
+	nsx "$NS_CLIENT" curl -sS --max-time 5 -A "ztg-lab-demo/1" -o "$out" "$SERVER_URL$LAB_EXPORT_PATH" 2>"$err" || rc=$?
+	got=$(stat -c %s "$out")
+	printf '< %s\n' "$(cat "$err")"
+	printf '< %d of %d bytes received; the card number in them: %s\n' "$got" "$size" \
+		"$(grep -qF "$LAB_TEST_CARD" "$out" && echo yes || echo no)"
+	rm -f -- "$out" "$err"
+	((rc != 0 && got < size)) || die "GET $LAB_EXPORT_PATH was not cut off (curl exit $rc, $got of $size bytes)"
+	sleep 0.3
+	echo
+	echo "ztgate's event for it: the route, the rule, the action"
+	grep '^{"timestamp"' "$DUT_LOG" | jq -c 'select(.reason == "response_signature") | {action, reason, route, rules}' |
+		sed 's/^/  /'
+}
+
 demo_ping() {
 	heading "ICMP echo through the bridge"
 	nsx "$NS_CLIENT" ping -n -c 3 -i 0.2 -W 2 "$SERVER_IP4" || die "ping $SERVER_IP4 through the bridge failed"
@@ -883,7 +909,7 @@ demo_server_view() {
 
 # Demo steps after ztgate is up, in order. To add one, write a demo_*
 # function and add its name here.
-DEMO_SECTIONS=(demo_requests demo_denied demo_policy demo_identity demo_signatures demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
+DEMO_SECTIONS=(demo_requests demo_denied demo_policy demo_identity demo_signatures demo_leaks demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
 
 demo_cleanup() {
 	local rc=$?

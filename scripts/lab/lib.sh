@@ -66,6 +66,14 @@ LAB_ALGS=(RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA HS256 HS38
 # only its SHA-256. A lab secret, not a real one.
 LAB_API_KEY=ztg-lab-export-key-2f6c1d
 
+# The lab's order export (lab.sh writes it at `up`, nginx serves it at LAB_EXPORT_PATH):
+# more than 64 KiB of ordinary order records, then one holding LAB_TEST_CARD, a
+# Luhn-valid test card number (no real card's). Route card-export of rules/lab.conf
+# blocks on rule 200101 of rules/signatures/leaks-cards.rules: the response is cut off
+# at the number, after its start was forwarded.
+LAB_EXPORT_PATH=/api/v1/exports/orders
+LAB_TEST_CARD="4111 1111 1111 1111"
+
 # --- messages ---------------------------------------------------------------
 
 if [[ -t 1 && -z ${NO_COLOR:-} ]]; then

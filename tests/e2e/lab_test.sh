@@ -501,6 +501,36 @@ get "$SERVER_URL/api/v1/orders/7" --get --data-urlencode "q=O'Brien's union of s
 (($(wc -l <"$ACCESS_LOG") == before + 1)) || fail "access log: a request ztgate blocked by signature reached nginx"
 pass "signatures: a JNDI lookup (rule 150001) and a UNION SELECT (score $(jq .score <<<"$ev")) get 403s; a benign query passes"
 
+# Response leaks: nginx's order export holds a Luhn-valid test card number after more than 64 KiB
+# of orders. Route card-export blocks on it (leaks-cards in block_sets) once the response has
+# started: ztgate drops the segment completing the number and resets both sides, so curl fails
+# with the start of the file and none of the number, and the event names rule 200101.
+export_file=$RUN/html/orders-export.json
+export_size=$(stat -c %s "$export_file")
+card_at=$(grep -obF "$LAB_TEST_CARD" "$export_file" | cut -d: -f1)
+((card_at > 65536)) || fail "the order export holds the card number at byte ${card_at:-none}, expected past 64 KiB"
+tmp=$(mktemp)
+rc=0
+client curl -sS --max-time 10 -A "$UA/leak" -o "$tmp" "$SERVER_URL$LAB_EXPORT_PATH" 2>/dev/null || rc=$?
+got=$(stat -c %s "$tmp")
+leaked=0
+grep -qF "$LAB_TEST_CARD" "$tmp" && leaked=1
+rm -f -- "$tmp"
+((rc != 0)) || fail "GET $LAB_EXPORT_PATH: curl got all $got bytes: ztgate let the card number out"
+((rc != 28)) || fail "GET $LAB_EXPORT_PATH: curl timed out after $got bytes instead of being reset"
+((leaked == 0)) || fail "GET $LAB_EXPORT_PATH: the card number reached the client (curl exit $rc, $got bytes)"
+((got > 0 && got < export_size)) ||
+	fail "GET $LAB_EXPORT_PATH: curl received $got of $export_size bytes, expected the start of the response"
+ev=
+for _ in $(seq 1 30); do
+	ev=$("$LAB" ctl --json events | jq -c '[.events[] | select(.route == "card-export")] | last // empty')
+	[[ -n $ev ]] && break
+	sleep 0.1
+done
+jq -e '.action == "reset" and .reason == "response_signature" and (.rules | index(200101) != null)' \
+	<<<"${ev:-null}" >/dev/null || fail "the order export's event: expected reset/response_signature with rule 200101: ${ev:-none}"
+pass "a response leaking a card number after $card_at bytes is cut off (curl exit $rc, $got of $export_size bytes, no card number); event response_signature, rule 200101"
+
 # explain --request judges a request's credentials too: who the token says, and why the route refuses.
 raw=$RUN/explain-other-tenant.http
 printf 'GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n' "$(token_field other-tenant path)" \
