@@ -7,7 +7,11 @@
 # interleaved over several rounds so that a noisy neighbour slows all alike.
 # Identity: the same API traffic with one valid ES256 token in every request,
 # forwarded, judged by an anonymous policy, and by rules/bench-identity.conf
-# with the token cache on and off. Then the route matcher alone at 10, 1,000
+# with the token cache on and off. Signatures (issue 6): the same traffic
+# judged by that anonymous policy with 0, 100, 1,000 and 10,000 signature
+# rules, each as a ratio to forwarding it, and the full pipeline's cost per
+# TCP payload byte as a ratio to raw Hyperscan streaming over the same bytes
+# (tests/bench/hs_scan_bench). Then the route matcher alone at 10, 1,000
 # and 10,000 routes, JWT verification per algorithm against `openssl speed`,
 # and the Hyperscan compile time of 1,000 and 10,000 signatures. Writes a
 # JSON report: every run, the medians, and the ratios.
@@ -29,7 +33,7 @@ seed=1
 report=""
 use_hugepages=1
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 number() { [[ $2 =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench: $1 needs a number, got '$2'" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -54,7 +58,7 @@ if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" "$root" -Dbuildtype=release -Dlab_tests=false >/dev/null
 fi
 ninja -C "$build" dataplane/ztgate tests/traffic/ztg-trafgen control/ztgatectl tests/bench/route_match_bench \
-	tests/bench/jwt_bench tests/bench/sig_compile_bench >/dev/null
+	tests/bench/jwt_bench tests/bench/sig_compile_bench tests/bench/hs_scan_bench >/dev/null
 ztgate=$build/dataplane/ztgate
 trafgen=$build/tests/traffic/ztg-trafgen
 ztgatectl=$build/control/ztgatectl
@@ -141,6 +145,43 @@ id_describe=$id_pcap.json
 	--bearer-file "$stage/token.jwt" --describe "$id_describe"
 id_packets=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packets"])' "$id_describe")
 
+# Signatures: one rule file per size, written by sig_compile_bench (its
+# generator, fixed seed) and read back through the rule loader. 100: the
+# first 100 request-side rules of the shipped ruleset (files in name order,
+# rules on no response field), no generated one. 1,000 and 10,000: every
+# shipped rule, then generated ones (literals and regexes over the request
+# fields, request_body and response_body; none matches this benign traffic,
+# which check_signatures verifies). leaks-cards and leaks-iban stay out.
+# Each policy is the anonymous one above (enforce) with the file in
+# `signatures` and a service-level `detect` selecting it, so 0 signatures is
+# $anon_policy itself. Compiled once into a bundle: the 10,000-rule compile
+# (tens of seconds) happens before ztgate's timed window anyway, but would
+# be paid again at every start.
+sig_sizes=(100 1000 10000)
+shipped=()
+for f in "$root"/rules/signatures/*.rules; do
+	case ${f##*/} in
+	leaks-cards.rules|leaks-iban.rules) ;;
+	*) shipped+=(--shipped "$f") ;;
+	esac
+done
+: >"$out_dir/sig-rulesets.jsonl"
+echo "bench: signature rule sets of ${sig_sizes[*]} rules, compiled into bundles"
+for n in "${sig_sizes[@]}"; do
+	side=()
+	[ "$n" -gt 100 ] || side=(--request-side)
+	"$build/tests/bench/sig_compile_bench" --write "$stage/bench-sig-$n.rules" --name "bench-$n" --rules "$n" \
+		"${shipped[@]}" "${side[@]}" >>"$out_dir/sig-rulesets.jsonl"
+	sed -e "/^segments = (/i signatures = [ \"bench-sig-$n.rules\" ];\n" \
+		-e "/^    segment = \"servers\";/a\    detect = { sets = [ \"bench-$n\" ]; threshold = 5; };" \
+		"$anon_policy" >"$stage/bench-sig-$n.conf"
+	[ "$(grep -c -e '^signatures = ' -e '^    detect = ' "$stage/bench-sig-$n.conf")" = 2 ] ||
+		{ echo "bench: cannot add signatures and detect to $anon_policy" >&2; exit 1; }
+	"$ztgatectl" --json compile "$stage/bench-sig-$n.conf" -o "$stage/bench-sig-$n.bundle" \
+		>"$out_dir/sig-bundle-$n.json" ||
+		{ echo "bench: ztgatectl compile of $stage/bench-sig-$n.conf failed" >&2; exit 1; }
+done
+
 # net_pcap with infinite_rx copies the whole file into mbufs at start.
 mbufs=$((packets + 16384))
 id_mbufs=$((id_packets + 16384))
@@ -192,6 +233,30 @@ PY
 print({k: v for k, v in t.items() if k.startswith(("auth_", "policy_", "verdicts_", "http_"))})' \
 			"$out_dir/$1.stats.json" >&2; exit 1; }
 }
+# check_signatures NAME RULES: the run denied nothing (a denied flow forwards
+# less, so the runs would not forward the same packets) and, with RULES > 0,
+# judged every request by its signatures: stop otherwise. A match that did
+# not block is reported.
+check_signatures() {
+	/usr/bin/python3 - "$out_dir/$1.stats.json" "$2" <<'PY' ||
+import json, sys
+t = json.load(open(sys.argv[1]))["totals"]
+bad = ["%s = %d" % (k, t.get(k, 0)) for k in
+       ("verdicts_deny", "verdicts_reset", "verdicts_drop", "policy_denied", "auth_denied", "http_violations",
+        "signature_blocked", "signature_response_blocked") if t.get(k, 0)]
+if sys.argv[2] != "0" and t["signature_scans"] < max(t["http_requests"], 1):
+    bad.append("%d signature scans for %d requests" % (t["signature_scans"], t["http_requests"]))
+if bad:
+    sys.exit("; ".join(bad))
+if t["signature_matches"] or t["signature_alerts"]:
+    print("bench: warning: %d signature matches (%d alerts) in benign traffic, none blocking"
+          % (t["signature_matches"], t["signature_alerts"]), file=sys.stderr)
+PY
+		{ echo "bench: signature run $1 is not what it claims to measure (see $out_dir/$1.log):" >&2;
+		  /usr/bin/python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]
+print({k: v for k, v in t.items() if k.startswith(("signature_", "policy_", "verdicts_", "http_"))})' \
+			"$out_dir/$1.stats.json" >&2; exit 1; }
+}
 # ctl_loop SOCKET LOG COMMAND...: run ztgatectl COMMAND every 100 ms while ztgate runs.
 ctl_loop() {
 	local sock=$1 log=$2
@@ -226,6 +291,19 @@ for round in $(seq "$rounds"); do
 	check_identity "identity-$round" on
 	run_id "identity-no-cache-$round" --policy "$id_policy" --token-cache 0
 	check_identity "identity-no-cache-$round" off
+	# Signatures on the same pcap: identity-forward-only is their baseline, identity-anonymous their 0 rules.
+	check_signatures "identity-anonymous-$round" 0
+	for n in "${sig_sizes[@]}"; do
+		run_id "signatures-$n-$round" --policy "$stage/bench-sig-$n.bundle"
+		check_signatures "signatures-$n-$round" "$n"
+	done
+done
+# Not at 100 rules: they have no response_body rule, so the raw scan would cover the request bytes only.
+echo "bench: raw Hyperscan over the signature runs' payload bytes at 1,000 and 10,000 rules"
+: >"$out_dir/hs_scan.jsonl"
+for n in 1000 10000; do
+	"$build/tests/bench/hs_scan_bench" --rules "$stage/bench-sig-$n.rules" --pcap "$id_pcap" --rounds 5 \
+		>>"$out_dir/hs_scan.jsonl"
 done
 echo "bench: route matcher at 10, 1,000 and 10,000 routes"
 "$build/tests/bench/route_match_bench" --rounds 5 >"$out_dir/route_match.json"
@@ -359,6 +437,98 @@ identity = {
     },
 }
 
+# Signatures on the identity pcap (no attacks): judged by the anonymous
+# enforce policy with no rules (its identity-anonymous runs) and with 100,
+# 1,000 and 10,000; every ratio is taken against the forward-only run of the
+# same round, then the median over rounds. Requests/s and bytes/s over
+# forwarding coincide (every run forwards the same packets): both are kept.
+#
+# Cost per payload byte, from each run's stats JSON: worker time is
+# totals.busy_cycles / tsc_hz (TSC cycles from each receive burst that
+# brought packets to the end of its transmit, summed over workers: receive,
+# decode, flow tracking, reassembly, HTTP parsing, policy, signatures,
+# transmit; idle polls are not counted); payload bytes are totals.rx_packets
+# times the pcap's tcp_payload_bytes / packets (net_pcap replays the whole
+# pcap over and over, so its average holds). hs_scan_bench times plain
+# Hyperscan streaming over the same pcap's TCP payload bytes with the same
+# rule file's request_body and response_body databases, compiled by the
+# same compiler. pipeline_over_hs_scan_per_byte = the first over the second:
+# how many raw Hyperscan passes over its traffic the whole appliance costs.
+# What exceeds 1 is everything ztgate does besides one pass (the packet
+# path, HTTP, policy, and scanning bytes again as other fields: a decoded
+# query as query and as each argument, each header line); a figure below 1
+# means ztgate scans less than every payload byte (body_bytes_scanned says
+# how much of the bodies it did). signature_stage_over_hs_scan_per_byte
+# charges only what detection adds: the n-rule run's ns per byte less the
+# 0-rule run's, in raw passes.
+sig_sets = [json.loads(l) for l in open(os.path.join(out_dir, "sig-rulesets.jsonl")) if l.strip()]
+for rs in sig_sets:   # ztgatectl compile's account of the bundle (itself removed at exit)
+    rs["bundle"] = {k: v for k, v in json.load(open(os.path.join(out_dir, "sig-bundle-%d.json" % rs["rules"]))).items()
+                    if k != "bundle"}
+sig_sizes = [0] + [rs["rules"] for rs in sig_sets]
+hs_scan = {h["rules"]: h for h in (json.loads(l) for l in open(os.path.join(out_dir, "hs_scan.jsonl")) if l.strip())}
+payload_per_packet = id_pcap["tcp_payload_bytes"] / id_pcap["packets"]
+SIG_KEYS = ("requests_per_s", "bytes_per_s", "mpps", "gbps", "cycles_per_packet", "ns_per_payload_byte")
+
+def sig_figures(name):
+    f = id_figures(name)
+    s = json.load(open(os.path.join(out_dir, name + ".stats.json")))
+    t = s["totals"]
+    f["bytes_per_s"] = round(t["rx_bytes"] / s["duration_seconds"])
+    f["ns_per_payload_byte"] = round(t["busy_cycles"] / s["tsc_hz"] * 1e9 / (t["rx_packets"] * payload_per_packet), 4)
+    f["signatures"] = {k: v for k, v in t.items() if k.startswith("signature_")}
+    return f
+
+def sig_median(runs):
+    return {k: round(statistics.median(r[k] for r in runs), 4) for k in SIG_KEYS}
+
+sig_fwd = [sig_figures("identity-forward-only-%d" % i) for i in range(1, rounds + 1)]
+sig_runs = {n: [sig_figures("identity-anonymous-%d" % i if n == 0 else "signatures-%d-%d" % (n, i))
+                for i in range(1, rounds + 1)] for n in sig_sizes}
+sigm = {n: sig_median(v) for n, v in sig_runs.items()}
+sig_fwd_median = sig_median(sig_fwd)
+
+def over_forward(key, n):
+    per_round = [r[key] / f[key] for r, f in zip(sig_runs[n], sig_fwd)]
+    return round(statistics.median(per_round), 3), [round(x, 3) for x in per_round]
+
+def per_hs_byte(n, ns):   # ns per payload byte in raw hs_scan passes, where hs_scan covered every payload byte
+    h = hs_scan.get(n)
+    return round(ns / h["ns_per_byte"], 2) if h and h["bytes_scanned"] == id_pcap["tcp_payload_bytes"] else None
+
+signatures = {
+    "what": "the identity section's pcap (no attacks) judged by rules/bench.conf made enforce (0 rules: its "
+            "identity-anonymous runs) and by the same with signatures = [ file ] and the service's "
+            "detect = { sets = [ file's set ]; threshold = 5; }, each compiled once into a bundle; every run "
+            "checked: no request denied, every request scanned",
+    "rule_sets": sig_sets,
+    "forward_only": {"median": sig_fwd_median, "runs": sig_fwd},
+    "runs": {str(n): {"median": sigm[n], "runs": sig_runs[n]} for n in sig_sizes},
+    "hs_scan": [hs_scan[n] for n in sorted(hs_scan)],
+    "cost_per_byte": "ns_per_payload_byte = totals.busy_cycles / tsc_hz * 1e9 / (totals.rx_packets * "
+                     "pcap tcp_payload_bytes / pcap packets); hs_scan ns_per_byte: hs_scan_bench, plain Hyperscan "
+                     "streams over the same pcap's TCP payload bytes with the rule file's body databases",
+    "ratio": {
+        "rps_over_forward": {str(n): over_forward("requests_per_s", n)[0] for n in sig_sizes},
+        "rps_over_forward_per_round": {str(n): over_forward("requests_per_s", n)[1] for n in sig_sizes},
+        "bytes_per_s_over_forward": {str(n): over_forward("bytes_per_s", n)[0] for n in sig_sizes},
+        "rps_over_no_signatures": {str(n): round(sigm[n]["requests_per_s"] / sigm[0]["requests_per_s"], 3)
+                                   for n in sig_sizes[1:]},
+        "ns_per_payload_byte": dict([("forward_only", sig_fwd_median["ns_per_payload_byte"])] +
+                                    [(str(n), sigm[n]["ns_per_payload_byte"]) for n in sig_sizes]),
+        "hs_scan_ns_per_byte": {str(n): hs_scan[n]["ns_per_byte"] for n in sorted(hs_scan)},
+        "pipeline_over_hs_scan_per_byte": {str(n): per_hs_byte(n, sigm[n]["ns_per_payload_byte"])
+                                           for n in sorted(hs_scan)},
+        "signature_stage_over_hs_scan_per_byte":
+            {str(n): per_hs_byte(n, sigm[n]["ns_per_payload_byte"] - sigm[0]["ns_per_payload_byte"])
+             for n in sorted(hs_scan)},
+        "body_bytes_scanned_per_payload_byte":
+            {str(n): round(statistics.median(r["signatures"].get("signature_body_bytes", 0) /
+                                             (r["rx_packets"] * payload_per_packet) for r in sig_runs[n]), 4)
+             for n in sig_sizes[1:]},
+    },
+}
+
 # JWT verification against openssl speed, both per CPU second.
 jwt_lines = [json.loads(l) for l in open(os.path.join(out_dir, "jwt_verify.jsonl")) if l.strip()]
 # Which -mr line and field holds the verify rate (HMAC: bytes per second of the -bytes block).
@@ -427,6 +597,7 @@ result = {
     "route_match": route_match,
     "sig_compile": sig_compile,
     "identity": identity,
+    "signatures": signatures,
     "jwt_verify": jwt_verify,
     "ratio": {
         "mpps_inspect_over_forward": round(full["mpps"] / base["mpps"], 3),
@@ -442,6 +613,9 @@ result = {
             round(swap["cycles_per_packet"] / status["cycles_per_packet"], 3),
         "route_lookup_ns_10_1000_10000": [m["ns_per_lookup_median"] for m in route_match["matchers"]],
         "route_lookup_ratio_to_10_routes": [m["ratio_to_10"] for m in route_match["matchers"]],
+        "signatures_rps_over_forward_0_100_1000_10000": list(signatures["ratio"]["rps_over_forward"].values()),
+        "signatures_pipeline_over_hs_scan_per_byte_1000":
+            signatures["ratio"]["pipeline_over_hs_scan_per_byte"].get("1000"),
     },
 }
 with open(report, "w") as f:
@@ -457,7 +631,14 @@ print(json.dumps({"baseline": base, "inspect": full, "policy": pol, "policy_with
                                "ratio": identity["ratio"]},
                   "jwt_verify": [{k: a[k] for k in ("alg", "ztgate_verify_per_s", "openssl_verify_per_s", "ratio")}
                                  for a in algs] + [{"parse_only_ns": jwt_verify["parse_only"]["ns_per_verify"]}],
-                  "sig_compile": [{k: s[k] for k in ("rules", "compile_seconds", "bytes")} for s in sig_compile]},
+                  "sig_compile": [{k: s[k] for k in ("rules", "compile_seconds", "bytes")} for s in sig_compile],
+                  "signatures": {"requests_per_s": dict([("forward_only", sig_fwd_median["requests_per_s"])] +
+                                                        [(str(n), sigm[n]["requests_per_s"]) for n in sig_sizes]),
+                                 "ratio": signatures["ratio"]}},
                  indent=2))
+sr = signatures["ratio"]
+print("bench: signatures: requests/s over forwarding %s; full pipeline per payload byte %s x raw hs_scan at 1,000 rules"
+      % (", ".join("%s rules %s" % ("{:,}".format(n), sr["rps_over_forward"][str(n)]) for n in sig_sizes),
+         sr["pipeline_over_hs_scan_per_byte"].get("1000")))
 print("bench: report written to", report)
 PY
