@@ -8,6 +8,8 @@
 
 #include <rte_lcore.h>
 
+#include "../control/signatures.h"
+
 static const char *const action_names[] = {
 	[ZTG_EVENT_ACTION_DENY] = "deny",
 	[ZTG_EVENT_ACTION_RESET] = "reset",
@@ -117,6 +119,9 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 		fprintf(out, ",\"rules\":[");
 		for (unsigned int i = 0; i < e->rule_count && i < ZTG_EVENT_RULES_MAX; i++)
 			fprintf(out, "%s%u", i ? "," : "", e->rules[i]);
+		fprintf(out, "],\"fields\":[");
+		for (unsigned int i = 0; i < e->rule_count && i < ZTG_EVENT_RULES_MAX; i++)
+			fprintf(out, "%s\"%s\"", i ? "," : "", ztg_sig_field_name((enum ztg_sig_field)e->rule_fields[i]));
 		fprintf(out, "],\"score\":%u", e->score);
 	}
 	if (e->identified || e->kid[0] || e->issuer[0]) {

@@ -58,10 +58,11 @@ struct ztg_event {
 	char issuer[ZTG_EVENT_NAME_MAX];       /* the issuer's policy name, or "api-key" */
 	char subject[ZTG_EVENT_SUBJECT_MAX];
 	char kid[ZTG_EVENT_KID_MAX];           /* the token's kid, or the API key's id */
-	/* Signatures that matched (their ids, the first ZTG_EVENT_RULES_MAX) and the anomaly score. */
+	/* Signatures that matched (their ids and fields, the first ZTG_EVENT_RULES_MAX) and the anomaly score. */
 	uint8_t rule_count;
 	uint32_t score;
 	uint32_t rules[ZTG_EVENT_RULES_MAX];
+	uint8_t rule_fields[ZTG_EVENT_RULES_MAX];   /* the field each rule matched in: enum ztg_sig_field */
 };
 
 /* A ring for `count` events (rounded up to a power of two). NULL with rte_errno set on failure. */

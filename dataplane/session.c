@@ -124,6 +124,7 @@ static void fill_event(const struct ztg_session_context *ctx, const struct ztg_f
 		e->rule_count = (uint8_t)(dr->match_count < ZTG_DETECT_MAX_MATCHES ? dr->match_count :
 					  ZTG_DETECT_MAX_MATCHES);
 		memcpy(e->rules, dr->rules, e->rule_count * sizeof(e->rules[0]));
+		memcpy(e->rule_fields, dr->fields, e->rule_count * sizeof(e->rule_fields[0]));
 		e->score = dr->score;
 	}
 }

@@ -237,6 +237,7 @@ struct scan {
 	const struct ztg_detect *d;
 	const struct ztg_policy_detect *cfg;
 	struct ztg_detect_result *out;
+	enum ztg_sig_field field;      /* of the database scanned */
 	const uint8_t *data;
 	uint32_t len;
 	uint64_t base;
@@ -295,8 +296,10 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 			return 0;
 	}
 	/* Beyond the kept ids a rule may be counted twice: the count only says "more". */
-	if (out->match_count < ZTG_DETECT_MAX_MATCHES)
+	if (out->match_count < ZTG_DETECT_MAX_MATCHES) {
 		out->rules[out->match_count] = rule->id;
+		out->fields[out->match_count] = (uint8_t)sc->field;
+	}
 	out->match_count++;
 	if (rule->monitor || (rule->action == ZTG_SIG_ACTION_ALERT && !(sc->cfg->block_sets >> sc->d->set_of[id] & 1))) {
 		out->alert = true;
@@ -328,6 +331,7 @@ static void scan_value(struct scan *sc, unsigned w, const struct ztg_sig_db *db,
 {
 	if (db == NULL)
 		return;
+	sc->field = db->field;
 	sc->data = data;
 	sc->len = len;
 	/* An error here is a scratch or database bug, never the traffic's doing: the message is judged on what matched. */
@@ -504,8 +508,8 @@ uint32_t ztg_detect_body_scan(const struct ztg_detect *d, unsigned w, enum ztg_d
 	}
 	if (bs->scanned + n > bs->depth)
 		n = (uint32_t)(bs->depth - bs->scanned);
-	sc = (struct scan){.d = d, .cfg = bs->cfg, .out = &bs->result, .data = data, .len = n, .base = bs->scanned,
-			   .tail = bs->tail, .tail_len = bs->tail_len};
+	sc = (struct scan){.d = d, .cfg = bs->cfg, .out = &bs->result, .field = d->body_db[body]->field, .data = data,
+			   .len = n, .base = bs->scanned, .tail = bs->tail, .tail_len = bs->tail_len};
 	if (n > 0)
 		(void)hs_scan_stream(bs->stream, (const char *)data, n, 0, d->workers[w].scratch, on_match, &sc);
 	bs->scanned += n;
@@ -532,8 +536,8 @@ void ztg_detect_body_close(const struct ztg_detect *d, unsigned w, enum ztg_dete
 		memset(out, 0, sizeof(*out));
 		return;
 	}
-	sc = (struct scan){.d = d, .cfg = bs->cfg, .out = &bs->result, .data = bs->tail, .len = 0,
-			   .base = bs->scanned, .tail = bs->tail, .tail_len = bs->tail_len};
+	sc = (struct scan){.d = d, .cfg = bs->cfg, .out = &bs->result, .field = d->body_db[body]->field,
+			   .data = bs->tail, .len = 0, .base = bs->scanned, .tail = bs->tail, .tail_len = bs->tail_len};
 	/* The reset reports matches that needed the end of the data ($ anchors) and readies the stream. */
 	(void)hs_reset_stream(bs->stream, 0, d->workers[w].scratch, on_match, &sc);
 	body_result(bs, out);

@@ -80,6 +80,7 @@ struct ztg_detect_result {
 	uint32_t match_count;         /* distinct rules matched (may exceed the kept ids) */
 	uint32_t new_matches;         /* of them, found by this call */
 	uint32_t rules[ZTG_DETECT_MAX_MATCHES];
+	uint8_t fields[ZTG_DETECT_MAX_MATCHES];   /* where each kept rule matched first: enum ztg_sig_field */
 	const struct ztg_sig_rule *first_block;              /* the first rule that blocked alone, if one did */
 };
 

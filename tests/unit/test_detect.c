@@ -152,6 +152,7 @@ static void test_split_anywhere(void **state)
 		ones[i] = i + 1;
 	assert_int_equal(feed(&f, ZTG_DETECT_REQUEST_BODY, NULL, body, ones, sizeof(body) - 2, &r), (int)end - 1);
 	assert_int_equal(r.first_block->id, 1);
+	assert_int_equal(r.fields[0], ZTG_SIG_FIELD_REQUEST_BODY);
 	assert_int_equal(ztg_detect_streams_held(f.detect, 0), 0);
 	fixture_free(&f);
 }
@@ -327,6 +328,7 @@ static void test_response_head(void **state)
 	ztg_detect_response(f.detect, 0, &f.cfg, &msg, &r);
 	assert_true(r.block);
 	assert_int_equal(r.first_block->id, 8);
+	assert_int_equal(r.fields[0], ZTG_SIG_FIELD_RESPONSE_HEADERS);
 	fixture_free(&f);
 }
 
