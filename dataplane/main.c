@@ -29,12 +29,14 @@
 #include "control_socket.h"
 #include "identity_control.h"
 #include "inventory.h"
+#include "metrics_http.h"
 #include "options.h"
 #include "policy/authz.h"
 #include "policy_load.h"
 #include "policy_source.h"
 #include "port.h"
 #include "stats.h"
+#include "telemetry.h"
 #include "worker.h"
 
 #define MAX_PORTS         (2 * ZTG_MAX_PAIRS)
@@ -88,6 +90,7 @@ struct ztg_app {
 	time_t started_at;
 	struct rte_rcu_qsbr *rcu;
 	struct ztg_control *control;
+	struct ztg_metrics_http *metrics;   /* GET /metrics (--metrics); NULL: off */
 	struct ztg_inventory *inventory;  /* shadow endpoints, from the events */
 	struct ztg_identity_control *identity;   /* JWKS fetches, revocations */
 	/* The latest events for ztgatectl events; event number n sits in slot n % RECENT_EVENTS. */
@@ -497,6 +500,15 @@ static void fill_stats_source(const struct ztg_app *app, struct ztg_stats_source
 	};
 }
 
+/* Hand DPDK telemetry a snapshot of the policy in force: after every change of it, on this lcore. */
+static void telemetry_policy(const struct ztg_app *app)
+{
+	const struct ztg_authz *authz = atomic_load(&app->policy);
+
+	ztg_telemetry_set_policy(authz, authz ? route_total(ztg_authz_policy(authz)) : 0, app->current.source,
+				 app->current.hash, app->current.loaded_at);
+}
+
 /*
  * Publish next as the policy in force; what it replaces becomes the rollback
  * target and the former rollback target is freed once every worker has
@@ -512,6 +524,7 @@ static double publish_policy(struct ztg_app *app, struct ztg_authz *next, struct
 	record_release(&app->former);
 	app->former = app->current;
 	app->current = *record;
+	telemetry_policy(app);
 	start = rte_rdtsc();
 	rte_rcu_qsbr_synchronize(app->rcu, RTE_QSBR_THRID_INVALID);
 	ztg_authz_free(retired);
@@ -1163,6 +1176,8 @@ static void stop_ports(struct ztg_app *app)
 
 static void cleanup(struct ztg_app *app)
 {
+	ztg_metrics_http_stop(app->metrics);   /* it reads the workers' counters */
+	ztg_telemetry_close();          /* before the workers' counters go */
 	stop_ports(app);
 	for (uint16_t i = 0; i < app->ports_started; i++)
 		ztg_port_close(app->ports[i]);
@@ -1193,6 +1208,12 @@ static void cleanup(struct ztg_app *app)
 		fclose(app->event_log);
 }
 
+/* The metrics server's view, filled on its thread from what stays put while ztgate runs. */
+static void metrics_source(void *arg, struct ztg_stats_source *src)
+{
+	fill_stats_source(arg, src, 0);
+}
+
 static int run(struct ztg_app *app)
 {
 	struct ztg_stats_source src;
@@ -1214,9 +1235,16 @@ static int run(struct ztg_app *app)
 	ztg_identity_control_attach(app->identity, app->rcu);
 	if (ztg_identity_control_start(app->identity, err, sizeof(err)) < 0)
 		goto fail;
+	fill_stats_source(app, &src, 0);
+	telemetry_policy(app);
+	if (ztg_telemetry_register(&src, err, sizeof(err)) < 0)
+		goto fail;
 
 	if (app->opts.control_socket[0] &&
 	    (app->control = ztg_control_open(app->opts.control_socket, err, sizeof(err))) == NULL)
+		goto fail;
+	if (app->opts.metrics[0] &&
+	    (app->metrics = ztg_metrics_http_start(app->opts.metrics, metrics_source, app, err, sizeof(err))) == NULL)
 		goto fail;
 	app->started_at = time(NULL);
 	for (uint16_t i = 0; i < app->worker_count; i++) {

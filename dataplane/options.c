@@ -11,6 +11,7 @@
 
 #include "auth/token_cache.h"
 #include "control_socket.h"
+#include "metrics_http.h"
 
 /* Bounds on what a config file may hold, so a bad file cannot make us loop or
  * allocate without limit. */
@@ -427,6 +428,20 @@ static int set_state_dir(struct ztg_options *opts, const char *value, char *err,
 	return set_path(opts->state_dir, sizeof(opts->state_dir), value, err, err_len);
 }
 
+/* "127.0.0.1:9469" or "[::1]:9469", checked now so a typo stops ztgate before any port starts. */
+static int set_metrics(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+
+	if (strlen(value) >= sizeof(opts->metrics))
+		return fail(err, err_len, "'%.80s' is too long for ADDR:PORT", value);
+	if (ztg_metrics_parse_address(value, &addr, &addr_len, err, err_len) < 0)
+		return -1;
+	strcpy(opts->metrics, value);
+	return 0;
+}
+
 static int set_event_log(struct ztg_options *opts, const char *value, char *err, size_t err_len)
 {
 	return set_path(opts->event_log, sizeof(opts->event_log), value, err, err_len);
@@ -490,6 +505,8 @@ static const struct option_spec option_specs[] = {
 	 "ztgatectl's default is " ZTG_CONTROL_DEFAULT_PATH, false},
 	{"state-dir", 0, true, set_state_dir, "DIR", "none",
 	 "keep the policy in force there as last-good.bundle; started without --policy, enforce it again", false},
+	{"metrics", 0, true, set_metrics, "ADDR:PORT", "none",
+	 "serve the counters as Prometheus text at http://ADDR:PORT/metrics (IPv4, or [IPv6]:PORT)", false},
 	{"event-log", 0, true, set_event_log, "FILE", "none (stdout)",
 	 "JSON lines, one per deny/reset/drop decision", false},
 	{"forward-only", 0, false, set_forward_only, NULL, "off",
@@ -816,6 +833,7 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 	fprintf(out, "  config          = %s\n", opts->config_file[0] ? opts->config_file : "(none)");
 	fprintf(out, "  policy          = %s\n", opts->policy_file[0] ? opts->policy_file : "(none: nothing is authorized)");
 	fprintf(out, "  control socket  = %s\n", opts->control_socket[0] ? opts->control_socket : "(none)");
+	fprintf(out, "  metrics         = %s\n", opts->metrics[0] ? opts->metrics : "(none)");
 	fprintf(out, "  pairs           =");
 	for (uint16_t i = 0; i < opts->pair_count; i++)
 		fprintf(out, " %u:%u", opts->pairs[i].port[0], opts->pairs[i].port[1]);

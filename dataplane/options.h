@@ -92,6 +92,7 @@ struct ztg_options {
 	char policy_file[PATH_MAX];      /* empty: no policy, nothing is authorized */
 	char control_socket[108];        /* unix socket for ztgatectl; empty: none */
 	char state_dir[PATH_MAX];        /* where the last good policy is kept; empty: nowhere */
+	char metrics[64];                /* ADDR:PORT serving GET /metrics; empty: none */
 };
 
 const char *ztg_verdict_name(enum ztg_verdict verdict);

@@ -19,17 +19,20 @@ BUILD_PKGS=(
 	build-essential pkg-config meson ninja-build
 	libdpdk-dev dpdk
 	libhyperscan-dev libssl-dev libconfig-dev libcmocka-dev libpcap-dev libcurl4-openssl-dev
+	libmicrohttpd-dev
 	libbpf-dev libxdp-dev
 )
 # Lab and tests: namespaces and veths (iproute2, ethtool), the server and
 # clients that talk through the appliance, capture, JSON tooling, clang
 # with libFuzzer's runtime (libclang-rt-dev: libclang_rt.fuzzer) for the fuzz
 # stage of scripts/test.sh, and Node.js with npm for the npm package jose that
-# mints the identity tests' tokens (tests/auth).
+# mints the identity tests' tokens (tests/auth); promtool (prometheus) checks
+# the /metrics page in the metrics pipeline test.
 LAB_PKGS=(
 	iproute2 ethtool nginx-light curl wrk tcpdump
 	python3 python3-scapy jq procps iputils-ping
 	clang libclang-rt-dev
+	prometheus
 )
 
 usage() {

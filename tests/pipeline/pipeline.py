@@ -31,12 +31,13 @@ class Ztgate:
         self.exe = exe
         self.runs = 0
 
-    def arguments(self, options, vdevs=(), memory_mb=256, lcores=('-l', '0-1')):
-        """The command line of one run, and its EAL file prefix."""
+    def arguments(self, options, vdevs=(), memory_mb=256, lcores=('-l', '0-1'), telemetry=False):
+        """The command line of one run, and its EAL file prefix. telemetry=True leaves EAL's
+        telemetry socket on (dpdk_telemetry.v2 in the prefix's runtime directory)."""
         self.runs += 1
         prefix = 'ztgpipe%d_%d' % (os.getpid(), self.runs)
-        args = [self.exe] + list(lcores) + ['-m', str(memory_mb), '--no-pci', '--no-shconf',
-                '--no-telemetry', '--file-prefix', prefix, '--log-level=lib.eal:warning']
+        args = [self.exe] + list(lcores) + ['-m', str(memory_mb), '--no-pci', '--no-shconf'] + \
+            ([] if telemetry else ['--no-telemetry']) + ['--file-prefix', prefix, '--log-level=lib.eal:warning']
         for vdev in vdevs:
             args += ['--vdev', vdev]
         return args + ['--'] + list(options), prefix
