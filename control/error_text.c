@@ -15,6 +15,16 @@ void ztg_error_set(char *err, size_t err_len, const char *fmt, ...)
 	va_end(ap);
 }
 
+void ztg_error_vformat(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf, len, fmt, ap);
+
+	if (n < 0)
+		snprintf(buf, len, "(unprintable message)");
+	else if ((size_t)n >= len)
+		memcpy(buf + len - 4, "...", 4);
+}
+
 const char *ztg_error_quote(struct ztg_quoted *q, const char *s)
 {
 	const size_t room = sizeof(q->text) - 6;   /* closing quote, "...", NUL */

@@ -7,9 +7,16 @@
 #ifndef ZTG_ERROR_TEXT_H
 #define ZTG_ERROR_TEXT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 void ztg_error_set(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * A diagnostic's text into buf (len >= 4): a message too long ends in
+ * "...", one that cannot be printed reads "(unprintable message)".
+ */
+void ztg_error_vformat(char *buf, size_t len, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 /*
  * A name or value from a file, fit to quote in a message: in double quotes,

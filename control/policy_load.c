@@ -31,11 +31,11 @@
 
 #include "auth/api_key.h"
 #include "auth/jwk.h"
+#include "config_check.h"
 #include "error_text.h"
 #include "signatures.h"
 #include "policy/route_match.h"
 
-static const char *file_kind(mode_t mode);
 
 /* ------------------------------------------------------------------ names */
 
@@ -394,12 +394,8 @@ static void report_v(struct loader *ld, enum ztg_policy_severity severity, const
 		     const char *fmt, va_list ap)
 {
 	char msg[1024];
-	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
-	if (n < 0)
-		snprintf(msg, sizeof(msg), "(unprintable message)");
-	else if ((size_t)n >= sizeof(msg))
-		memcpy(msg + sizeof(msg) - 4, "...", 4);
+	ztg_error_vformat(msg, sizeof(msg), fmt, ap);
 	diag_add(ld, severity, file, line, msg);
 }
 
@@ -450,64 +446,9 @@ static const char *loc_str(struct loc_text *b, const struct ztg_policy_loc *loc)
 	return b->text;
 }
 
-/* "where.key", or "key" at the top level. */
-static const char *key_path(char *buf, size_t len, const char *where, const char *key)
-{
-	snprintf(buf, len, "%s%s%s", where, *where ? "." : "", key);
-	return buf;
-}
-
-/* Separator after a where prefix, so top-level messages start cleanly. */
-static const char *sep(const char *where)
-{
-	return *where ? ": " : "";
-}
-
-static const char *type_name(const config_setting_t *s)
-{
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		return "an integer";
-	case CONFIG_TYPE_FLOAT:
-		return "a floating-point number";
-	case CONFIG_TYPE_STRING:
-		return "a string";
-	case CONFIG_TYPE_BOOL:
-		return "a boolean";
-	case CONFIG_TYPE_GROUP:
-		return "a group { ... }";
-	case CONFIG_TYPE_ARRAY:
-		return "an array [ ... ]";
-	case CONFIG_TYPE_LIST:
-		return "a list ( ... )";
-	default:
-		return "nothing";
-	}
-}
-
 static void wrong_type(struct loader *ld, const config_setting_t *s, const char *path, const char *expect)
 {
-	error_at(ld, s, "%s: expected %s, got %s", path, expect, type_name(s));
-}
-
-/* "a, b or c" from the names whose bit is set in allowed. */
-static const char *choice_list(char *buf, size_t len, const char *const *names, unsigned count, unsigned allowed)
-{
-	unsigned total = 0, seen = 0;
-	size_t o = 0;
-
-	buf[0] = '\0';
-	for (unsigned i = 0; i < count; i++)
-		total += (allowed >> i) & 1u;
-	for (unsigned i = 0; i < count && o < len; i++) {
-		if (!((allowed >> i) & 1u))
-			continue;
-		seen++;
-		o += (size_t)snprintf(buf + o, len - o, "%s%s", seen == 1 ? "" : seen == total ? " or " : ", ",
-				      names[i]);
-	}
-	return buf;
+	error_at(ld, s, "%s: expected %s, got %s", path, expect, ztg_config_type_name(s));
 }
 
 static const char *method_list(char *buf, size_t len, uint16_t mask)
@@ -528,40 +469,16 @@ static const char *method_list(char *buf, size_t len, uint16_t mask)
 
 /* ------------------------------------------------------ libconfig access */
 
-struct key_spec {
-	const char *name;
-	bool required;
-	const char *expect;      /* what the value should be, for "missing" messages */
-};
-
-#define KEYS(array) (array), (sizeof(array) / sizeof((array)[0]))
-
 /* Every member of group must be a known key; every required key must be there. */
-static void check_keys(struct loader *ld, const config_setting_t *group, const char *where,
-		       const struct key_spec *keys, size_t key_count)
+static void key_error(void *ctx, const config_setting_t *at, const char *message)
 {
-	char allowed[256];
-	size_t o = 0;
+	error_at(ctx, at, "%s", message);
+}
 
-	allowed[0] = '\0';
-	for (size_t k = 0; k < key_count && o < sizeof(allowed); k++)
-		o += (size_t)snprintf(allowed + o, sizeof(allowed) - o, "%s%s", k ? ", " : "", keys[k].name);
-	for (int i = 0; i < config_setting_length(group); i++) {
-		const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
-		const char *name = config_setting_name(m);
-		bool known = false;
-		struct ztg_quoted sn;
-
-		for (size_t k = 0; k < key_count && !known; k++)
-			known = strcmp(name, keys[k].name) == 0;
-		if (!known)
-			error_at(ld, m, "%s%sunknown key %s (allowed: %s)", where, sep(where), ztg_error_quote(&sn, name), allowed);
-	}
-	for (size_t k = 0; k < key_count; k++) {
-		if (keys[k].required && config_setting_get_member(group, keys[k].name) == NULL)
-			error_at(ld, group, "%s%smissing required key \"%s\" (%s)", where, sep(where), keys[k].name,
-				 keys[k].expect);
-	}
+static void check_keys(struct loader *ld, const config_setting_t *group, const char *where,
+		       const struct ztg_config_key *keys, size_t key_count)
+{
+	ztg_config_check_keys(group, where, keys, key_count, NULL, key_error, ld);
 }
 
 /* The string value of group.key; NULL when absent or not a string (reported). */
@@ -576,7 +493,7 @@ static const char *string_member(struct loader *ld, const config_setting_t *grou
 	if (s == NULL)
 		return NULL;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		wrong_type(ld, s, key_path(path, sizeof(path), where, key), expect);
+		wrong_type(ld, s, ztg_config_key_path(path, sizeof(path), where, key), expect);
 		return NULL;
 	}
 	return config_setting_get_string(s);
@@ -592,7 +509,7 @@ static const config_setting_t *list_member(struct loader *ld, const config_setti
 	if (s == NULL)
 		return NULL;
 	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
-		wrong_type(ld, s, key_path(path, sizeof(path), where, key), expect);
+		wrong_type(ld, s, ztg_config_key_path(path, sizeof(path), where, key), expect);
 		return NULL;
 	}
 	return s;
@@ -627,7 +544,7 @@ static const char *name_member(struct loader *ld, const config_setting_t *group,
 		return NULL;
 	if (!ztg_policy_name_valid(v, strlen(v))) {
 		error_at(ld, s, "%s: %s is not a valid name (expected 1 to 64 characters of A-Z a-z 0-9 _ . -)",
-			 key_path(path, sizeof(path), where, key), ztg_error_quote(&sn, v));
+			 ztg_config_key_path(path, sizeof(path), where, key), ztg_error_quote(&sn, v));
 		return NULL;
 	}
 	return arena_strdup(ld, v);
@@ -645,12 +562,12 @@ static bool choice_member(struct loader *ld, const config_setting_t *group, cons
 	const char *v;
 	struct ztg_quoted sn;
 
-	choice_list(expect, sizeof(expect), names, count, allowed);
+	ztg_config_choice_list(expect, sizeof(expect), names, count, allowed);
 	snprintf(expect_type, sizeof(expect_type), "a string (%s)", expect);
 	v = string_member(ld, group, where, key, expect_type, &s);
 	if (v == NULL)
 		return false;
-	key_path(path, sizeof(path), where, key);
+	ztg_config_key_path(path, sizeof(path), where, key);
 	for (unsigned i = 0; i < count; i++) {
 		if (strcmp(v, names[i]) != 0)
 			continue;
@@ -1245,7 +1162,7 @@ static struct name_ref *index_names(struct loader *ld, const void *elems, uint32
 
 /* ------------------------------------------------------------- segments */
 
-static const struct key_spec segment_keys[] = {
+static const struct ztg_config_key segment_keys[] = {
 	{"name", true, NAME_EXPECT},
 	{"addresses", true, "a list of ADDRESS/PREFIX strings"},
 };
@@ -1275,11 +1192,11 @@ static void parse_segments(struct loader *ld, const config_setting_t *root)
 			wrong_type(ld, e, where, "a group { name = \"...\"; addresses = [ ... ]; }");
 			continue;
 		}
-		check_keys(ld, e, where, KEYS(segment_keys));
+		check_keys(ld, e, where, ZTG_CONFIG_KEYS(segment_keys));
 		seg->name = name_member(ld, e, where, "name");
 		addrs = list_member(ld, e, where, "addresses", "a list of ADDRESS/PREFIX strings");
 		if (addrs != NULL)
-			parse_addresses(ld, addrs, key_path(path, sizeof(path), where, "addresses"),
+			parse_addresses(ld, addrs, ztg_config_key_path(path, sizeof(path), where, "addresses"),
 					ZTG_POLICY_MAX_SEGMENT_ADDRESSES, &seg->addresses, &seg->address_count);
 	}
 	ld->segment_names = index_names(ld, p->segments, n, sizeof(*p->segments),
@@ -1300,7 +1217,7 @@ static bool bool_member(struct loader *ld, const config_setting_t *group, const 
 	if (s == NULL)
 		return false;
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		wrong_type(ld, s, key_path(path, sizeof(path), where, key), "true or false");
+		wrong_type(ld, s, ztg_config_key_path(path, sizeof(path), where, key), "true or false");
 		return false;
 	}
 	*out = config_setting_get_bool(s) != 0;
@@ -1317,7 +1234,7 @@ static bool uint_member(struct loader *ld, const config_setting_t *group, const 
 
 	if (s == NULL)
 		return true;
-	key_path(path, sizeof(path), where, key);
+	ztg_config_key_path(path, sizeof(path), where, key);
 	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
 		snprintf(expect, sizeof(expect), "an integer %u..%u", min, max);
 		wrong_type(ld, s, path, expect);
@@ -1362,7 +1279,7 @@ static uint32_t string_list_member(struct loader *ld, const config_setting_t *gr
 	*out = NULL;
 	if (list == NULL)
 		return 0;
-	key_path(path, sizeof(path), where, key);
+	ztg_config_key_path(path, sizeof(path), where, key);
 	n = capped_length(ld, list, path, max, what);
 	if (n == 0) {
 		error_at(ld, list, "%s: empty list (leave the key out instead)", path);
@@ -1471,7 +1388,7 @@ static bool file_at(struct loader *ld, const config_setting_t *s, const char *pa
 		return false;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		error_at(ld, s, "%s: %s is %s, not a regular file", path, full, file_kind(st.st_mode));
+		error_at(ld, s, "%s: %s is %s, not a regular file", path, full, ztg_config_file_kind(st.st_mode));
 		return false;
 	}
 	if ((uint64_t)st.st_size > max_bytes) {
@@ -1509,7 +1426,7 @@ static bool file_member(struct loader *ld, const config_setting_t *group, const 
 
 	if (name == NULL)
 		return false;
-	return file_at(ld, s, key_path(path, sizeof(path), where, key), max_bytes, out, full);
+	return file_at(ld, s, ztg_config_key_path(path, sizeof(path), where, key), max_bytes, out, full);
 }
 
 /* The scope or claim name's bit or slot in the policy-wide table, added when new; -1 when full (reported). */
@@ -1550,7 +1467,7 @@ static uint32_t parse_claim_values(struct loader *ld, const config_setting_t *gr
 	*out = NULL;
 	if (g == NULL)
 		return 0;
-	key_path(path, sizeof(path), where, key);
+	ztg_config_key_path(path, sizeof(path), where, key);
 	if (!config_setting_is_group(g)) {
 		wrong_type(ld, g, path, "a group { claim = \"value\"; ... }");
 		return 0;
@@ -1584,12 +1501,12 @@ static uint32_t parse_claim_values(struct loader *ld, const config_setting_t *gr
 	return count;
 }
 
-static const struct key_spec pem_key_keys[] = {
+static const struct ztg_config_key pem_key_keys[] = {
 	{"kid", false, "the key id tokens name in their kid header"},
 	{"file", true, "a PEM file (public key or certificate) relative to the policy file"},
 };
 
-static const struct key_spec issuer_keys[] = {
+static const struct ztg_config_key issuer_keys[] = {
 	{"name", true, NAME_EXPECT},
 	{"issuer", true, "the exact iss claim value of its tokens"},
 	{"jwks_file", false, "a JWKS file relative to the policy file"},
@@ -1646,7 +1563,7 @@ static void parse_pem_keys(struct loader *ld, const config_setting_t *list, cons
 	char path[128], kwhere[160];
 	uint32_t n;
 
-	key_path(path, sizeof(path), where, "pem_keys");
+	ztg_config_key_path(path, sizeof(path), where, "pem_keys");
 	n = capped_length(ld, list, path, ZTG_POLICY_MAX_PEM_KEYS, "PEM keys");
 	if (n == 0) {
 		error_at(ld, list, "%s: empty list", path);
@@ -1669,7 +1586,7 @@ static void parse_pem_keys(struct loader *ld, const config_setting_t *list, cons
 			wrong_type(ld, e, kwhere, "a group { kid = \"...\"; file = \"...\"; }");
 			continue;
 		}
-		check_keys(ld, e, kwhere, KEYS(pem_key_keys));
+		check_keys(ld, e, kwhere, ZTG_CONFIG_KEYS(pem_key_keys));
 		kid = string_member(ld, e, kwhere, "kid", "a string", &ks);
 		if (kid != NULL && !plain_text(kid, 64))
 			error_at(ld, ks, "%s.kid: %s is not a valid key id (1 to 64 printable characters, no spaces)",
@@ -1702,7 +1619,7 @@ static void parse_issuer(struct loader *ld, const config_setting_t *e, uint32_t 
 		wrong_type(ld, e, where, "a group { name = ...; issuer = ...; jwks_file = ...; algorithms = [ ... ]; }");
 		return;
 	}
-	check_keys(ld, e, where, KEYS(issuer_keys));
+	check_keys(ld, e, where, ZTG_CONFIG_KEYS(issuer_keys));
 	is->name = name_member(ld, e, where, "name");
 	v = string_member(ld, e, where, "issuer", "a string: the iss claim value", &s);
 	if (v != NULL && (strlen(v) == 0 || strlen(v) > 512))
@@ -1745,7 +1662,7 @@ static void parse_issuer(struct loader *ld, const config_setting_t *e, uint32_t 
 	if (algs != NULL) {
 		uint32_t n = (uint32_t)config_setting_length(algs);
 
-		key_path(path, sizeof(path), where, "algorithms");
+		ztg_config_key_path(path, sizeof(path), where, "algorithms");
 		if (n == 0)
 			error_at(ld, algs, "%s: empty list (expected at least one of HS256 ... EdDSA)", path);
 		for (uint32_t i = 0; i < n; i++) {
@@ -1822,7 +1739,7 @@ static void parse_issuers(struct loader *ld, const config_setting_t *root)
 	free(names);
 }
 
-static const struct key_spec api_key_keys[] = {
+static const struct ztg_config_key api_key_keys[] = {
 	{"id", true, NAME_EXPECT " (how events and revocation name the key)"},
 	{"sha256", true, "the SHA-256 of the key as 64 hex digits (never the key itself)"},
 	{"subject", true, "the identity the key stands for"},
@@ -1876,7 +1793,7 @@ static void parse_api_keys(struct loader *ld, const config_setting_t *root)
 			wrong_type(ld, e, where, "a group { id = ...; sha256 = ...; subject = ...; scopes = [ ... ]; }");
 			continue;
 		}
-		check_keys(ld, e, where, KEYS(api_key_keys));
+		check_keys(ld, e, where, ZTG_CONFIG_KEYS(api_key_keys));
 		k->id = name_member(ld, e, where, "id");
 		v = string_member(ld, e, where, "sha256", "64 hex digits", &s);
 		if (v != NULL && ztg_api_key_digest_from_hex(v, strlen(v), k->sha256) != 0)
@@ -1907,7 +1824,7 @@ static void parse_api_keys(struct loader *ld, const config_setting_t *root)
 	free(digests);
 }
 
-static const struct key_spec key_fetch_keys[] = {
+static const struct ztg_config_key key_fetch_keys[] = {
 	{"blocked", false, "a list of ADDRESS/PREFIX ranges JWKS fetches never connect to"},
 	{"timeout_ms", false, "milliseconds for one JWKS fetch, 100..60000"},
 };
@@ -1924,14 +1841,14 @@ static void parse_key_fetch(struct loader *ld, const config_setting_t *root)
 		wrong_type(ld, g, "key_fetch", "a group { blocked = [ ... ]; timeout_ms = ...; }");
 		return;
 	}
-	check_keys(ld, g, "key_fetch", KEYS(key_fetch_keys));
+	check_keys(ld, g, "key_fetch", ZTG_CONFIG_KEYS(key_fetch_keys));
 	list = list_member(ld, g, "key_fetch", "blocked", "a list of ADDRESS/PREFIX strings");
 	if (list != NULL)
 		parse_addresses(ld, list, "key_fetch.blocked", ZTG_POLICY_MAX_BLOCKED, &kf->blocked, &kf->blocked_count);
 	uint_member(ld, g, "key_fetch", "timeout_ms", 100, 60000, &kf->timeout_ms);
 }
 
-static const struct key_spec authentication_keys[] = {
+static const struct ztg_config_key authentication_keys[] = {
 	{"issuers", false, "a list of issuer names whose tokens the service accepts"},
 	{"header", false, "the header carrying the token (default \"Authorization\")"},
 	{"scheme", false, "the token's scheme in that header (default \"Bearer\"; \"\" for none)"},
@@ -1983,10 +1900,10 @@ static void parse_authentication(struct loader *ld, const config_setting_t *e, c
 		return;
 	}
 	a->present = true;
-	check_keys(ld, g, awhere, KEYS(authentication_keys));
+	check_keys(ld, g, awhere, ZTG_CONFIG_KEYS(authentication_keys));
 	list = list_member(ld, g, awhere, "issuers", "a list of issuer names");
 	if (list != NULL) {
-		uint32_t n = capped_length(ld, list, key_path(path, sizeof(path), awhere, "issuers"),
+		uint32_t n = capped_length(ld, list, ztg_config_key_path(path, sizeof(path), awhere, "issuers"),
 					   ZTG_POLICY_MAX_ISSUERS, "issuers");
 
 		a->issuers = arena_alloc(ld, n, sizeof(*a->issuers));
@@ -2025,7 +1942,7 @@ static void parse_authentication(struct loader *ld, const config_setting_t *e, c
 		error_at(ld, g, "%s: api_key_header and header are both %s", awhere, a->header);
 }
 
-static const struct key_spec require_keys[] = {
+static const struct ztg_config_key require_keys[] = {
 	{"scopes", false, "a list of scopes the credential must grant"},
 	{"scopes_match", false, "all (default) or any"},
 	{"claims", false, "a group { claim = \"value\"; ... }"},
@@ -2081,7 +1998,7 @@ static void parse_requirement(struct loader *ld, const config_setting_t *e, cons
 		wrong_type(ld, g, rwhere, "a group { scopes = [ ... ]; claims = { ... }; bind = { ... }; }");
 		return;
 	}
-	check_keys(ld, g, rwhere, KEYS(require_keys));
+	check_keys(ld, g, rwhere, ZTG_CONFIG_KEYS(require_keys));
 	q->scope_count = string_list_member(ld, g, rwhere, "scopes", ZTG_POLICY_MAX_REQUIRE_ITEMS, 128, "scope",
 					    &q->scopes);
 	for (uint32_t i = 0; i < q->scope_count; i++)
@@ -2098,9 +2015,9 @@ static void parse_requirement(struct loader *ld, const config_setting_t *e, cons
 	q->claim_count = parse_claim_values(ld, g, rwhere, "claims", true, &q->claims);
 	s = config_setting_get_member(g, "bind");
 	if (s != NULL && !config_setting_is_group(s)) {
-		wrong_type(ld, s, key_path(path, sizeof(path), rwhere, "bind"), "a group { path_param = \"claim\"; }");
+		wrong_type(ld, s, ztg_config_key_path(path, sizeof(path), rwhere, "bind"), "a group { path_param = \"claim\"; }");
 	} else if (s != NULL) {
-		uint32_t n = capped_length(ld, s, key_path(path, sizeof(path), rwhere, "bind"),
+		uint32_t n = capped_length(ld, s, ztg_config_key_path(path, sizeof(path), rwhere, "bind"),
 					   ZTG_POLICY_MAX_REQUIRE_ITEMS, "bindings");
 
 		q->bindings = arena_alloc(ld, n, sizeof(*q->bindings));
@@ -2183,7 +2100,7 @@ static void parse_signatures(struct loader *ld, const config_setting_t *root)
 	}
 }
 
-static const struct key_spec detect_keys[] = {
+static const struct ztg_config_key detect_keys[] = {
 	{"sets", true, "a list of rule set names"},
 	{"block_sets", false, "a list of the sets (among sets) whose every rule blocks here"},
 	{"threshold", false, "the anomaly score that blocks, 1..10000 (default 5)"},
@@ -2246,7 +2163,7 @@ static void parse_detect(struct loader *ld, const config_setting_t *e, const cha
 	d->threshold = 5;
 	d->request_body_depth = ZTG_POLICY_BODY_DEPTH_DEFAULT;
 	d->response_body_depth = ZTG_POLICY_BODY_DEPTH_DEFAULT;
-	check_keys(ld, g, dwhere, KEYS(detect_keys));
+	check_keys(ld, g, dwhere, ZTG_CONFIG_KEYS(detect_keys));
 	list = list_member(ld, g, dwhere, "sets", "a list of rule set names");
 	snprintf(path, sizeof(path), "%s.sets", dwhere);
 	d->sets = parse_detect_sets(ld, list, path, UINT64_MAX);
@@ -2262,7 +2179,7 @@ static void parse_detect(struct loader *ld, const config_setting_t *e, const cha
 
 /* -------------------------------------------------------------- services */
 
-static const struct key_spec route_keys[] = {
+static const struct ztg_config_key route_keys[] = {
 	{"name", true, NAME_EXPECT},
 	{"methods", true, "a list of methods: " METHOD_EXPECTED},
 	{"path", true, "a path template starting with '/', e.g. \"/api/v1/orders/{id}\""},
@@ -2286,15 +2203,15 @@ static void parse_route(struct loader *ld, const config_setting_t *e, const char
 		wrong_type(ld, e, where, "a group { name = ...; methods = [ ... ]; path = ...; action = ...; }");
 		return;
 	}
-	check_keys(ld, e, where, KEYS(route_keys));
+	check_keys(ld, e, where, ZTG_CONFIG_KEYS(route_keys));
 	r->name = name_member(ld, e, where, "name");
 	methods = list_member(ld, e, where, "methods", "a list of methods, e.g. [ \"GET\", \"HEAD\" ]");
 	if (methods != NULL)
-		r->methods = parse_methods(ld, methods, key_path(kpath, sizeof(kpath), where, "methods"));
+		r->methods = parse_methods(ld, methods, ztg_config_key_path(kpath, sizeof(kpath), where, "methods"));
 	path = string_member(ld, e, where, "path", "a path string such as \"/api/v1/orders/{id}\"", &ps);
 	if (path != NULL) {
 		if (check_path(path, why, sizeof(why)) < 0)
-			error_at(ld, ps, "%s: %s", key_path(kpath, sizeof(kpath), where, "path"), why);
+			error_at(ld, ps, "%s: %s", ztg_config_key_path(kpath, sizeof(kpath), where, "path"), why);
 		else
 			r->path = arena_strdup(ld, path);
 	}
@@ -2456,7 +2373,7 @@ static void parse_routes(struct loader *ld, const config_setting_t *list, const 
 	struct name_ref *names;
 	uint32_t n, name_count;
 
-	n = capped_length(ld, list, key_path(path, sizeof(path), where, "routes"), ZTG_POLICY_MAX_ROUTES, "routes");
+	n = capped_length(ld, list, ztg_config_key_path(path, sizeof(path), where, "routes"), ZTG_POLICY_MAX_ROUTES, "routes");
 	svc->routes = arena_alloc(ld, n, sizeof(*svc->routes));
 	if (svc->routes == NULL)
 		return;
@@ -2473,7 +2390,7 @@ static void parse_routes(struct loader *ld, const config_setting_t *list, const 
 	check_route_templates(ld, svc, where);
 }
 
-static const struct key_spec service_keys[] = {
+static const struct ztg_config_key service_keys[] = {
 	{"name", true, NAME_EXPECT},
 	{"hosts", true, "a list of Host patterns, e.g. [ \"api.shop.test\", \"*.shop.test\" ]"},
 	{"addresses", true, "a list of ADDRESS/PREFIX strings where the service listens"},
@@ -2523,21 +2440,21 @@ static void parse_service(struct loader *ld, const config_setting_t *e, uint32_t
 			   "segment = ...; routes = ( ... ); }");
 		return;
 	}
-	check_keys(ld, e, where, KEYS(service_keys));
+	check_keys(ld, e, where, ZTG_CONFIG_KEYS(service_keys));
 	svc->name = name_member(ld, e, where, "name");
 	list = list_member(ld, e, where, "hosts", "a list of Host patterns, e.g. [ \"api.shop.test\" ]");
 	if (list != NULL)
-		parse_hosts(ld, list, key_path(path, sizeof(path), where, "hosts"), svc);
+		parse_hosts(ld, list, ztg_config_key_path(path, sizeof(path), where, "hosts"), svc);
 	list = list_member(ld, e, where, "addresses", "a list of ADDRESS/PREFIX strings");
 	if (list != NULL)
-		parse_addresses(ld, list, key_path(path, sizeof(path), where, "addresses"), ZTG_POLICY_MAX_ADDRESSES,
+		parse_addresses(ld, list, ztg_config_key_path(path, sizeof(path), where, "addresses"), ZTG_POLICY_MAX_ADDRESSES,
 				&svc->addresses, &svc->address_count);
 	list = list_member(ld, e, where, "ports", "a list of TCP ports, e.g. [ 80, 8080 ]");
 	if (list != NULL)
-		parse_ports(ld, list, key_path(path, sizeof(path), where, "ports"), svc);
+		parse_ports(ld, list, ztg_config_key_path(path, sizeof(path), where, "ports"), svc);
 	segment = string_member(ld, e, where, "segment", "a segment name", &seg);
 	if (segment != NULL)
-		svc->segment = resolve(ld, seg, key_path(path, sizeof(path), where, "segment"), segment,
+		svc->segment = resolve(ld, seg, ztg_config_key_path(path, sizeof(path), where, "segment"), segment,
 				       ld->segment_names, ld->segment_name_count, "segment");
 	svc->mode_set = mode_member(ld, e, where, &svc->mode);
 	parse_authentication(ld, e, where, svc);
@@ -2577,7 +2494,7 @@ static void parse_services(struct loader *ld, const config_setting_t *root)
 
 /* ---------------------------------------------------------------- access */
 
-static const struct key_spec access_keys[] = {
+static const struct ztg_config_key access_keys[] = {
 	{"from", true, "the name of the source segment"},
 	{"to", true, "a list of service names"},
 };
@@ -2613,15 +2530,15 @@ static void parse_access_entry(struct loader *ld, const config_setting_t *e, uin
 		wrong_type(ld, e, where, "a group { from = \"segment\"; to = [ \"service\", ... ]; }");
 		return;
 	}
-	check_keys(ld, e, where, KEYS(access_keys));
+	check_keys(ld, e, where, ZTG_CONFIG_KEYS(access_keys));
 	from = string_member(ld, e, where, "from", "a segment name", &from_s);
 	if (from != NULL)
-		a->from = resolve(ld, from_s, key_path(path, sizeof(path), where, "from"), from, ld->segment_names,
+		a->from = resolve(ld, from_s, ztg_config_key_path(path, sizeof(path), where, "from"), from, ld->segment_names,
 				  ld->segment_name_count, "segment");
 	to = list_member(ld, e, where, "to", "a list of service names, e.g. [ \"shop-api\" ]");
 	if (to == NULL)
 		return;
-	key_path(path, sizeof(path), where, "to");
+	ztg_config_key_path(path, sizeof(path), where, "to");
 	n = capped_length(ld, to, path, ZTG_POLICY_MAX_SERVICES, "services");
 	if (n == 0) {
 		error_at(ld, to, "%s: empty list (expected at least one service name)", path);
@@ -3023,7 +2940,7 @@ static void check_usage(struct loader *ld)
 
 /* ------------------------------------------------------------- top level */
 
-static const struct key_spec top_keys[] = {
+static const struct ztg_config_key top_keys[] = {
 	{"version", true, "the policy language version: version = 1;"},
 	{"name", true, "the policy's name: " NAME_EXPECT},
 	{"mode", false, "enforce or monitor"},
@@ -3037,7 +2954,7 @@ static const struct key_spec top_keys[] = {
 	{"signatures", false, "a list of signature rule files, e.g. [ \"signatures/sqli.rules\" ]"},
 };
 
-static const struct key_spec defaults_keys[] = {
+static const struct ztg_config_key defaults_keys[] = {
 	{"action", false, "deny, reset or drop"},
 	{"non_http", false, "drop, reset or pass"},
 	{"unknown_host", false, "deny, reset or drop"},
@@ -3072,14 +2989,14 @@ static void parse_policy(struct loader *ld, const config_setting_t *root)
 
 	if (!parse_version(ld, root))
 		return;
-	check_keys(ld, root, "", KEYS(top_keys));
+	check_keys(ld, root, "", ZTG_CONFIG_KEYS(top_keys));
 	p->name = name_member(ld, root, "", "name");
 	mode_member(ld, root, "", &p->mode);
 	defaults = config_setting_get_member(root, "defaults");
 	if (defaults != NULL && !config_setting_is_group(defaults)) {
 		wrong_type(ld, defaults, "defaults", "a group { action = ...; non_http = ...; unknown_host = ...; }");
 	} else if (defaults != NULL) {
-		check_keys(ld, defaults, "defaults", KEYS(defaults_keys));
+		check_keys(ld, defaults, "defaults", ZTG_CONFIG_KEYS(defaults_keys));
 		action_member(ld, defaults, "defaults", "action", ACTION_BIT(DENY) | ACTION_BIT(RESET) | ACTION_BIT(DROP),
 			      &p->defaults.action);
 		action_member(ld, defaults, "defaults", "non_http", ACTION_BIT(DROP) | ACTION_BIT(RESET) |
@@ -3186,19 +3103,6 @@ struct include_scan {
 	uint32_t capacity;
 };
 
-static const char *file_kind(mode_t mode)
-{
-	if (S_ISDIR(mode))
-		return "a directory";
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISCHR(mode) || S_ISBLK(mode))
-		return "a device";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	return "not a regular file";
-}
-
 /* true when st's file was scanned already; otherwise remembers it. */
 static bool include_seen(struct loader *ld, struct include_scan *scan, const struct stat *st, const char *shown,
 			 uint32_t line)
@@ -3289,7 +3193,7 @@ static void scan_includes(struct loader *ld, struct include_scan *scan, const ch
 		if (!S_ISREG(st.st_mode)) {
 			snprintf(b->msg, sizeof(b->msg), "cannot include %s: it is %s (an include names a regular file, "
 				 "relative to the policy file's directory \"%s\")", ztg_error_quote(&sn, b->name),
-				 file_kind(st.st_mode), ld->dir);
+				 ztg_config_file_kind(st.st_mode), ld->dir);
 			diag_add(ld, ZTG_POLICY_ERROR, shown, line, b->msg);
 			continue;
 		}
@@ -3320,7 +3224,7 @@ static bool check_files(struct loader *ld)
 		return false;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(msg, sizeof(msg), "the policy file is %s, not a regular file", file_kind(st.st_mode));
+		snprintf(msg, sizeof(msg), "the policy file is %s, not a regular file", ztg_config_file_kind(st.st_mode));
 		diag_add(ld, ZTG_POLICY_ERROR, ld->policy->path, 0, msg);
 		return false;
 	}

@@ -88,15 +88,10 @@ static void report_at(struct report *rep, const char *file, uint32_t line, const
 {
 	char msg[MSG_MAX];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	ztg_error_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		snprintf(msg, sizeof(msg), "(unprintable message)");
-	else if ((size_t)n >= sizeof(msg))
-		memcpy(msg + sizeof(msg) - 4, "...", 4);
 	if (rep->diag != NULL)
 		(void)ztg_policy_diag_add(rep->diag, ZTG_POLICY_ERROR, file, line, msg);
 	if (rep->err != NULL && rep->err_len > 0 && rep->errors == 0) {

@@ -26,6 +26,7 @@
  */
 #include "signatures.h"
 
+#include "config_check.h"
 #include "error_text.h"
 
 #include <ctype.h>
@@ -232,12 +233,8 @@ static void report_v(struct loader *ld, enum ztg_policy_severity severity, uint3
 		     va_list ap)
 {
 	char msg[1024];
-	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
-	if (n < 0)
-		snprintf(msg, sizeof(msg), "(unprintable message)");
-	else if ((size_t)n >= sizeof(msg))
-		memcpy(msg + sizeof(msg) - 4, "...", 4);
+	ztg_error_vformat(msg, sizeof(msg), fmt, ap);
 	diag_add(ld, severity, line, msg);
 }
 
@@ -278,13 +275,6 @@ static const char *show_char(struct shown_char *b, char c)
 	return b->text;
 }
 
-/* "where.key", or "key" at the top level. */
-static const char *key_path(char *buf, size_t len, const char *where, const char *key)
-{
-	snprintf(buf, len, "%s%s%s", where, *where ? "." : "", key);
-	return buf;
-}
-
 /* "where.key[i]": built only for a message, as a large set has millions of elements. */
 struct elem_path {
 	char text[96];
@@ -296,44 +286,9 @@ static const char *elem_path(struct elem_path *b, const char *where, const char 
 	return b->text;
 }
 
-static const char *type_name(const config_setting_t *s)
-{
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		return "an integer";
-	case CONFIG_TYPE_FLOAT:
-		return "a floating-point number";
-	case CONFIG_TYPE_STRING:
-		return "a string";
-	case CONFIG_TYPE_BOOL:
-		return "a boolean";
-	case CONFIG_TYPE_GROUP:
-		return "a group { ... }";
-	case CONFIG_TYPE_ARRAY:
-		return "an array [ ... ]";
-	case CONFIG_TYPE_LIST:
-		return "a list ( ... )";
-	default:
-		return "nothing";
-	}
-}
-
 static void wrong_type(struct loader *ld, const config_setting_t *s, const char *path, const char *expect)
 {
-	error_at(ld, s, "%s: expected %s, got %s", path, expect, type_name(s));
-}
-
-/* "a, b or c" from names[0..count). */
-static const char *choice_list(char *buf, size_t len, const char *const *names, unsigned count)
-{
-	size_t o = 0;
-
-	buf[0] = '\0';
-	for (unsigned i = 0; i < count && o < len; i++)
-		o += (size_t)snprintf(buf + o, len - o, "%s%s", i == 0 ? "" : i + 1 == count ? " or " : ", ",
-				      names[i]);
-	return buf;
+	error_at(ld, s, "%s: expected %s, got %s", path, expect, ztg_config_type_name(s));
 }
 
 /* ------------------------------------------------------ libconfig access */
@@ -342,54 +297,18 @@ static const char *choice_list(char *buf, size_t len, const char *const *names, 
  * Members are looked up once per group (check_keys() fills a table indexed
  * like the key list) and the helpers below take the member itself, NULL
  * when absent: a large set has hundreds of thousands of them. Messages are
- * only composed when there is something to report.
+ * only composed when there is something to report. libconfig itself
+ * refuses a name given twice in a group.
  */
-struct key_spec {
-	const char *name;
-	bool required;
-	const char *expect;      /* what the value should be, for "missing" messages */
-};
-
-/*
- * Every member of group must be a known key (reported when not); found[k]
- * becomes the member named keys[k], or NULL; missing required keys are
- * reported. libconfig itself refuses a name given twice in a group.
- */
-static void check_keys(struct loader *ld, const config_setting_t *group, const char *where,
-		       const struct key_spec *keys, size_t key_count, const config_setting_t **found)
+static void key_error(void *ctx, const config_setting_t *at, const char *message)
 {
-	const char *sep = *where ? ": " : "";
-	char allowed[256];
-	size_t o = 0;
+	error_at(ctx, at, "%s", message);
+}
 
-	for (size_t k = 0; k < key_count; k++)
-		found[k] = NULL;
-	for (int i = 0; i < config_setting_length(group); i++) {
-		const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
-		const char *name = config_setting_name(m);
-		bool known = false;
-		struct ztg_quoted sn;
-
-		for (size_t k = 0; k < key_count && !known; k++) {
-			if (strcmp(name, keys[k].name) == 0) {
-				found[k] = m;
-				known = true;
-			}
-		}
-		if (known)
-			continue;
-		if (o == 0) {
-			for (size_t k = 0; k < key_count && o < sizeof(allowed); k++)
-				o += (size_t)snprintf(allowed + o, sizeof(allowed) - o, "%s%s", k ? ", " : "",
-						      keys[k].name);
-		}
-		error_at(ld, m, "%s%sunknown key %s (allowed: %s)", where, sep, ztg_error_quote(&sn, name), allowed);
-	}
-	for (size_t k = 0; k < key_count; k++) {
-		if (keys[k].required && found[k] == NULL)
-			error_at(ld, group, "%s%smissing required key \"%s\" (%s)", where, sep, keys[k].name,
-				 keys[k].expect);
-	}
+static void check_keys(struct loader *ld, const config_setting_t *group, const char *where,
+		       const struct ztg_config_key *keys, size_t key_count, const config_setting_t **found)
+{
+	ztg_config_check_keys(group, where, keys, key_count, found, key_error, ld);
 }
 
 /* The string value of member s (where.key); NULL when absent or not a string (reported). */
@@ -401,7 +320,7 @@ static const char *string_value(struct loader *ld, const config_setting_t *s, co
 	if (s == NULL)
 		return NULL;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		wrong_type(ld, s, key_path(path, sizeof(path), where, key), expect);
+		wrong_type(ld, s, ztg_config_key_path(path, sizeof(path), where, key), expect);
 		return NULL;
 	}
 	return config_setting_get_string(s);
@@ -416,7 +335,7 @@ static const config_setting_t *list_value(struct loader *ld, const config_settin
 	if (s == NULL)
 		return NULL;
 	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
-		wrong_type(ld, s, key_path(path, sizeof(path), where, key), expect);
+		wrong_type(ld, s, ztg_config_key_path(path, sizeof(path), where, key), expect);
 		return NULL;
 	}
 	return s;
@@ -456,20 +375,20 @@ static bool int_value(struct loader *ld, const config_setting_t *s, const char *
 		return false;
 	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
 		snprintf(expect, sizeof(expect), "an integer %u..%u", min, max);
-		wrong_type(ld, s, key_path(path, sizeof(path), where, key), expect);
+		wrong_type(ld, s, ztg_config_key_path(path, sizeof(path), where, key), expect);
 		return false;
 	}
 	v = config_setting_get_int64(s);
 	/* What libconfig truncated is reported as written; a file usually has no such integer at all. */
 	if (ld->wide_count > 0 && config_setting_type(s) == CONFIG_TYPE_INT &&
 	    (w = wide_at(ld, config_setting_source_line(s), v)) != NULL) {
-		error_at(ld, s, "%s: %s is out of range %u..%u", key_path(path, sizeof(path), where, key), w->text,
-			 min, max);
+		error_at(ld, s, "%s: %s is out of range %u..%u", ztg_config_key_path(path, sizeof(path), where, key),
+			 w->text, min, max);
 		return false;
 	}
 	if (v < (long long)min || v > (long long)max) {
-		error_at(ld, s, "%s: %lld is out of range %u..%u", key_path(path, sizeof(path), where, key), v, min,
-			 max);
+		error_at(ld, s, "%s: %lld is out of range %u..%u", ztg_config_key_path(path, sizeof(path), where, key),
+			 v, min, max);
 		return false;
 	}
 	*out = (uint32_t)v;
@@ -491,8 +410,8 @@ static int choice_value(struct loader *ld, const config_setting_t *s, const char
 		if (i >= 0)
 			return i;
 	}
-	choice_list(expect, sizeof(expect), names, count);
-	key_path(path, sizeof(path), where, key);
+	ztg_config_choice_list(expect, sizeof(expect), names, count, UINT32_MAX);
+	ztg_config_key_path(path, sizeof(path), where, key);
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		snprintf(expect_type, sizeof(expect_type), "a string (%s)", expect);
 		wrong_type(ld, s, path, expect_type);
@@ -520,23 +439,10 @@ static uint32_t capped_length(struct loader *ld, const config_setting_t *list, c
 
 /* ------------------------------------------------------------ the text */
 
-static const char *file_kind(mode_t mode)
-{
-	if (S_ISDIR(mode))
-		return "a directory";
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISCHR(mode) || S_ISBLK(mode))
-		return "a device";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	return "not a regular file";
-}
-
 /* A refusal of the file as a whole: -EISDIR for a directory, -EINVAL for anything else not regular. */
 static int refuse_kind(struct loader *ld, mode_t mode)
 {
-	report(ld, ZTG_POLICY_ERROR, 0, "the rule file is %s, not a regular file", file_kind(mode));
+	report(ld, ZTG_POLICY_ERROR, 0, "the rule file is %s, not a regular file", ztg_config_file_kind(mode));
 	return S_ISDIR(mode) ? -EISDIR : -EINVAL;
 }
 
@@ -807,7 +713,7 @@ enum rule_key {
 	RK_VALIDATOR, RK_TAGS, RK_MODE, RK_COUNT
 };
 
-static const struct key_spec rule_keys[RK_COUNT] = {
+static const struct ztg_config_key rule_keys[RK_COUNT] = {
 	[RK_ID] = {"id", true, "an integer 1..2147483647, unique in the set"},
 	[RK_MESSAGE] = {"message", true, "a string of 1 to 256 bytes"},
 	[RK_SEVERITY] = {"severity", true, "info, low, medium, high or critical"},
@@ -868,7 +774,7 @@ static void parse_fields(struct loader *ld, const config_setting_t *s, const cha
 	n = (uint32_t)config_setting_length(list);
 	if (n == 0) {
 		error_at(ld, list, "%s.fields: empty list (expected at least one of %s)", where,
-			 choice_list(expect, sizeof(expect), field_names, ZTG_SIG_FIELD_COUNT));
+			 ztg_config_choice_list(expect, sizeof(expect), field_names, ZTG_SIG_FIELD_COUNT, UINT32_MAX));
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -885,7 +791,8 @@ static void parse_fields(struct loader *ld, const config_setting_t *s, const cha
 		v = config_setting_get_string(f);
 		if (ztg_sig_field_from_name(v, &field) < 0) {
 			error_at(ld, f, "%s: unknown field %s (expected %s)", elem_path(&ep, where, "fields", i),
-				 ztg_error_quote(&sn, v), choice_list(expect, sizeof(expect), field_names, ZTG_SIG_FIELD_COUNT));
+				 ztg_error_quote(&sn, v),
+				 ztg_config_choice_list(expect, sizeof(expect), field_names, ZTG_SIG_FIELD_COUNT, UINT32_MAX));
 			continue;
 		}
 		if (field == ZTG_SIG_FIELD_HEADER)
@@ -942,14 +849,14 @@ static const char *pattern_text(struct loader *ld, const config_setting_t *s, co
 	const char *v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		wrong_type(ld, s, key_path(path, sizeof(path), where, key), strcmp(key, "literal") == 0 ?
+		wrong_type(ld, s, ztg_config_key_path(path, sizeof(path), where, key), strcmp(key, "literal") == 0 ?
 			   "a string of the exact bytes to match" : "a string holding a Hyperscan regex");
 		return NULL;
 	}
 	v = config_setting_get_string(s);
 	*len = strlen(v);
 	if (*len == 0 || *len > ZTG_SIG_PATTERN_MAX) {
-		error_at(ld, s, "%s: %zu bytes (expected 1 to %u)", key_path(path, sizeof(path), where, key), *len,
+		error_at(ld, s, "%s: %zu bytes (expected 1 to %u)", ztg_config_key_path(path, sizeof(path), where, key), *len,
 			 ZTG_SIG_PATTERN_MAX);
 		return NULL;
 	}
@@ -1068,7 +975,7 @@ static void parse_tags(struct loader *ld, const config_setting_t *s, const char 
 
 	if (list == NULL)
 		return;
-	key_path(path, sizeof(path), where, "tags");
+	ztg_config_key_path(path, sizeof(path), where, "tags");
 	n = capped_length(ld, list, path, ZTG_SIG_MAX_TAGS, "tags");
 	if (n == 0) {
 		error_at(ld, list, "%s: empty list (leave the key out instead)", path);
@@ -1191,7 +1098,7 @@ static void check_ids(struct loader *ld, struct id_ref *ids, uint32_t n)
 
 enum top_key { TK_NAME, TK_RULES, TK_COUNT };
 
-static const struct key_spec top_keys[TK_COUNT] = {
+static const struct ztg_config_key top_keys[TK_COUNT] = {
 	[TK_NAME] = {"name", true, "the set's name, " NAME_EXPECT},
 	[TK_RULES] = {"rules", true, "a list of rules ( { id = ...; ... }, ... )"},
 };
