@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "auth/jwk.h"
+#include "diag_assert.h"
 #include "policy_load.h"
 
 /* Half of PATH_MAX each, so a fixture name always fits after the directory. */
@@ -92,21 +93,6 @@ static void dump(const struct load *l)
 	ztg_policy_diag_print(stderr, &l->diag);
 }
 
-/* Asserts one diagnostic of this severity in file `path` at `line` whose message holds `text`. */
-static void expect_diag_in(const struct load *l, enum ztg_policy_severity severity, const char *path, uint32_t line,
-			   const char *text)
-{
-	for (uint32_t i = 0; i < l->diag.count; i++) {
-		const struct ztg_policy_diag_entry *e = &l->diag.entries[i];
-
-		if (e->severity == severity && strcmp(e->file, path) == 0 && e->line == line &&
-		    strstr(e->message, text) != NULL)
-			return;
-	}
-	dump(l);
-	fail_msg("no %s at %s:%u holding \"%s\"", ztg_policy_severity_name(severity), path, line, text);
-}
-
 /* The same, in fixture file `file`. */
 static void expect_diag(void **state, const struct load *l, enum ztg_policy_severity severity, const char *file,
 			uint32_t line, const char *text)
@@ -114,7 +100,7 @@ static void expect_diag(void **state, const struct load *l, enum ztg_policy_seve
 	char path[PATH_MAX];
 
 	fixture_path(state, file, path, sizeof(path));
-	expect_diag_in(l, severity, path, line, text);
+	ztg_test_expect_diag(&l->diag, severity, path, line, text);
 }
 
 static void expect_error(void **state, const struct load *l, const char *file, uint32_t line, const char *text)
@@ -826,11 +812,11 @@ static void test_include_fifo(void **state)
 
 	load_path(&l, path);
 	expect_failure(&l, 1);
-	expect_diag_in(&l, ZTG_POLICY_ERROR, path, 3, "cannot include \"pipe.conf\": it is a FIFO");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, path, 3, "cannot include \"pipe.conf\": it is a FIFO");
 	unload(&l);
 	load_path(&l, fifo);
 	expect_failure(&l, 1);
-	expect_diag_in(&l, ZTG_POLICY_ERROR, fifo, 0, "the policy file is a FIFO, not a regular file");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, fifo, 0, "the policy file is a FIFO, not a regular file");
 	unload(&l);
 	assert_int_equal(unlink(fifo), 0);
 	assert_int_equal(unlink(path), 0);
@@ -887,8 +873,8 @@ static void test_caps(void **state)
 		dump(&l);
 		fail_msg("caps.conf: expected 2 errors");
 	}
-	expect_diag_in(&l, ZTG_POLICY_ERROR, path, 5, "services[0].ports: 257 ports, at most 256 are allowed");
-	expect_diag_in(&l, ZTG_POLICY_ERROR, path, 6, "services[0].hosts: 257 hosts, at most 256 are allowed");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, path, 5, "services[0].ports: 257 ports, at most 256 are allowed");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, path, 6, "services[0].hosts: 257 hosts, at most 256 are allowed");
 	unload(&l);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);

@@ -39,6 +39,7 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+#include "diag_assert.h"
 #include "signatures.h"
 
 struct paths {
@@ -90,27 +91,12 @@ static void dump(const struct load *l)
 	ztg_policy_diag_print(stderr, &l->diag);
 }
 
-/* Asserts one diagnostic of this severity in file `path` at `line` whose message holds `text`. */
-static void expect_diag_in(const struct load *l, enum ztg_policy_severity severity, const char *path, uint32_t line,
-			   const char *text)
-{
-	for (uint32_t i = 0; i < l->diag.count; i++) {
-		const struct ztg_policy_diag_entry *e = &l->diag.entries[i];
-
-		if (e->severity == severity && strcmp(e->file, path) == 0 && e->line == line &&
-		    strstr(e->message, text) != NULL)
-			return;
-	}
-	dump(l);
-	fail_msg("no %s at %s:%u holding \"%s\"", ztg_policy_severity_name(severity), path, line, text);
-}
-
 static void expect_error(void **state, const struct load *l, const char *file, uint32_t line, const char *text)
 {
 	char path[PATH_MAX];
 
 	fixture_path(state, file, path, sizeof(path));
-	expect_diag_in(l, ZTG_POLICY_ERROR, path, line, text);
+	ztg_test_expect_diag(&l->diag, ZTG_POLICY_ERROR, path, line, text);
 }
 
 /* A failed load returning rc with exactly `errors` errors and no warning. */
@@ -310,7 +296,7 @@ static void test_empty_rules(void **state)
 		fail_msg("empty_rules.conf: expected a load with one warning");
 	}
 	fixture_path(state, "empty_rules.conf", path, sizeof(path));
-	expect_diag_in(&l, ZTG_POLICY_WARNING, path, 2, "rules: the set has no rules");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_WARNING, path, 2, "rules: the set has no rules");
 	assert_string_equal(l.set->name, "empty");
 	assert_int_equal(l.set->rule_count, 0);
 	assert_null(l.set->rules);
@@ -574,7 +560,7 @@ static void test_pattern_bound(void **state)
 
 	load_path(&l, path);
 	expect_failure(&l, 1);
-	expect_diag_in(&l, ZTG_POLICY_ERROR, path, 4, "rules[1].literal: 8193 bytes (expected 1 to 8192)");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, path, 4, "rules[1].literal: 8193 bytes (expected 1 to 8192)");
 	unload(&l);
 	remove_temp(dir, path);
 }
@@ -629,7 +615,7 @@ static void test_nul_byte(void **state)
 	fclose(f);
 	load_path(&l, path);
 	expect_failure(&l, 1);
-	expect_diag_in(&l, ZTG_POLICY_ERROR, path, 2, "the rule file holds a NUL byte");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, path, 2, "the rule file holds a NUL byte");
 	unload(&l);
 	remove_temp(dir, path);
 }
@@ -662,7 +648,7 @@ static void test_directory(void **state)
 
 	load_path(&l, p->fixtures);
 	expect_failure_rc(&l, -EISDIR, 1);
-	expect_diag_in(&l, ZTG_POLICY_ERROR, p->fixtures, 0, "the rule file is a directory, not a regular file");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, p->fixtures, 0, "the rule file is a directory, not a regular file");
 	unload(&l);
 }
 
@@ -677,7 +663,7 @@ static void test_fifo(void **state)
 	assert_int_equal(mkfifo(path, 0600), 0);
 	load_path(&l, path);
 	expect_failure_rc(&l, -EINVAL, 1);
-	expect_diag_in(&l, ZTG_POLICY_ERROR, path, 0, "the rule file is a FIFO, not a regular file");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, path, 0, "the rule file is a FIFO, not a regular file");
 	unload(&l);
 	remove_temp(dir, path);
 }
@@ -699,7 +685,7 @@ static void test_file_bound(void **state)
 	expect_failure_rc(&l, -EFBIG, 1);
 	snprintf(want, sizeof(want), "the rule file is %u bytes, more than the %u allowed", ZTG_SIG_FILE_MAX + 1,
 		 ZTG_SIG_FILE_MAX);
-	expect_diag_in(&l, ZTG_POLICY_ERROR, path, 0, want);
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, path, 0, want);
 	unload(&l);
 	remove_temp(dir, path);
 }
@@ -772,7 +758,7 @@ static void test_many_rules(void **state)
 	write_rules(path, ZTG_SIG_MAX_RULES + 1);
 	load_path(&l, path);
 	expect_failure(&l, 1);
-	expect_diag_in(&l, ZTG_POLICY_ERROR, path, 2, "rules: 100001 rules, at most 100000 are allowed");
+	ztg_test_expect_diag(&l.diag, ZTG_POLICY_ERROR, path, 2, "rules: 100001 rules, at most 100000 are allowed");
 	unload(&l);
 	remove_temp(dir, path);
 }
