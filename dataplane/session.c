@@ -464,9 +464,11 @@ static bool follow_request(struct feed_state *st, const struct ztg_http_message 
 		df->generation = generation;
 	}
 	df->routes[msg->index % ZTG_DETECT_ROUTE_RING] = 0;
-	if (d->route == ZTG_AUTHZ_NONE || !p->services[d->service].routes[d->route].detect.present)
+	if (d->route == ZTG_AUTHZ_NONE)
 		return true;
 	cfg = &p->services[d->service].routes[d->route].detect;
+	if (!cfg->present)
+		return true;
 	df->routes[msg->index % ZTG_DETECT_ROUTE_RING] = route_entry(d->service, d->route);
 	df->request_id = st->request_id;
 	if (!msg->has_body || df->stream[ZTG_DETECT_REQUEST_BODY] != 0)
@@ -487,7 +489,6 @@ static int judge_detection(struct feed_state *st, bool request, uint32_t index, 
 	struct ztg_counters *c = st->ctx->counters;
 	uint32_t entry = st->flow->detect.routes[index % ZTG_DETECT_ROUTE_RING];
 
-	c->signature_matches += r->new_matches;
 	if ((!r->block && !r->report) || entry == 0)
 		return 0;
 	place_by_entry(st, entry, index);
@@ -531,6 +532,7 @@ static int on_response_headers(struct feed_state *st, const struct ztg_http_mess
 	cfg = entry_detect(ztg_authz_policy(ctx->authz), entry);
 	ztg_detect_response(det, ctx->worker_index, cfg, msg, r);
 	ctx->counters->signature_scans++;
+	ctx->counters->signature_matches += r->new_matches;
 	rc = judge_detection(st, false, msg->index, r);
 	if (rc != 0 || !msg->has_body || df->stream[ZTG_DETECT_RESPONSE_BODY] != 0)
 		return rc;
@@ -549,7 +551,6 @@ static int on_response_headers(struct feed_state *st, const struct ztg_http_mess
 static int stop_held(struct feed_state *st)
 {
 	st->held = false;
-	st->ctx->detect_result.new_matches = 0;   /* counted when the block was held */
 	return judge_detection(st, st->held_request, st->held_index, &st->ctx->detect_result);
 }
 
@@ -575,13 +576,13 @@ static int on_body(struct feed_state *st, const struct ztg_http_event *ev, bool 
 			ctx->counters->signature_depth_reached++;
 			*stream = 0;
 		}
-		if (r->block && *stream != 0) {
-			ctx->counters->signature_matches += r->new_matches;
-			st->held = true;
-			st->held_request = ev->is_request;
-			st->held_index = ev->index;
-			return 0;
-		}
+	}
+	ctx->counters->signature_matches += r->new_matches;
+	if (!end && r->block && *stream != 0) {
+		st->held = true;
+		st->held_request = ev->is_request;
+		st->held_index = ev->index;
+		return 0;
 	}
 	return judge_detection(st, ev->is_request, ev->index, r);
 }
