@@ -325,7 +325,7 @@ struct ztg_policy_key_fetch {
 	uint32_t timeout_ms;
 };
 
-struct ztg_policy_arena;
+struct ztg_arena;
 struct ztg_sig_set;
 
 struct ztg_policy {
@@ -355,7 +355,7 @@ struct ztg_policy {
 	const char **claim_names;     /* "sub" never: it means the subject */
 	uint32_t claim_name_count;
 	struct ztg_policy_loc loc;    /* the policy file, line 0 */
-	struct ztg_policy_arena *arena;   /* private: owns everything above */
+	struct ztg_arena *arena;   /* private: owns everything above */
 };
 
 /*

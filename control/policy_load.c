@@ -30,6 +30,7 @@
 #include <libconfig.h>
 
 #include "auth/api_key.h"
+#include "arena.h"
 #include "auth/jwk.h"
 #include "config_check.h"
 #include "error_text.h"
@@ -115,31 +116,13 @@ const char *ztg_policy_severity_name(enum ztg_policy_severity severity)
 
 /* ------------------------------------------------------------------ arena */
 
-/*
- * Everything a policy points to lives in a few large zeroed blocks, so the
- * model is plain pointers and freeing it cannot miss a string.
- */
-struct ztg_policy_arena {
-	struct ztg_policy_arena *next;
-	size_t size;
-	size_t used;
-	max_align_t data[];
-};
-
-#define ARENA_BLOCK_BYTES (64u * 1024u)
-
 void ztg_policy_free(struct ztg_policy *policy)
 {
-	struct ztg_policy_arena *b, *next;
-
 	if (policy == NULL)
 		return;
 	for (uint32_t i = 0; i < policy->signature_set_count; i++)
 		ztg_sig_set_free(policy->signature_sets[i]);
-	for (b = policy->arena; b != NULL; b = next) {
-		next = b->next;
-		free(b);
-	}
+	ztg_arena_free(policy->arena);
 	free(policy);
 }
 
@@ -229,39 +212,13 @@ static void out_of_memory(struct loader *ld)
 
 static void *arena_alloc(struct loader *ld, size_t count, size_t size)
 {
-	struct ztg_policy_arena *b = ld->policy->arena;
-	const size_t align = sizeof(max_align_t);
-	size_t bytes;
 	void *p;
 
 	if (count == 0 || size == 0 || ld->nomem)
 		return NULL;
-	if (count > (SIZE_MAX - align) / size) {
+	p = ztg_arena_alloc(&ld->policy->arena, count, size);
+	if (p == NULL)
 		out_of_memory(ld);
-		return NULL;
-	}
-	bytes = (count * size + align - 1) / align * align;
-	if (b == NULL || b->size - b->used < bytes) {
-		size_t cap = bytes > ARENA_BLOCK_BYTES ? bytes : ARENA_BLOCK_BYTES;
-		struct ztg_policy_arena *nb = calloc(1, sizeof(*nb) + cap);
-
-		if (nb == NULL) {
-			out_of_memory(ld);
-			return NULL;
-		}
-		nb->size = cap;
-		/* A block made for one large array goes behind the current one, which keeps its free space. */
-		if (b != NULL && bytes > ARENA_BLOCK_BYTES / 4) {
-			nb->next = b->next;
-			b->next = nb;
-		} else {
-			nb->next = b;
-			ld->policy->arena = nb;
-		}
-		b = nb;
-	}
-	p = (char *)b->data + b->used;
-	b->used += bytes;
 	return p;
 }
 

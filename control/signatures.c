@@ -26,6 +26,7 @@
  */
 #include "signatures.h"
 
+#include "arena.h"
 #include "config_check.h"
 #include "error_text.h"
 
@@ -115,26 +116,11 @@ const char *ztg_sig_validator_name(enum ztg_sig_validator validator)
 
 /* ------------------------------------------------------------------ arena */
 
-/* Everything a set points to lives in a few large zeroed blocks: plain pointers, one free. */
-struct ztg_sig_arena {
-	struct ztg_sig_arena *next;
-	size_t size;
-	size_t used;
-	max_align_t data[];
-};
-
-#define ARENA_BLOCK_BYTES (64u * 1024u)
-
 void ztg_sig_set_free(struct ztg_sig_set *set)
 {
-	struct ztg_sig_arena *b, *next;
-
 	if (set == NULL)
 		return;
-	for (b = set->arena; b != NULL; b = next) {
-		next = b->next;
-		free(b);
-	}
+	ztg_arena_free(set->arena);
 	free(set);
 }
 
@@ -169,39 +155,13 @@ struct loader {
 
 static void *arena_alloc(struct loader *ld, size_t count, size_t size)
 {
-	struct ztg_sig_arena *b = ld->set->arena;
-	const size_t align = sizeof(max_align_t);
-	size_t bytes;
 	void *p;
 
 	if (count == 0 || size == 0 || ld->nomem)
 		return NULL;
-	if (count > (SIZE_MAX - align) / size) {
+	p = ztg_arena_alloc(&ld->set->arena, count, size);
+	if (p == NULL)
 		ld->nomem = true;
-		return NULL;
-	}
-	bytes = (count * size + align - 1) / align * align;
-	if (b == NULL || b->size - b->used < bytes) {
-		size_t cap = bytes > ARENA_BLOCK_BYTES ? bytes : ARENA_BLOCK_BYTES;
-		struct ztg_sig_arena *nb = calloc(1, sizeof(*nb) + cap);
-
-		if (nb == NULL) {
-			ld->nomem = true;
-			return NULL;
-		}
-		nb->size = cap;
-		/* A block made for one large array goes behind the current one, which keeps its free space. */
-		if (b != NULL && bytes > ARENA_BLOCK_BYTES / 4) {
-			nb->next = b->next;
-			b->next = nb;
-		} else {
-			nb->next = b;
-			ld->set->arena = nb;
-		}
-		b = nb;
-	}
-	p = (char *)b->data + b->used;
-	b->used += bytes;
 	return p;
 }
 

@@ -172,7 +172,7 @@ struct ztg_sig_rule {
 	struct ztg_policy_loc loc;
 };
 
-struct ztg_sig_arena;
+struct ztg_arena;
 
 struct ztg_sig_set {
 	const char *name;
@@ -180,7 +180,7 @@ struct ztg_sig_set {
 	struct ztg_sig_rule *rules;
 	uint32_t rule_count;
 	struct ztg_policy_loc loc;    /* the file, and the line of its name */
-	struct ztg_sig_arena *arena;  /* private: owns everything above */
+	struct ztg_arena *arena;  /* private: owns everything above */
 };
 
 /* Names: "?" for a value out of range, never NULL; from_name 0 or -1. */
