@@ -368,6 +368,13 @@ int ztg_prom_histogram(struct ztg_prom_writer *w, const struct ztg_prom_label *l
 	return commit(w, start, rc);
 }
 
+int ztg_prom_fail(struct ztg_prom_writer *w, int error)
+{
+	if (w->error == 0)
+		w->error = error;
+	return w->error;
+}
+
 int ztg_prom_finish(const struct ztg_prom_writer *w, const char **data, size_t *len)
 {
 	if (w->error)

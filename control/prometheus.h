@@ -118,6 +118,9 @@ int ztg_prom_sample_double(struct ztg_prom_writer *w, const struct ztg_prom_labe
 int ztg_prom_histogram(struct ztg_prom_writer *w, const struct ztg_prom_label *labels, size_t label_count,
 		       const struct ztg_prom_histogram *h);
 
+/* Fail the page with the caller's own error (e.g. -ENOMEM gathering samples); sticky like the writer's. */
+int ztg_prom_fail(struct ztg_prom_writer *w, int error);
+
 /*
  * The page: 0 with *data and *len set (the writer still owns the bytes; they
  * are followed by a NUL, and an empty page is "" with length 0), or the first

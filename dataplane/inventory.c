@@ -82,6 +82,40 @@ void ztg_inventory_observe(struct ztg_inventory *inv, const struct ztg_event *e,
 	ep->last_seen = when;
 }
 
+/* The summary's entry for service `name`: a new one while there is room, then the last, "_other". */
+static uint32_t summary_service(struct ztg_inventory_summary *out, const char *name)
+{
+	uint32_t s;
+
+	for (s = 0; s < out->service_count; s++) {
+		if (strcmp(out->services[s].name, name) == 0)
+			return s;
+	}
+	if (s == ZTG_INVENTORY_SUMMARY_SERVICES - 1 || s == ZTG_INVENTORY_SUMMARY_SERVICES) {
+		s = ZTG_INVENTORY_SUMMARY_SERVICES - 1;
+		name = "_other";
+	}
+	if (s == out->service_count)
+		out->service_count++;
+	snprintf(out->services[s].name, sizeof(out->services[s].name), "%s", name);
+	return s;
+}
+
+void ztg_inventory_summarize(const struct ztg_inventory *inv, struct ztg_inventory_summary *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->endpoints = inv->count;
+	out->overflow = inv->overflow;
+	for (uint32_t i = 0; i < inv->count; i++) {
+		const struct endpoint *ep = &inv->endpoints[i];
+		uint32_t s = summary_service(out, ep->service);
+
+		out->requests += ep->requests;
+		out->services[s].endpoints++;
+		out->services[s].requests += ep->requests;
+	}
+}
+
 static int by_requests(const void *a, const void *b)
 {
 	const struct endpoint *x = *(const struct endpoint *const *)a, *y = *(const struct endpoint *const *)b;

@@ -27,6 +27,24 @@ void ztg_inventory_free(struct ztg_inventory *inv);
 /* Record e if it is a no_route decision; other events are ignored. */
 void ztg_inventory_observe(struct ztg_inventory *inv, const struct ztg_event *e, time_t when);
 
+/* Services a summary keeps apart; the rest are added up under "_other". */
+#define ZTG_INVENTORY_SUMMARY_SERVICES 64
+
+/* What /metrics exports: counts only, by service (names from the policy: a bounded set). */
+struct ztg_inventory_summary {
+	uint32_t endpoints;
+	uint64_t requests;
+	uint64_t overflow;             /* requests to endpoints that found no room */
+	uint32_t service_count;
+	struct {
+		char name[ZTG_EVENT_NAME_MAX];
+		uint32_t endpoints;
+		uint64_t requests;
+	} services[ZTG_INVENTORY_SUMMARY_SERVICES];
+};
+
+void ztg_inventory_summarize(const struct ztg_inventory *inv, struct ztg_inventory_summary *out);
+
 /* Endpoints by request count, most called first: a table, or one JSON document. */
 void ztg_inventory_print(const struct ztg_inventory *inv, bool json, FILE *out);
 

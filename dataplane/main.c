@@ -26,6 +26,8 @@
 #include <rte_version.h>
 #include <unistd.h>
 
+#include "audit_log.h"
+#include "capture.h"
 #include "control_socket.h"
 #include "identity_control.h"
 #include "inventory.h"
@@ -37,6 +39,7 @@
 #include "port.h"
 #include "stats.h"
 #include "telemetry.h"
+#include "top.h"
 #include "worker.h"
 
 #define MAX_PORTS         (2 * ZTG_MAX_PAIRS)
@@ -45,13 +48,20 @@
 #define MANAGEMENT_TICK_MS 100
 #define LINK_WAIT_MS      3000
 
-/* The signal handler's only way to reach the management loop. */
+/* The signal handlers' only way to reach the management loop. */
 static atomic_bool stop_requested;
+static atomic_bool reopen_requested;     /* SIGHUP: reopen the event log (logrotate) */
 
 static void on_signal(int signo)
 {
 	(void)signo;
 	atomic_store(&stop_requested, true);
+}
+
+static void on_hangup(int signo)
+{
+	(void)signo;
+	atomic_store(&reopen_requested, true);
 }
 
 /* Where a compiled policy came from: shown by status, persisted as the last good policy. */
@@ -69,6 +79,8 @@ struct ztg_app {
 	struct ztg_worker *workers[ZTG_MAX_WORKERS];
 	unsigned int worker_lcores[ZTG_MAX_WORKERS];
 	const struct ztg_counters *worker_counters[ZTG_MAX_WORKERS];
+	const struct ztg_tally *worker_tallies[ZTG_MAX_WORKERS];
+	struct ztg_route_labels *route_labels;   /* the (service, route) label slots of every policy so far */
 	uint16_t worker_count;
 	uint16_t ports[MAX_PORTS];
 	uint16_t port_count;
@@ -76,7 +88,7 @@ struct ztg_app {
 	bool ports_stopped;
 	struct rte_mempool *pool;
 	struct rte_ring *events;
-	FILE *event_log;
+	struct ztg_audit_log *audit_log;   /* the event ring's consumer, the event log's one writer */
 	/*
 	 * The policy in force (NULL: none), published to the workers with one
 	 * pointer store; the one it replaced is kept for rollback and freed
@@ -92,8 +104,14 @@ struct ztg_app {
 	struct ztg_control *control;
 	struct ztg_metrics_http *metrics;   /* GET /metrics (--metrics); NULL: off */
 	struct ztg_inventory *inventory;  /* shadow endpoints, from the events */
+	struct ztg_top *top;             /* ztgatectl top: request rates from the tallies, identities from the events */
 	struct ztg_identity_control *identity;   /* JWKS fetches, revocations */
-	/* The latest events for ztgatectl events; event number n sits in slot n % RECENT_EVENTS. */
+	struct ztg_capture *capture;     /* ztgatectl capture: packets of denied flows */
+	bool pdump;                      /* dpdk-dumpcap can attach */
+	/*
+	 * The latest events for ztgatectl events; event number n sits in slot n % RECENT_EVENTS.
+	 * Fed on the event writer's thread: read recent, recent_next and inventory under its observed lock.
+	 */
 	struct ztg_event *recent;
 	uint64_t recent_next;
 	double wall_start;               /* realtime seconds at tsc_start, to date events */
@@ -102,14 +120,24 @@ struct ztg_app {
 };
 
 #define EVENT_RING_SIZE 8192
+/* Labelled counters per worker (requests by route, verdict, reason; rule hits; auth failures). */
+#define TALLY_CAPACITY 16384
+/* (service, route) pairs metrics keep apart; later ones are counted under "_other". */
+#define ROUTE_LABELS_CAPACITY 4096
 /* Shadow endpoints remembered; more only counts as overflow. */
 #define INVENTORY_CAPACITY 4096
+/* Identities ztgatectl top tells apart; beyond that the least seen gives way (top.h). */
+#define TOP_IDENTITIES 256
 /* Events kept for ztgatectl events (--follow polls with a cursor into them). */
 #define RECENT_EVENTS 1024
 
+static void observe_event(void *arg, const struct ztg_event *e, double when);
+
 static int open_events(struct ztg_app *app, char *err, size_t err_len)
 {
+	struct ztg_audit_log_config config;
 	struct timespec now;
+	char why[PATH_MAX + 128];
 
 	app->events = ztg_events_ring_create(EVENT_RING_SIZE);
 	if (app->events == NULL) {
@@ -122,39 +150,77 @@ static int open_events(struct ztg_app *app, char *err, size_t err_len)
 		snprintf(err, err_len, "out of memory for the API inventory");
 		return -1;
 	}
-	app->event_log = stdout;
-	if (app->opts.event_log[0] != '\0') {
-		app->event_log = fopen(app->opts.event_log, "a");
-		if (app->event_log == NULL) {
-			snprintf(err, err_len, "--event-log: %.900s: %s", app->opts.event_log, strerror(errno));
-			return -1;
-		}
-		setvbuf(app->event_log, NULL, _IOLBF, 0);
-	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	app->tsc_start = rte_rdtsc();
 	app->wall_start = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	config = (struct ztg_audit_log_config){
+		.ring = app->events,
+		.path = app->opts.event_log[0] != '\0' ? app->opts.event_log : NULL,
+		.max_bytes = app->opts.event_log_max_bytes,
+		.keep = app->opts.event_log_keep,
+		.syslog_facility = app->opts.event_syslog,
+		.wall_start = app->wall_start,
+		.tsc_start = app->tsc_start,
+		.tsc_hz = rte_get_tsc_hz(),
+		.observe = observe_event,
+		.observe_arg = app,
+	};
+	app->audit_log = ztg_audit_log_start(&config, why, sizeof(why));
+	if (app->audit_log == NULL) {
+		snprintf(err, err_len, "--event-log: %.900s", why);
+		return -1;
+	}
 	return 0;
 }
 
+/* On the event writer's thread, its observed lock held. */
 static void observe_event(void *arg, const struct ztg_event *e, double when)
 {
 	struct ztg_app *app = arg;
 
 	ztg_inventory_observe(app->inventory, e, (time_t)when);
+	ztg_top_observe(app->top, e);
 	app->recent[app->recent_next++ % RECENT_EVENTS] = *e;
 }
 
-static void drain_events(struct ztg_app *app)
+/*
+ * The producers have stopped: the writer drains what they left and stops,
+ * or is given up on when its output takes nothing (audit_log.h). Says what
+ * happened to every event.
+ */
+static void close_events(struct ztg_app *app)
 {
-	ztg_events_drain(app->events, app->event_log, EVENT_RING_SIZE, app->wall_start, app->tsc_start,
-			 rte_get_tsc_hz(), observe_event, app);
+	struct ztg_audit_log_totals t;
+
+	if (app->audit_log == NULL)
+		return;
+	ztg_audit_log_stop(app->audit_log, &t);
+	app->audit_log = NULL;
+	printf("ztgate: event log: %" PRIu64 " events, %" PRIu64 " lines written, %" PRIu64 " rotations",
+	       t.events, t.file.lines, t.file.rotations);
+	if (t.file.lost || t.submitted_lost)
+		printf(", %" PRIu64 " lines lost to a failing output, %" PRIu64 " command lines to a full queue",
+		       t.file.lost, t.submitted_lost);
+	if (t.gave_up)
+		printf("; its output took nothing for %u ms: stopped with %" PRIu64 " lines unwritten",
+		       ZTG_AUDIT_LOG_STOP_IDLE_MS, t.abandoned);
+	printf("\n");
 }
 
 static void record_release(struct policy_record *r)
 {
 	free(r->bundle);
 	memset(r, 0, sizeof(*r));
+}
+
+/* Give the policy's routes their metric label slots, kept across every policy this process loads. */
+static int label_routes(struct ztg_app *app, struct ztg_authz *authz, char *err, size_t err_len)
+{
+	if (ztg_authz_label_routes(authz, app->route_labels) != 0) {
+		snprintf(err, err_len, "out of memory for the metric labels of the policy's routes");
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -186,7 +252,8 @@ static struct ztg_authz *compile_policy(struct ztg_app *app, const char *path, F
 	src.policy = NULL;                       /* the authz owns it now, or freed it */
 	if (authz != NULL && (ztg_authz_attach_detect(authz, &src.compiled, app->opts.worker_count,
 							   app->opts.signature_streams, err, err_len) != 0 ||
-			      ztg_identity_control_prepare(app->identity, authz, err, err_len) != 0)) {
+			      ztg_identity_control_prepare(app->identity, authz, err, err_len) != 0 ||
+			      label_routes(app, authz, err, err_len) != 0)) {
 		ztg_authz_free(authz);
 		authz = NULL;
 	}
@@ -378,7 +445,16 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 									       o->http_limits.max_head_bytes);
 			char name[32];
 
+			struct ztg_tally *tally = rte_malloc_socket("ztg_tally", ztg_tally_size(TALLY_CAPACITY),
+								    RTE_CACHE_LINE_SIZE, socket);
+
 			ztg_session_context_init(&w->session, o, stream_pool, http_pool, &w->counters, (uint16_t)lcore);
+			if (tally == NULL) {
+				snprintf(err, err_len, "worker %u: out of memory for its labelled counters", lcore);
+				return -1;
+			}
+			w->session.tally = ztg_tally_init(tally, TALLY_CAPACITY);
+			app->worker_tallies[i] = w->session.tally;
 			w->session.authz = atomic_load(&app->policy);
 			w->session.events = app->events;
 			w->policy = &app->policy;
@@ -476,6 +552,30 @@ static int setup_ports(struct ztg_app *app, char *err, size_t err_len)
 	return 0;
 }
 
+/* ztgatectl capture, and dpdk-dumpcap whenever the EAL lets a secondary process attach. */
+static int open_capture(struct ztg_app *app, char *err, size_t err_len)
+{
+	const char *prefix = strrchr(rte_eal_get_runtime_dir(), '/');
+	char why[256];
+
+	app->capture = ztg_capture_create(app->worker_count, app->worker_counters, app->rcu,
+					  app->opts.forward_only ? "ztgate runs --forward-only: it denies no flow" : NULL);
+	if (app->capture == NULL) {
+		snprintf(err, err_len, "out of memory for packet capture");
+		return -1;
+	}
+	for (uint16_t i = 0; i < app->worker_count; i++) {
+		if (app->workers[i]->flows != NULL)
+			app->workers[i]->capture = ztg_capture_published(app->capture);
+	}
+	app->pdump = ztg_capture_pdump_start(why, sizeof(why));
+	if (app->pdump)
+		printf("  dpdk-dumpcap    = on (dpdk-dumpcap --file-prefix=%s -i PORT)\n", prefix ? prefix + 1 : "rte");
+	else
+		printf("  dpdk-dumpcap    = off: %s\n", why);
+	return 0;
+}
+
 static int write_ready_file(const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -497,6 +597,9 @@ static void fill_stats_source(const struct ztg_app *app, struct ztg_stats_source
 		.workers = app->worker_counters,
 		.port_count = app->port_count,
 		.ports = app->ports,
+		.tallies = app->worker_tallies,
+		.route_labels = app->route_labels,
+		.pool = app->pool,
 	};
 }
 
@@ -1042,7 +1145,7 @@ static enum ztg_control_status command_events(struct ztg_app *app, int argc, cha
 			return ZTG_CONTROL_USAGE;
 		}
 	}
-	drain_events(app);
+	ztg_audit_log_observed_lock(app->audit_log);
 	next = app->recent_next;
 	first = next > RECENT_EVENTS ? next - RECENT_EVENTS : 0;
 	if (have_since && since > first)
@@ -1055,6 +1158,7 @@ static enum ztg_control_status command_events(struct ztg_app *app, int argc, cha
 			fputc(',', out);
 		ztg_events_write_json(out, &app->recent[n % RECENT_EVENTS], app->wall_start, app->tsc_start, hz);
 	}
+	ztg_audit_log_observed_unlock(app->audit_log);
 	if (json)
 		fprintf(out, "]}\n");
 	else
@@ -1062,23 +1166,62 @@ static enum ztg_control_status command_events(struct ztg_app *app, int argc, cha
 	return ZTG_CONTROL_OK;
 }
 
-/* Every command, whoever sent it and however it ended, leaves one audit line in the event log. */
+/*
+ * top [--json] [--again]: requests/s by verdict, service and reason, and the
+ * identities seen most in the events (top.h). --again marks the polls of
+ * ztgatectl top after its first.
+ */
+static enum ztg_control_status command_top(struct ztg_app *app, int argc, char **argv, bool json, FILE *out)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") != 0 && strcmp(argv[i], "--again") != 0) {
+			fprintf(out, "top: unknown argument %s (--json)\n", argv[i]);
+			return ZTG_CONTROL_USAGE;
+		}
+	}
+	ztg_top_print(app->top, json, out);
+	return ZTG_CONTROL_OK;
+}
+
+static bool top_repeated(int argc, char **argv)
+{
+	if (strcmp(argv[0], "top") != 0)
+		return false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--again") == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Every command, whoever sent it and however it ended, leaves one audit line
+ * in the event log: handed to its writer, never written here, so a stuck
+ * output cannot stall the control socket.
+ */
 static void audit(struct ztg_app *app, const struct ztg_control_peer *peer, int argc, char **argv,
 		  enum ztg_control_status status)
 {
-	char stamp[32];
+	char line[ZTG_AUDIT_LOG_LINE_MAX], stamp[32];
+	FILE *out = fmemopen(line, sizeof(line), "w");
+	long len;
 
+	if (out == NULL)
+		return;
 	ztg_events_format_utc(time(NULL), stamp, sizeof(stamp));
-	fprintf(app->event_log, "{\"timestamp\":\"%s\",\"audit\":{\"uid\":%u,\"pid\":%d,\"command\":", stamp,
+	fprintf(out, "{\"timestamp\":\"%s\",\"audit\":{\"uid\":%u,\"pid\":%d,\"command\":", stamp,
 		(unsigned int)peer->uid, (int)peer->pid);
-	ztg_events_write_string(app->event_log, argv[0]);
-	fprintf(app->event_log, ",\"args\":[");
+	ztg_events_write_string(out, argv[0]);
+	fprintf(out, ",\"args\":[");
 	for (int i = 1; i < argc; i++) {
-		fprintf(app->event_log, "%s", i > 1 ? "," : "");
-		ztg_events_write_string(app->event_log, argv[i]);
+		fprintf(out, "%s", i > 1 ? "," : "");
+		ztg_events_write_string(out, argv[i]);
 	}
-	fprintf(app->event_log, "],\"status\":%d}}\n", (int)status);
-	fflush(app->event_log);
+	fprintf(out, "],\"status\":%d}}\n", (int)status);
+	len = ftell(out);
+	fclose(out);
+	/* A line cut by the buffer (arguments near ZTG_CONTROL_MAX_REQUEST) is refused and counted by submit. */
+	ztg_audit_log_submit(app->audit_log, line, len > 0 ? (size_t)len : 0);
 }
 
 static enum ztg_control_status handle_command(void *arg, const struct ztg_control_peer *peer, int argc, char **argv,
@@ -1102,13 +1245,19 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 	} else if (strcmp(argv[0], "events") == 0) {
 		status = command_events(app, argc, argv, json, out);
 	} else if (strcmp(argv[0], "inventory") == 0) {
+		ztg_audit_log_observed_lock(app->audit_log);
 		ztg_inventory_print(app->inventory, json, out);
+		ztg_audit_log_observed_unlock(app->audit_log);
 		status = ZTG_CONTROL_OK;
 	} else if (strcmp(argv[0], "explain") == 0) {
 		status = command_explain(app, argc, argv, json, out);
 	} else if (strcmp(argv[0], "revoke") == 0 || strcmp(argv[0], "unrevoke") == 0 ||
 		   strcmp(argv[0], "revocations") == 0 || strcmp(argv[0], "keys") == 0) {
 		status = ztg_identity_control_command(app->identity, argc, argv, json, out);
+	} else if (strcmp(argv[0], "top") == 0) {
+		status = command_top(app, argc, argv, json, out);
+	} else if (strcmp(argv[0], "capture") == 0) {
+		status = ztg_capture_command(app->capture, argc, argv, json, out);
 	} else if (strcmp(argv[0], "stats") == 0) {
 		fill_stats_source(app, &src, (double)(time(NULL) - app->started_at));
 		if (json)
@@ -1117,12 +1266,12 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 			ztg_stats_print_final(out, &src);
 		status = ZTG_CONTROL_OK;
 	} else {
-		fprintf(out, "unknown command '%s' (status, stats, policy, flows, events, explain, inventory, apply, "
-			"rollback, keys, revoke, unrevoke, revocations)\n", argv[0]);
+		fprintf(out, "unknown command '%s' (status, stats, top, policy, flows, events, explain, inventory, apply, "
+			"rollback, keys, revoke, unrevoke, revocations, capture)\n", argv[0]);
 		status = ZTG_CONTROL_USAGE;
 	}
-	/* events --since N is what --follow polls with: its first call is the one worth a line. */
-	if (strcmp(argv[0], "events") != 0 || operand(argc, argv) == NULL)
+	/* events --since N and top --again are what --follow and top poll with: their first call is worth a line. */
+	if ((strcmp(argv[0], "events") != 0 || operand(argc, argv) == NULL) && !top_repeated(argc, argv))
 		audit(app, peer, argc, argv, status);
 	return status;
 }
@@ -1145,10 +1294,15 @@ static void manage(struct ztg_app *app, uint64_t start_tsc)
 			ztg_control_serve(app->control, MANAGEMENT_TICK_MS, handle_command, app);
 		else
 			rte_delay_us_sleep(MANAGEMENT_TICK_MS * 1000);
-		drain_events(app);
+		if (atomic_exchange(&reopen_requested, false))
+			ztg_audit_log_reopen(app->audit_log);
+		ztg_capture_poll(app->capture);
 		t = rte_rdtsc();
 		if (o->duration && t - start_tsc >= (uint64_t)o->duration * hz)
 			break;
+		/* Due once a second; out of memory keeps the last view, whose sample number then stands still. */
+		ztg_top_sample(app->top, src.tallies, src.worker_count, src.route_labels,
+			       (double)(t - start_tsc) / (double)hz);
 		if (o->stats_interval && t >= next_stats) {
 			ztg_stats_print_interval(stdout, &src, &previous, o->stats_interval);
 			next_stats += (uint64_t)o->stats_interval * hz;
@@ -1176,6 +1330,10 @@ static void stop_ports(struct ztg_app *app)
 
 static void cleanup(struct ztg_app *app)
 {
+	/* The workers have stopped; it needs their counters and the RCU variable. */
+	ztg_capture_free(app->capture, stdout);
+	if (app->pdump)
+		ztg_capture_pdump_stop();
 	ztg_metrics_http_stop(app->metrics);   /* it reads the workers' counters */
 	ztg_telemetry_close();          /* before the workers' counters go */
 	stop_ports(app);
@@ -1190,11 +1348,13 @@ static void cleanup(struct ztg_app *app)
 		ztg_stream_pool_free(w->session.stream_pool);
 		ztg_http_pool_free(w->session.http_pool);
 		ztg_authn_worker_release(&w->session.authn);
+		rte_free(w->session.tally);
 		rte_free(w);
 	}
 	/* Its fetch thread uses the policy in force: stopped before any policy is freed. */
 	ztg_identity_control_free(app->identity);
 	rte_mempool_free(app->pool);
+	close_events(app);              /* its writer reads the ring, and feeds the inventory */
 	rte_ring_free(app->events);
 	ztg_authz_free(atomic_load(&app->policy));
 	ztg_authz_free(app->previous);
@@ -1203,15 +1363,23 @@ static void cleanup(struct ztg_app *app)
 	rte_free(app->rcu);
 	ztg_control_close(app->control);
 	ztg_inventory_free(app->inventory);
+	ztg_top_free(app->top);          /* after close_events: the writer feeds it */
+	ztg_route_labels_free(app->route_labels);
 	free(app->recent);
-	if (app->event_log != NULL && app->event_log != stdout)
-		fclose(app->event_log);
 }
 
 /* The metrics server's view, filled on its thread from what stays put while ztgate runs. */
 static void metrics_source(void *arg, struct ztg_stats_source *src)
 {
-	fill_stats_source(arg, src, 0);
+	struct ztg_app *app = arg;
+
+	fill_stats_source(app, src, 0);
+	if (app->inventory != NULL && app->audit_log != NULL) {
+		ztg_audit_log_observed_lock(app->audit_log);
+		ztg_inventory_summarize(app->inventory, &src->shadow);
+		ztg_audit_log_observed_unlock(app->audit_log);
+		src->shadow_known = true;
+	}
 }
 
 static int run(struct ztg_app *app)
@@ -1222,6 +1390,18 @@ static int run(struct ztg_app *app)
 	uint16_t launched = 0;
 
 	app->identity = ztg_identity_control_create(app->opts.state_dir, err, sizeof(err));
+	/* Before any policy: every policy's routes take their label slots here, and readers never see it change. */
+	app->route_labels = ztg_route_labels_create(ROUTE_LABELS_CAPACITY);
+	if (app->route_labels == NULL) {
+		snprintf(err, sizeof(err), "out of memory for %u route labels", ROUTE_LABELS_CAPACITY);
+		goto fail;
+	}
+	/* Before the events: their writer feeds it from its first event. */
+	app->top = ztg_top_create(TOP_IDENTITIES);
+	if (app->top == NULL) {
+		snprintf(err, sizeof(err), "out of memory for ztgatectl top's %u identities", TOP_IDENTITIES);
+		goto fail;
+	}
 	/* Workers first: a policy's signatures get a Hyperscan scratch for each. */
 	if (app->identity == NULL || select_workers(app, err, sizeof(err)) < 0 || load_policy(app, err, sizeof(err)) < 0 ||
 	    check_ports(app, err, sizeof(err)) < 0)
@@ -1230,7 +1410,7 @@ static int run(struct ztg_app *app)
 	ztg_options_print(stdout, &app->opts);
 	print_policy(app);
 	if (open_events(app, err, sizeof(err)) < 0 || create_workers(app, err, sizeof(err)) < 0 ||
-	    setup_ports(app, err, sizeof(err)) < 0)
+	    setup_ports(app, err, sizeof(err)) < 0 || open_capture(app, err, sizeof(err)) < 0)
 		goto fail;
 	ztg_identity_control_attach(app->identity, app->rcu);
 	if (ztg_identity_control_start(app->identity, err, sizeof(err)) < 0)
@@ -1269,7 +1449,7 @@ static int run(struct ztg_app *app)
 	atomic_store(&app->stop, true);
 	rte_eal_mp_wait_lcore();
 	stop = rte_rdtsc();
-	drain_events(app);
+	close_events(app);
 	stop_ports(app);
 	printf("ztgate: stopped: workers drained, ports stopped\n");
 
@@ -1314,6 +1494,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_hangup);
 
 	rc = run(&app);
 	rte_eal_cleanup();

@@ -171,6 +171,119 @@ static int put_ports(struct ztg_prom_writer *w, const struct ztg_stats_source *s
 	return rc;
 }
 
+/* The workers' labelled counters: requests, blocked responses, rule hits, authentication failures. */
+static void put_tallies(struct ztg_prom_writer *w, const struct ztg_stats_source *src)
+{
+	struct ztg_tally_row *rows = NULL;
+	uint64_t lost = 0;
+	long n;
+
+	if (src->tallies == NULL)
+		return;
+	n = ztg_tally_collect(src->tallies, src->worker_count, 0, &rows, &lost);
+	if (n < 0) {
+		ztg_prom_fail(w, -ENOMEM);
+		return;
+	}
+	/* Rows come sorted by tag, so each kind's rows are together, in the order of the families below. */
+	ztg_prom_family(w, "ztgate_requests_total", ZTG_PROM_COUNTER,
+			"HTTP requests by where the policy placed them, what was done and why "
+			"(service and route empty: no service took it)");
+	for (long i = 0; i < n; i++) {
+		uint32_t slot = ztg_tally_tag_a(rows[i].tag);
+		const struct ztg_prom_label labels[] = {
+			{"service", ztg_route_labels_value(src->route_labels, slot, false)},
+			{"route", ztg_route_labels_value(src->route_labels, slot, true)},
+			{"verdict", ztg_tally_verdict_name((enum ztg_tally_verdict)ztg_tally_tag_b(rows[i].tag))},
+			{"reason", rows[i].name != NULL ? rows[i].name : ""},
+		};
+
+		if (ztg_tally_tag_kind(rows[i].tag) == ZTG_TALLY_REQUEST)
+			ztg_prom_sample_u64(w, labels, RTE_DIM(labels), rows[i].count);
+	}
+	ztg_prom_family(w, "ztgate_responses_blocked_total", ZTG_PROM_COUNTER,
+			"Responses cut off by signatures, by the route of their request");
+	for (long i = 0; i < n; i++) {
+		uint32_t slot = ztg_tally_tag_a(rows[i].tag);
+		const struct ztg_prom_label labels[] = {
+			{"service", ztg_route_labels_value(src->route_labels, slot, false)},
+			{"route", ztg_route_labels_value(src->route_labels, slot, true)},
+			{"reason", rows[i].name != NULL ? rows[i].name : ""},
+		};
+
+		if (ztg_tally_tag_kind(rows[i].tag) == ZTG_TALLY_RESPONSE_BLOCKED)
+			ztg_prom_sample_u64(w, labels, RTE_DIM(labels), rows[i].count);
+	}
+	ztg_prom_family(w, "ztgate_signature_hits_total", ZTG_PROM_COUNTER,
+			"Messages each signature rule matched (alerting, scoring or blocking)");
+	for (long i = 0; i < n; i++) {
+		char id[16];
+		const struct ztg_prom_label label = {"rule", id};
+
+		if (ztg_tally_tag_kind(rows[i].tag) != ZTG_TALLY_RULE)
+			continue;
+		snprintf(id, sizeof(id), "%u", ztg_tally_tag_b(rows[i].tag));
+		ztg_prom_sample_u64(w, &label, 1, rows[i].count);
+	}
+	ztg_prom_family(w, "ztgate_auth_failures_total", ZTG_PROM_COUNTER,
+			"Requests whose credentials were refused, by reason");
+	for (long i = 0; i < n; i++) {
+		const struct ztg_prom_label label = {"reason", rows[i].name != NULL ? rows[i].name : ""};
+
+		if (ztg_tally_tag_kind(rows[i].tag) == ZTG_TALLY_AUTH_FAILURE)
+			ztg_prom_sample_u64(w, &label, 1, rows[i].count);
+	}
+	ztg_prom_family(w, "ztgate_labelled_counts_lost_total", ZTG_PROM_COUNTER,
+			"Counts the labelled families above could not keep: a worker's table was full");
+	ztg_prom_sample_u64(w, NULL, 0, lost);
+	free(rows);
+}
+
+/* Packets from the rx burst that brought them to the tx burst that sent them on. */
+static void put_latency(struct ztg_prom_writer *w, const struct ztg_stats_source *src, const struct ztg_counters *t)
+{
+	double bounds[ZTG_LATENCY_BUCKETS - 1];
+	double hz = src->tsc_hz ? (double)src->tsc_hz : 1;
+	const struct ztg_prom_histogram h = {
+		.bucket_count = RTE_DIM(bounds),
+		.bounds = bounds,
+		.counts = t->latency,
+		.sum = (double)t->latency_cycles / hz,
+	};
+
+	for (unsigned int i = 0; i < RTE_DIM(bounds); i++)
+		bounds[i] = (double)(UINT64_C(1) << (ZTG_LATENCY_FIRST_LOG2 + i)) / hz;
+	ztg_prom_family(w, "ztgate_packet_latency_seconds", ZTG_PROM_HISTOGRAM,
+			"Time forwarded packets spent in ztgate, from their rx burst to their tx burst");
+	ztg_prom_histogram(w, NULL, 0, &h);
+}
+
+/* The API inventory: endpoints called that no route describes, by service (never by path). */
+static void put_shadow(struct ztg_prom_writer *w, const struct ztg_stats_source *src)
+{
+	const struct ztg_inventory_summary *s = &src->shadow;
+
+	if (!src->shadow_known)
+		return;
+	ztg_prom_family(w, "ztgate_shadow_endpoints", ZTG_PROM_GAUGE,
+			"Endpoints (method and path shape) called that no route describes, by service");
+	for (uint32_t i = 0; i < s->service_count; i++) {
+		const struct ztg_prom_label label = {"service", s->services[i].name};
+
+		ztg_prom_sample_u64(w, &label, 1, s->services[i].endpoints);
+	}
+	ztg_prom_family(w, "ztgate_shadow_requests_total", ZTG_PROM_COUNTER,
+			"Requests to endpoints no route describes, by service");
+	for (uint32_t i = 0; i < s->service_count; i++) {
+		const struct ztg_prom_label label = {"service", s->services[i].name};
+
+		ztg_prom_sample_u64(w, &label, 1, s->services[i].requests);
+	}
+	ztg_prom_family(w, "ztgate_shadow_requests_overflow_total", ZTG_PROM_COUNTER,
+			"Requests to shadow endpoints beyond what the inventory keeps");
+	ztg_prom_sample_u64(w, NULL, 0, s->overflow);
+}
+
 int ztg_metrics_render(const struct ztg_stats_source *src, struct ztg_prom_writer *w)
 {
 	struct ztg_counters total;
@@ -187,6 +300,16 @@ int ztg_metrics_render(const struct ztg_stats_source *src, struct ztg_prom_write
 		struct ztg_prom_label label = {"reason", ztg_drop_reason_name((enum ztg_drop_reason)r)};
 
 		ztg_prom_sample_u64(w, &label, 1, total.drops[r]);
+	}
+	put_tallies(w, src);
+	put_latency(w, src, &total);
+	put_shadow(w, src);
+	if (src->pool != NULL) {
+		/* Mbufs in the per-lcore caches count as free: in use means held by a NIC ring, a worker or an injected frame. */
+		ztg_prom_family(w, "ztgate_mbufs", ZTG_PROM_GAUGE, "Packet buffers in the pool");
+		ztg_prom_sample_u64(w, NULL, 0, src->pool->size);
+		ztg_prom_family(w, "ztgate_mbufs_in_use", ZTG_PROM_GAUGE, "Packet buffers not free in the pool");
+		ztg_prom_sample_u64(w, NULL, 0, rte_mempool_in_use_count(src->pool));
 	}
 	put_ports(w, src);
 	ztg_prom_family(w, "ztgate_workers", ZTG_PROM_GAUGE, "Worker lcores");

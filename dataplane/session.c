@@ -97,6 +97,10 @@ static void fill_event(const struct ztg_session_context *ctx, const struct ztg_f
 	e->request_index = st->request_index;
 	e->flow = *key;
 	e->initiator = initiator;
+	if (st->flow != NULL) {
+		e->bytes[0] = st->flow->bytes[initiator];
+		e->bytes[1] = st->flow->bytes[initiator ^ 1];
+	}
 	e->lcore = ctx->lcore;
 	e->action = (uint8_t)action;
 	snprintf(e->reason, sizeof(e->reason), "%s", st->reason);
@@ -328,6 +332,39 @@ static enum ztg_verdict verdict_of(enum ztg_policy_action action)
 	}
 }
 
+static enum ztg_tally_verdict tally_verdict_of(enum ztg_verdict verdict)
+{
+	switch (verdict) {
+	case ZTG_VERDICT_RESET:
+		return ZTG_TALLY_RESET;
+	case ZTG_VERDICT_DROP:
+		return ZTG_TALLY_DROP;
+	default:
+		return ZTG_TALLY_DENY;
+	}
+}
+
+/* One request's fate under its route's label slot: counted once, when it is final. */
+static void tally_request(struct ztg_session_context *ctx, uint32_t slot, enum ztg_tally_verdict verdict,
+			  const char *reason)
+{
+	if (ctx->tally != NULL)
+		ztg_tally_add(ctx->tally, ztg_tally_tag(ZTG_TALLY_REQUEST, slot, verdict), reason, 1);
+}
+
+/* Count what a scan newly matched: in signature_matches, and by rule id (the tail of r->rules) in the tally. */
+static void tally_rule_hits(struct ztg_session_context *ctx, const struct ztg_detect_result *r)
+{
+	uint32_t end = r->match_count < ZTG_DETECT_MAX_MATCHES ? r->match_count : ZTG_DETECT_MAX_MATCHES;
+	uint32_t start = r->match_count - r->new_matches;
+
+	ctx->counters->signature_matches += r->new_matches;
+	if (ctx->tally == NULL)
+		return;
+	for (uint32_t i = start; i < end; i++)
+		ztg_tally_add(ctx->tally, ztg_tally_tag(ZTG_TALLY_RULE, 0, r->rules[i]), NULL, 1);
+}
+
 /*
  * The route allows the request: now who sent it, and may they? false when
  * the identity check refuses it (st->auth says why).
@@ -360,6 +397,8 @@ static bool authenticate(struct feed_state *st, const struct ztg_http_message *m
 		return true;
 	}
 	c->auth_denied++;
+	if (ctx->tally != NULL)
+		ztg_tally_add(ctx->tally, ztg_tally_tag(ZTG_TALLY_AUTH_FAILURE, 0, 0), ztg_authn_result_reason(r), 1);
 	st->auth = r;
 	st->denial = ztg_authn_result_unauthenticated(r) ? ZTG_INJECT_UNAUTHORIZED : ZTG_INJECT_FORBIDDEN;
 	return false;
@@ -401,7 +440,7 @@ static bool inspect_signatures(struct feed_state *st, const struct ztg_http_mess
 		return true;
 	ztg_detect_request(det, ctx->worker_index, cfg, msg, &ctx->target, r);
 	c->signature_scans++;
-	c->signature_matches += r->new_matches;
+	tally_rule_hits(ctx, r);
 	if (r->block) {
 		st->detect = r;
 		c->signature_blocked++;
@@ -427,6 +466,17 @@ static uint32_t route_entry(uint32_t service, uint32_t route)
 static const struct ztg_policy_detect *entry_detect(const struct ztg_policy *p, uint32_t entry)
 {
 	return &p->services[(entry >> 16) - 1].routes[entry & 0xffff].detect;
+}
+
+static uint32_t entry_slot(const struct ztg_session_context *ctx, uint32_t entry)
+{
+	return ztg_authz_label_slot(ctx->authz, (entry >> 16) - 1, entry & 0xffff);
+}
+
+static void tally_response_blocked(struct ztg_session_context *ctx, uint32_t entry, const char *reason)
+{
+	if (ctx->tally != NULL)
+		ztg_tally_add(ctx->tally, ztg_tally_tag(ZTG_TALLY_RESPONSE_BLOCKED, entry_slot(ctx, entry), 0), reason, 1);
 }
 
 /* Name where request `index` went, from its ring entry: for a body's or a response's event. */
@@ -480,6 +530,15 @@ static bool follow_request(struct feed_state *st, const struct ztg_http_message 
 	return cfg->monitor;
 }
 
+/* follow_request opened a stream for this request's body: its verdict waits for that scan. */
+static bool awaits_body_scan(const struct feed_state *st, const struct ztg_http_message *msg)
+{
+	const struct ztg_detect_flow *df = &st->flow->detect;
+
+	return msg->has_body && df->stream[ZTG_DETECT_REQUEST_BODY] != 0 && df->request_id == st->request_id &&
+	       df->generation == ztg_authz_generation(st->ctx->authz);
+}
+
 /*
  * What a body's matches, or a response head's, decide for message `index`:
  * go on (0), or stop the feed: a 403 for a request, resets for a response.
@@ -501,12 +560,15 @@ static int judge_detection(struct feed_state *st, bool request, uint32_t index, 
 	st->policy = true;
 	st->detect = r;
 	if (request) {
+		const char *reason = r->first_block != NULL ? "signature" : "anomaly_score";
+
 		c->signature_blocked++;
 		c->policy_denied++;
-		return stop_feed(st, true, ZTG_VERDICT_DENY, ZTG_DROP_POLICY_DENIED,
-				 r->first_block != NULL ? "signature" : "anomaly_score");
+		tally_request(st->ctx, entry_slot(st->ctx, entry), ZTG_TALLY_DENY, reason);
+		return stop_feed(st, true, ZTG_VERDICT_DENY, ZTG_DROP_POLICY_DENIED, reason);
 	}
 	c->signature_response_blocked++;
+	tally_response_blocked(st->ctx, entry, r->first_block != NULL ? "response_signature" : "response_anomaly_score");
 	return stop_feed(st, false, ZTG_VERDICT_RESET, ZTG_DROP_RESPONSE_BLOCKED,
 			 r->first_block != NULL ? "response_signature" : "response_anomaly_score");
 }
@@ -532,7 +594,7 @@ static int on_response_headers(struct feed_state *st, const struct ztg_http_mess
 	cfg = entry_detect(ztg_authz_policy(ctx->authz), entry);
 	ztg_detect_response(det, ctx->worker_index, cfg, msg, r);
 	ctx->counters->signature_scans++;
-	ctx->counters->signature_matches += r->new_matches;
+	tally_rule_hits(ctx, r);
 	rc = judge_detection(st, false, msg->index, r);
 	if (rc != 0 || !msg->has_body || df->stream[ZTG_DETECT_RESPONSE_BODY] != 0)
 		return rc;
@@ -544,6 +606,7 @@ static int on_response_headers(struct feed_state *st, const struct ztg_http_mess
 		return 0;
 	place_by_entry(st, entry, msg->index);
 	st->policy = true;
+	tally_response_blocked(ctx, entry, "signature_streams_exhausted");
 	return stop_feed(st, false, ZTG_VERDICT_RESET, ZTG_DROP_RESPONSE_BLOCKED, "signature_streams_exhausted");
 }
 
@@ -562,6 +625,7 @@ static int on_body(struct feed_state *st, const struct ztg_http_event *ev, bool 
 	uint32_t *stream = &st->flow->detect.stream[b];
 	struct ztg_detect_result *r = &ctx->detect_result;
 	const struct ztg_detect *det;
+	int rc;
 
 	if (*stream == 0 || !detect_state_current(ctx, st->flow))
 		return 0;
@@ -577,14 +641,53 @@ static int on_body(struct feed_state *st, const struct ztg_http_event *ev, bool 
 			*stream = 0;
 		}
 	}
-	ctx->counters->signature_matches += r->new_matches;
+	tally_rule_hits(ctx, r);
 	if (!end && r->block && *stream != 0) {
 		st->held = true;
 		st->held_request = ev->is_request;
 		st->held_index = ev->index;
 		return 0;
 	}
-	return judge_detection(st, ev->is_request, ev->index, r);
+	rc = judge_detection(st, ev->is_request, ev->index, r);
+	/* The request authorize_request left uncounted: its scan is over and let it pass. */
+	if (rc == 0 && ev->is_request && *stream == 0) {
+		uint32_t entry = st->flow->detect.routes[ev->index % ZTG_DETECT_ROUTE_RING];
+
+		if (entry != 0)
+			tally_request(ctx, entry_slot(ctx, entry), ZTG_TALLY_ALLOW,
+				      ztg_authz_reason_name(ZTG_AUTHZ_ALLOWED));
+	}
+	return rc;
+}
+
+/*
+ * --event-sample-allowed: whether this allowed request is logged. A hash of
+ * its id picks it, so the sample is spread evenly over workers and flows and
+ * costs no state.
+ */
+static bool allowed_sampled(const struct ztg_session_context *ctx, uint64_t request_id)
+{
+	uint64_t threshold = ctx->opts->event_sample_threshold;
+
+	return threshold != 0 && ((request_id * 0x9e3779b97f4a7c15ull) >> 32) < threshold;
+}
+
+/* An "allow" event for a request that passes: where it went and who sent it, when a policy knows. */
+static void log_allowed(struct feed_state *st, const struct ztg_policy *p, const struct ztg_authz_decision *d,
+			struct ztg_http_slice host, const struct ztg_authn_result *auth)
+{
+	st->policy = p != NULL;
+	st->reason = p != NULL ? ztg_authz_reason_name(ZTG_AUTHZ_ALLOWED) : "unprotected";
+	if (p != NULL) {
+		st->segment = policy_name(p, d->segment, false);
+		st->service = policy_name(p, d->service, true);
+		st->route = d->route == ZTG_AUTHZ_NONE ? NULL : p->services[d->service].routes[d->route].name;
+		snprintf(st->host, sizeof(st->host), "%.*s", (int)host.len, (const char *)host.ptr);
+	}
+	st->auth = auth != NULL && (auth->identified || auth->kid[0] != '\0') ? auth : NULL;
+	push_event(st->ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_ALLOW);
+	st->policy = false;
+	st->auth = NULL;
 }
 
 /* Segment, service by Host, route: the policy's word on one request of a protected flow. */
@@ -596,11 +699,16 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 	const struct ztg_http_slice *path = &ctx->target.path;
 	struct ztg_authz_decision d;
 	struct ztg_http_host host = {0};
+	uint32_t slot;
 	uint8_t host_buf[ZTG_HTTP_HOST_BUF_LEN];
 
 	/* A policy swapped out for none leaves protected flows unjudged, as new ones would be. */
-	if (authz == NULL)
+	if (authz == NULL) {
+		tally_request(ctx, ZTG_ROUTE_LABEL_NONE, ZTG_TALLY_ALLOW, "unprotected");
+		if (unlikely(allowed_sampled(ctx, st->request_id)))
+			log_allowed(st, NULL, NULL, (struct ztg_http_slice){0}, NULL);
 		return 0;
+	}
 	st->auth = NULL;
 	st->detect = NULL;
 	st->streams_exhausted = false;
@@ -628,8 +736,14 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		st->streams_exhausted = true;
 		d.action = ZTG_POLICY_ACTION_DENY;
 	}
+	slot = ztg_authz_label_slot(authz, d.service, d.route);
 	if (d.action == ZTG_POLICY_ACTION_ALLOW) {
 		ctx->counters->policy_allowed++;
+		/* A body being scanned may still stop it: counted when that scan ends. */
+		if (!awaits_body_scan(st, msg))
+			tally_request(ctx, slot, ZTG_TALLY_ALLOW, ztg_authz_reason_name(ZTG_AUTHZ_ALLOWED));
+		if (unlikely(allowed_sampled(ctx, st->request_id)))
+			log_allowed(st, p, &d, host.name, &ctx->auth_result);
 		return 0;
 	}
 	st->policy = true;
@@ -646,6 +760,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 	st->service = policy_name(p, d.service, true);
 	st->route = d.route == ZTG_AUTHZ_NONE ? NULL : p->services[d.service].routes[d.route].name;
 	if (d.mode == ZTG_POLICY_MODE_MONITOR) {
+		tally_request(ctx, slot, ZTG_TALLY_MONITORED, st->reason);
 		st->monitor = true;
 		push_monitor_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, d.action);
 		st->monitor = false;
@@ -656,6 +771,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		return 0;
 	}
 	ctx->counters->policy_denied++;
+	tally_request(ctx, slot, tally_verdict_of(verdict_of(d.action)), st->reason);
 	return stop_feed(st, true, verdict_of(d.action), ZTG_DROP_POLICY_DENIED, st->reason);
 }
 
@@ -670,13 +786,20 @@ static int on_request_headers(struct feed_state *st, const struct ztg_http_messa
 	norm = describe_request(st, msg);
 	if (norm != ZTG_HTTP_NORM_OK) {
 		ctx->counters->http_violations++;
+		tally_request(ctx, ZTG_ROUTE_LABEL_NONE, tally_verdict_of(o->http_violation),
+			      ztg_http_normalize_error_name(norm));
 		return stop_feed(st, true, o->http_violation, ZTG_DROP_HTTP_VIOLATION,
 				 ztg_http_normalize_error_name(norm));
 	}
-	if (msg->upgrade != ZTG_HTTP_UPGRADE_NONE && !o->http_tunnel_pass)
+	if (msg->upgrade != ZTG_HTTP_UPGRADE_NONE && !o->http_tunnel_pass) {
+		tally_request(ctx, ZTG_ROUTE_LABEL_NONE, ZTG_TALLY_DENY, upgrade_reason(msg->upgrade));
 		return stop_feed(st, true, ZTG_VERDICT_DENY, ZTG_DROP_HTTP_TUNNEL_DENIED, upgrade_reason(msg->upgrade));
+	}
 	if (st->flow->flags & ZTG_FLOW_F_PROTECTED)
 		return authorize_request(st, msg);
+	tally_request(ctx, ZTG_ROUTE_LABEL_NONE, ZTG_TALLY_ALLOW, "unprotected");
+	if (unlikely(allowed_sampled(ctx, st->request_id)))
+		log_allowed(st, NULL, NULL, (struct ztg_http_slice){0}, NULL);
 	return 0;
 }
 
@@ -710,9 +833,13 @@ static int on_http_event(void *arg, const struct ztg_http_event *ev)
 				return 0;
 			}
 			/* An HTTP/1.1 403 means nothing to an HTTP/2 client: reset instead. */
+			tally_request(st->ctx, ZTG_ROUTE_LABEL_NONE, ZTG_TALLY_RESET, "http2_prior_knowledge");
 			return stop_feed(st, true, ZTG_VERDICT_RESET, ZTG_DROP_HTTP_TUNNEL_DENIED,
 					 "http2_prior_knowledge");
 		}
+		if (ev->is_request)
+			tally_request(st->ctx, ZTG_ROUTE_LABEL_NONE, tally_verdict_of(st->ctx->opts->http_violation),
+				      ztg_http_violation_name(ev->violation));
 		/* A broken response cannot be answered with a 403: reset that connection. */
 		return stop_feed(st, ev->is_request, ev->is_request ? st->ctx->opts->http_violation : ZTG_VERDICT_RESET,
 				 ZTG_DROP_HTTP_VIOLATION, ztg_http_violation_name(ev->violation));

@@ -24,6 +24,7 @@
 #include "policy/authz.h"
 #include "stats.h"
 #include "stream/tcp_stream.h"
+#include "tally.h"
 #include "verdict/inject.h"
 
 struct ztg_session_context {
@@ -31,6 +32,7 @@ struct ztg_session_context {
 	struct ztg_stream_pool *stream_pool;
 	struct ztg_http_pool *http_pool;
 	struct ztg_counters *counters;
+	struct ztg_tally *tally;             /* labelled counters; NULL: not kept */
 	uint16_t lcore;
 	unsigned worker_index;               /* 0..workers-1: this worker's scratch in the policy's signatures */
 	uint64_t next_request_id;            /* lcore in the top 16 bits: unique across workers */

@@ -8,6 +8,8 @@
 
 #include <rte_ethdev.h>
 
+#include "events.h"
+
 /* A port's name and NIC counters; zeros when the device cannot say. */
 static void read_port(uint16_t port, char name[RTE_ETH_NAME_MAX_LEN], struct rte_eth_stats *ps)
 {
@@ -28,6 +30,9 @@ void ztg_stats_sum(const struct ztg_stats_source *src, struct ztg_counters *tota
 #undef ZTG_COUNTER_ADD
 		for (int r = 0; r < ZTG_DROP_REASON_COUNT; r++)
 			total->drops[r] += c->drops[r];
+		for (int b = 0; b < ZTG_LATENCY_BUCKETS; b++)
+			total->latency[b] += c->latency[b];
+		total->latency_cycles += c->latency_cycles;
 	}
 }
 
@@ -97,6 +102,72 @@ static void json_counters(FILE *f, const struct ztg_counters *c, const char *ind
 	fprintf(f, "}");
 }
 
+/* The labelled counters: arrays of objects for requests and blocked responses, maps for the rest. */
+static void json_tallies(FILE *f, const struct ztg_stats_source *src)
+{
+	static const struct {
+		enum ztg_tally_kind kind;
+		const char *key;
+	} kinds[] = {
+		{ZTG_TALLY_REQUEST, "requests"},
+		{ZTG_TALLY_RESPONSE_BLOCKED, "responses_blocked"},
+		{ZTG_TALLY_RULE, "rule_hits"},
+		{ZTG_TALLY_AUTH_FAILURE, "auth_failures"},
+	};
+	struct ztg_tally_row *rows = NULL;
+	uint64_t lost = 0;
+	long n = src->tallies != NULL ? ztg_tally_collect(src->tallies, src->worker_count, 0, &rows, &lost) : 0;
+
+	for (size_t k = 0; k < RTE_DIM(kinds); k++) {
+		bool listed = kinds[k].kind == ZTG_TALLY_REQUEST || kinds[k].kind == ZTG_TALLY_RESPONSE_BLOCKED;
+		bool first = true;
+
+		fprintf(f, ",\n  \"%s\": %c", kinds[k].key, listed ? '[' : '{');
+		for (long i = 0; i < n; i++) {
+			const struct ztg_tally_row *r = &rows[i];
+
+			if (ztg_tally_tag_kind(r->tag) != kinds[k].kind)
+				continue;
+			fprintf(f, "%s\n    ", first ? "" : ",");
+			first = false;
+			if (kinds[k].kind == ZTG_TALLY_RULE) {
+				fprintf(f, "\"%u\": %" PRIu64, ztg_tally_tag_b(r->tag), r->count);
+				continue;
+			}
+			if (!listed) {
+				ztg_events_write_string(f, r->name != NULL ? r->name : "");
+				fprintf(f, ": %" PRIu64, r->count);
+				continue;
+			}
+			fprintf(f, "{\"service\": ");
+			ztg_events_write_string(f, ztg_route_labels_value(src->route_labels, ztg_tally_tag_a(r->tag), false));
+			fprintf(f, ", \"route\": ");
+			ztg_events_write_string(f, ztg_route_labels_value(src->route_labels, ztg_tally_tag_a(r->tag), true));
+			if (kinds[k].kind == ZTG_TALLY_REQUEST)
+				fprintf(f, ", \"verdict\": \"%s\"",
+					ztg_tally_verdict_name((enum ztg_tally_verdict)ztg_tally_tag_b(r->tag)));
+			fprintf(f, ", \"reason\": ");
+			ztg_events_write_string(f, r->name != NULL ? r->name : "");
+			fprintf(f, ", \"count\": %" PRIu64 "}", r->count);
+		}
+		fprintf(f, "%s%c", first ? "" : "\n  ", listed ? ']' : '}');
+	}
+	fprintf(f, ",\n  \"labelled_counts_lost\": %" PRIu64, n < 0 ? UINT64_MAX : lost);
+	free(rows);
+}
+
+/* Forwarded packets by rx-to-tx cycles: each bucket's upper bound, the last one open. */
+static void json_latency(FILE *f, const struct ztg_counters *c)
+{
+	fprintf(f, ",\n  \"latency\": {\"le_cycles\": [");
+	for (unsigned int i = 0; i + 1 < ZTG_LATENCY_BUCKETS; i++)
+		fprintf(f, "%s%" PRIu64, i ? ", " : "", UINT64_C(1) << (ZTG_LATENCY_FIRST_LOG2 + i));
+	fprintf(f, ", null], \"packets\": [");
+	for (unsigned int i = 0; i < ZTG_LATENCY_BUCKETS; i++)
+		fprintf(f, "%s%" PRIu64, i ? ", " : "", c->latency[i]);
+	fprintf(f, "], \"sum_cycles\": %" PRIu64 "}", c->latency_cycles);
+}
+
 void ztg_stats_json(FILE *f, const struct ztg_stats_source *src)
 {
 	struct ztg_counters total;
@@ -106,7 +177,10 @@ void ztg_stats_json(FILE *f, const struct ztg_stats_source *src)
 		",\n  \"workers\": %u,\n  \"totals\": {\n", src->mode, src->duration_seconds, src->tsc_hz,
 		src->worker_count);
 	json_counters(f, &total, "    ");
-	fprintf(f, "\n  },\n  \"ports\": [");
+	fprintf(f, "\n  }");
+	json_tallies(f, src);
+	json_latency(f, &total);
+	fprintf(f, ",\n  \"ports\": [");
 	for (unsigned int i = 0; i < src->port_count; i++) {
 		struct rte_eth_stats ps;
 		char name[RTE_ETH_NAME_MAX_LEN];

@@ -15,8 +15,31 @@
 #include <stdio.h>
 
 #include <rte_common.h>
+#include <rte_mempool.h>
 
 #include "drop_reason.h"
+#include "inventory.h"
+#include "route_labels.h"
+#include "tally.h"
+
+/*
+ * Latency histogram: cycles from a burst's rx to the tx of its packets,
+ * counted per packet in power-of-two buckets. Bucket i holds latencies in
+ * (2^(i + ZTG_LATENCY_FIRST_LOG2 - 1), 2^(i + ZTG_LATENCY_FIRST_LOG2)]
+ * cycles; the first also holds everything shorter, the last everything longer.
+ */
+#define ZTG_LATENCY_FIRST_LOG2 8        /* 256 cycles: about 0.1 us */
+#define ZTG_LATENCY_BUCKETS    24       /* up to 2^31 cycles: about 1 s */
+
+static inline unsigned int ztg_latency_bucket(uint64_t cycles)
+{
+	unsigned int log2 = cycles <= 1 ? 0 : 64 - (unsigned int)__builtin_clzll(cycles - 1);
+
+	if (log2 <= ZTG_LATENCY_FIRST_LOG2)
+		return 0;
+	log2 -= ZTG_LATENCY_FIRST_LOG2;
+	return log2 < ZTG_LATENCY_BUCKETS ? log2 : ZTG_LATENCY_BUCKETS - 1;
+}
 
 /* Scalar counters: X(name). Every one is summed across workers and reported. */
 #define ZTG_COUNTERS(X)                                                          \
@@ -38,13 +61,16 @@
 	X(signature_response_blocked) X(signature_alerts)                        \
 	X(signature_body_bytes) X(signature_depth_reached)                       \
 	X(signature_streams_active) X(signature_streams_exhausted)               \
-	X(injected_packets) X(inject_failed) X(events_dropped)
+	X(injected_packets) X(inject_failed) X(events_dropped)                   \
+	X(capture_packets) X(capture_dropped)
 
 struct ztg_counters {
 #define ZTG_COUNTER_FIELD(name) uint64_t name;
 	ZTG_COUNTERS(ZTG_COUNTER_FIELD)
 #undef ZTG_COUNTER_FIELD
 	uint64_t drops[ZTG_DROP_REASON_COUNT];
+	uint64_t latency[ZTG_LATENCY_BUCKETS];   /* packets by rx-to-tx cycles */
+	uint64_t latency_cycles;                 /* their sum */
 } __rte_cache_aligned;
 
 /* What the reports need beyond counters. */
@@ -57,6 +83,13 @@ struct ztg_stats_source {
 	const struct ztg_counters *const *workers;
 	unsigned int port_count;
 	const uint16_t *ports;
+	/* The workers' labelled counters (worker_count of them, or NULL) and the names of their route slots. */
+	const struct ztg_tally *const *tallies;
+	const struct ztg_route_labels *route_labels;
+	const struct rte_mempool *pool;        /* the packet mbufs; NULL: not known */
+	/* The API inventory's counts, when the filler could read them (/metrics). */
+	bool shadow_known;
+	struct ztg_inventory_summary shadow;
 };
 
 /* Sum every worker's counters into *total. */

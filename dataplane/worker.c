@@ -9,6 +9,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "capture.h"
 #include "decode/decode.h"
 #include "flow/flow_key.h"
 
@@ -44,6 +45,7 @@ struct burst_state {
 	struct rte_mbuf *to_receivers[ZTG_MAX_BURST];
 	uint16_t to_sender_count;
 	uint16_t to_receiver_count;
+	const struct ztg_worker_queue *queue;  /* the queue the burst came from */
 	struct ztg_session_result session;
 };
 
@@ -162,9 +164,48 @@ struct tracked_packet {
 	const struct ztg_flow_key *key;
 	const uint8_t *frame;
 	uint32_t frame_len;
+	const struct rte_mbuf *mbuf;     /* the packet's; NULL for a reassembled datagram */
 	uint8_t sender;
 	uint8_t l4_checksum;             /* ZTG_SESSION_L4_CKSUM_* from the NIC, 0 if unknown */
 };
+
+/* Whether the policy refused a new flow outright (ztg_session_admit): a denied flow without a flow entry. */
+static inline bool refused_flow(enum ztg_drop_reason reason)
+{
+	return reason == ZTG_DROP_POLICY_SEGMENT_DENIED || reason == ZTG_DROP_POLICY_NON_HTTP;
+}
+
+/*
+ * A capture runs and t belongs to a denied flow: copy it as it arrived (a
+ * reassembled datagram as its pieces), then the frames queued for it,
+ * to_senders[senders..] and to_receivers[receivers..].
+ */
+static void capture_denied(struct ztg_worker *w, struct burst_state *b, const struct tracked_packet *t,
+			   uint16_t senders, uint16_t receivers)
+{
+	struct ztg_capture_session *cap = w->capturing;
+	const struct ztg_worker_queue *q = b->queue;
+	const unsigned int slot = w->session.worker_index;
+	struct ztg_counters *c = &w->counters;
+
+	if (t->mbuf != NULL) {
+		ztg_capture_packet(cap, slot, t->mbuf, q->rx_port, q->rx_queue, RTE_PCAPNG_DIRECTION_IN, c);
+	} else {
+		struct rte_mbuf *pieces[ZTG_REASSEMBLY_MAX_PIECES];
+		unsigned int n = ztg_ip_reassembly_emit(w->reassembly, w->pool, pieces);
+
+		if (n == 0)
+			c->capture_dropped += ztg_ip_reassembly_datagram(w->reassembly)->piece_count;
+		for (unsigned int i = 0; i < n; i++) {
+			ztg_capture_packet(cap, slot, pieces[i], q->rx_port, q->rx_queue, RTE_PCAPNG_DIRECTION_IN, c);
+			rte_pktmbuf_free(pieces[i]);
+		}
+	}
+	for (uint16_t i = senders; i < b->to_sender_count; i++)
+		ztg_capture_packet(cap, slot, b->to_senders[i], q->rx_port, q->tx_queue, RTE_PCAPNG_DIRECTION_OUT, c);
+	for (uint16_t i = receivers; i < b->to_receiver_count; i++)
+		ztg_capture_packet(cap, slot, b->to_receivers[i], q->tx_port, q->tx_queue, RTE_PCAPNG_DIRECTION_OUT, c);
+}
 
 static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state *b, const struct tracked_packet *t,
 				       struct ztg_flow *flow, uint64_t now)
@@ -182,6 +223,8 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 			w->counters.flows_untracked++;
 			return ZTG_DROP_NONE;
 		}
+		if (unlikely(w->capturing != NULL) && refused_flow(reason))
+			capture_denied(w, b, t, b->to_sender_count, b->to_receiver_count);
 		if (reason != ZTG_DROP_NONE)
 			return reason;
 		b->flow_created = true;
@@ -212,9 +255,14 @@ static enum ztg_drop_reason track_flow(struct ztg_worker *w, struct burst_state 
 	flow->packets[sender]++;
 	flow->bytes[sender] += t->frame_len;
 	if (pkt->l4_proto == IPPROTO_TCP && flow->flags != 0) {
+		const uint16_t senders = b->to_sender_count, receivers = b->to_receiver_count;
+
 		ztg_session_packet(&w->session, flow, sender, t->frame, pkt, t->l4_checksum, now, &b->session);
 		if (unlikely(b->session.frame_count != 0 || b->session.has_event))
 			queue_frames(w, b);
+		/* From the packet a verdict stopped the flow at, with the 403 and RSTs, to its last straggler. */
+		if (unlikely(w->capturing != NULL) && (flow->flags & ZTG_FLOW_F_BLOCKED))
+			capture_denied(w, b, t, senders, receivers);
 		return b->session.drop;
 	}
 	return ZTG_DROP_NONE;
@@ -241,6 +289,7 @@ static void track_queued(struct ztg_worker *w, struct burst_state *b, struct rte
 				.key = &b->keys[i],
 				.frame = rte_pktmbuf_mtod(m, const uint8_t *),
 				.frame_len = m->pkt_len,
+				.mbuf = m,
 				.sender = b->sender[i],
 				.l4_checksum = (uint8_t)l4_checksum_flags(m),
 			};
@@ -403,8 +452,8 @@ static uint32_t poll_queues(struct ztg_worker *w, struct burst_state *b, struct 
 
 	for (uint16_t qi = 0; qi < w->queue_count; qi++) {
 		const struct ztg_worker_queue *q = &w->queues[qi];
-		uint64_t start = rte_rdtsc();
-		uint16_t n = rte_eth_rx_burst(q->rx_port, q->rx_queue, pkts, w->config->burst);
+		uint64_t start = rte_rdtsc(), end;
+		uint16_t n = rte_eth_rx_burst(q->rx_port, q->rx_queue, pkts, w->config->burst), forwarded;
 
 		if (n == 0)
 			continue;
@@ -414,6 +463,7 @@ static uint32_t poll_queues(struct ztg_worker *w, struct burst_state *b, struct 
 			c->rx_bytes += pkts[i]->pkt_len;
 		b->to_sender_count = 0;
 		b->to_receiver_count = 0;
+		b->queue = q;
 		if (w->config->forward_only) {
 			transmit(w, q->tx_port, q->tx_queue, pkts, n);
 		} else {
@@ -426,7 +476,12 @@ static uint32_t poll_queues(struct ztg_worker *w, struct burst_state *b, struct 
 			transmit(w, q->rx_port, q->tx_queue, b->to_senders, b->to_sender_count);
 		if (unlikely(b->to_receiver_count))
 			transmit(w, q->tx_port, q->tx_queue, b->to_receivers, b->to_receiver_count);
-		c->busy_cycles += rte_rdtsc() - start;
+		end = rte_rdtsc();
+		c->busy_cycles += end - start;
+		/* What the burst forwarded left in the tx bursts just made: every packet waited end - start. */
+		forwarded = w->config->forward_only ? n : b->out_count;
+		c->latency[ztg_latency_bucket(end - start)] += forwarded;
+		c->latency_cycles += (end - start) * forwarded;
 	}
 	return received;
 }
@@ -509,6 +564,8 @@ int ztg_worker_run(void *arg)
 			w->session.authz = atomic_load_explicit(w->policy, memory_order_acquire);
 		if (w->revocations != NULL)
 			w->session.revocations = atomic_load_explicit(w->revocations, memory_order_acquire);
+		if (w->capture != NULL)
+			w->capturing = atomic_load_explicit(w->capture, memory_order_acquire);
 		poll_queues(w, &burst, pkts);
 		if (w->rcu != NULL)
 			rte_rcu_qsbr_quiescent(w->rcu, w->rcu_id);

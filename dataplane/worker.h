@@ -32,6 +32,8 @@
 
 #define ZTG_WORKER_MAX_QUEUES 64
 
+struct ztg_capture_session;
+
 /* Flows a worker reports per query (ztgatectl flows); the main lcore merges them. */
 #define ZTG_FLOWS_QUERY_TOP 64
 
@@ -100,6 +102,12 @@ struct ztg_worker {
 	struct ztg_authz *_Atomic const *policy;
 	/* The revocations in force: published, read and released like the policy. */
 	struct ztg_revocation_set *_Atomic const *revocations;
+	/*
+	 * The capture running (ztgatectl capture), published, read and released
+	 * like the policy; capturing is this round's, NULL when none runs.
+	 */
+	struct ztg_capture_session *_Atomic const *capture;
+	struct ztg_capture_session *capturing;
 	struct rte_rcu_qsbr *rcu;
 	unsigned int rcu_id;
 	struct ztg_session_context session;

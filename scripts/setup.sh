@@ -27,7 +27,8 @@ BUILD_PKGS=(
 # with libFuzzer's runtime (libclang-rt-dev: libclang_rt.fuzzer) for the fuzz
 # stage of scripts/test.sh, and Node.js with npm for the npm package jose that
 # mints the identity tests' tokens (tests/auth); promtool (prometheus) checks
-# the /metrics page in the metrics pipeline test.
+# the /metrics page in the metrics pipeline test, and the lab test scrapes
+# ztgate with a real Prometheus server.
 LAB_PKGS=(
 	iproute2 ethtool nginx-light curl wrk tcpdump
 	python3 python3-scapy jq procps iputils-ping

@@ -37,6 +37,8 @@ struct ztg_authz {
 	uint32_t shipped_matchers;             /* taken from the bundle as compiled */
 	struct ztg_authn *authn;               /* who sent a request, and may it use its route */
 	struct ztg_detect *detect;             /* signatures; NULL when the policy loads none */
+	/* Metric label slots: per service, its routes' and then its own (requests no route took). */
+	uint32_t **label_slots;
 };
 
 static const char *const reason_names[] = {
@@ -58,6 +60,43 @@ const struct ztg_policy *ztg_authz_policy(const struct ztg_authz *authz)
 uint32_t ztg_authz_generation(const struct ztg_authz *authz)
 {
 	return authz->generation;
+}
+
+int ztg_authz_label_routes(struct ztg_authz *authz, struct ztg_route_labels *labels)
+{
+	const struct ztg_policy *p = authz->policy;
+
+	authz->label_slots = calloc(p->service_count + 1, sizeof(*authz->label_slots));
+	if (authz->label_slots == NULL)
+		return -1;
+	for (uint32_t s = 0; s < p->service_count; s++) {
+		const struct ztg_policy_service *svc = &p->services[s];
+		uint32_t *slots = calloc(svc->route_count + 1, sizeof(*slots));
+
+		if (slots == NULL) {
+			for (uint32_t done = 0; done < s; done++)
+				free(authz->label_slots[done]);
+			free(authz->label_slots);
+			authz->label_slots = NULL;
+			return -1;
+		}
+		authz->label_slots[s] = slots;
+		for (uint32_t r = 0; r < svc->route_count; r++)
+			slots[r] = ztg_route_labels_slot(labels, svc->name, svc->routes[r].name);
+		slots[svc->route_count] = ztg_route_labels_slot(labels, svc->name, NULL);
+	}
+	return 0;
+}
+
+uint32_t ztg_authz_label_slot(const struct ztg_authz *authz, uint32_t service, uint32_t route)
+{
+	const struct ztg_policy *p = authz->policy;
+
+	if (authz->label_slots == NULL || service == ZTG_AUTHZ_NONE || service >= p->service_count)
+		return ZTG_ROUTE_LABEL_NONE;
+	if (route == ZTG_AUTHZ_NONE || route >= p->services[service].route_count)
+		route = p->services[service].route_count;
+	return authz->label_slots[service][route];
 }
 
 struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz)
@@ -99,6 +138,11 @@ void ztg_authz_free(struct ztg_authz *authz)
 			ztg_route_matcher_free(authz->matchers[s]);
 	}
 	free(authz->matchers);
+	if (authz->label_slots != NULL) {
+		for (uint32_t s = 0; s < authz->policy->service_count; s++)
+			free(authz->label_slots[s]);
+		free(authz->label_slots);
+	}
 	free(authz->destinations);
 	free(authz->candidates);
 	free(authz->access);

@@ -32,6 +32,7 @@
 #include "../../control/bundle.h"
 #include "../../control/policy.h"
 #include "../detect/detect.h"
+#include "../route_labels.h"
 #include "authn.h"
 #include "route_match.h"
 
@@ -91,6 +92,17 @@ struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bu
 				  uint32_t generation, char *err, size_t err_len);
 
 uint32_t ztg_authz_generation(const struct ztg_authz *authz);
+
+/*
+ * Give every route of the policy, and every service for requests none of its
+ * routes took, the slot its metrics are labelled with. Once, after the build
+ * and before the policy is published. 0, or -1 when memory ran out (the
+ * policy then counts everything under ZTG_ROUTE_LABEL_NONE).
+ */
+int ztg_authz_label_routes(struct ztg_authz *authz, struct ztg_route_labels *labels);
+
+/* The label slot of (service, route) as a decision names them (ZTG_AUTHZ_NONE for either: none). */
+uint32_t ztg_authz_label_slot(const struct ztg_authz *authz, uint32_t service, uint32_t route);
 
 /* The identity tables: issuers and their keys, API keys, route requirements. */
 struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz);

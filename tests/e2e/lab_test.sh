@@ -634,4 +634,71 @@ pass "restarted without --policy, ztgate enforces the last good policy it kept (
 
 "$LAB" stop-ztgate >/dev/null || fail "ztgate did not stop cleanly after the restart"
 
+# Visibility through the operators' own tools: a real Prometheus server scrapes /metrics, the event file
+# holds one line per denied request, dpdk-telemetry.py answers /ztgate/stats.
+need_tools prometheus promtool dpdk-telemetry.py
+METRICS_ADDR=127.0.0.1:9469
+PROM_ADDR=127.0.0.1:9490
+EVENT_FILE=$RUN/events.jsonl
+rm -f -- "$EVENT_FILE"
+"$LAB" start-ztgate --driver "$DRIVER" -- --metrics "$METRICS_ADDR" --event-log "$EVENT_FILE" >/dev/null ||
+	fail "start-ztgate with --metrics and --event-log"
+DENIED=7
+for i in $(seq 1 "$DENIED"); do
+	get "$SERVER_URL/api/v1/internal/metrics?try=$i"
+	[[ $CODE == 403 ]] || fail "GET /api/v1/internal/metrics (visibility, $i): HTTP $CODE, expected 403"
+done
+for i in 1 2 3; do
+	get "$SERVER_URL/api/v1/users/alice"
+	[[ $CODE == 200 ]] || fail "GET /api/v1/users/alice (visibility, $i): HTTP $CODE, expected 200"
+done
+prom_dir=$RUN/prometheus
+rm -rf -- "$prom_dir"
+mkdir -p "$prom_dir/data"
+printf '%s\n' 'global:' '  scrape_interval: 1s' 'scrape_configs:' '  - job_name: ztgate' '    static_configs:' \
+	"      - targets: ['$METRICS_ADDR']" >"$prom_dir/prometheus.yml"
+promtool check config "$prom_dir/prometheus.yml" >/dev/null || fail "promtool check config: exit $?"
+ip netns exec "$NS_DUT" prometheus --config.file="$prom_dir/prometheus.yml" --storage.tsdb.path="$prom_dir/data" \
+	--web.listen-address="$PROM_ADDR" >"$prom_dir/prometheus.log" 2>&1 &
+prom_pid=$!
+# promql QUERY: the value of a one-sample instant query, empty while there is none (or no server yet).
+promql() {
+	local answer
+	answer=$(ip netns exec "$NS_DUT" curl -sS --max-time 5 "http://$PROM_ADDR/api/v1/query" \
+		--data-urlencode "query=$1" 2>/dev/null) || return 0
+	jq -r 'select(.status == "success") | .data.result[0].value[1] // empty' <<<"$answer" 2>/dev/null || true
+}
+denied=""
+for _ in $(seq 1 60); do
+	denied=$(promql 'sum(ztgate_requests_total{service="lab-api",verdict="deny",reason="no_route"})')
+	[[ $denied == "$DENIED" ]] && break
+	sleep 0.5
+done
+up=$(promql 'up{job="ztgate"}')
+allowed=$(promql 'sum(ztgate_requests_total{verdict="allow",route="get-user"})')
+latency=$(promql 'sum(ztgate_packet_latency_seconds_count)')
+shadow=$(promql 'ztgate_shadow_endpoints{service="lab-api"}'),$(promql 'ztgate_shadow_requests_total{service="lab-api"}')
+kill "$prom_pid" 2>/dev/null || true
+wait "$prom_pid" 2>/dev/null || true
+[[ $denied == "$DENIED" ]] ||
+	fail "Prometheus: sum(ztgate_requests_total{verdict=\"deny\",reason=\"no_route\"}) is '$denied', expected $DENIED (up '$up'; $(tail -3 "$prom_dir/prometheus.log"))"
+[[ $up == 1 && $allowed == 3 ]] || fail "Prometheus: up is '$up', allowed get-user requests '$allowed' (expected 1 and 3)"
+[[ -n $latency ]] && ((latency > 0)) || fail "Prometheus: no packet latency observations ('$latency')"
+[[ $shadow == "1,$DENIED" ]] || fail "Prometheus: shadow endpoints,requests of lab-api are '$shadow', expected 1,$DENIED"
+pass "a real Prometheus server scraped ztgate: $DENIED denied (no_route) to 1 shadow endpoint, 3 allowed get-user, $latency packets timed"
+
+stats=$(dpdk-telemetry.py -f ztg-lab <<<"/ztgate/stats" | grep '^{') || fail "dpdk-telemetry.py /ztgate/stats: exit $?"
+jq -e --argjson n "$DENIED" '."/ztgate/stats".policy_denied == $n and ."/ztgate/stats".policy_allowed == 3' \
+	<<<"$stats" >/dev/null || fail "dpdk-telemetry.py /ztgate/stats: expected $DENIED denied and 3 allowed: $stats"
+pass "dpdk-telemetry.py answers /ztgate/stats with the same counts"
+
+"$LAB" stop-ztgate >/dev/null || fail "ztgate did not stop cleanly after the visibility checks"
+n=$(jq -s '[.[] | select(.action == "deny")] | length' "$EVENT_FILE") || fail "$EVENT_FILE is not JSON lines"
+m=$(jq -s '[.[] | select(.action == "deny" and .reason == "no_route" and .path == "/api/v1/internal/metrics"
+	and .service == "lab-api" and .bytes.from_client > 0)] | length' "$EVENT_FILE")
+[[ $n == "$DENIED" && $m == "$DENIED" ]] ||
+	fail "$EVENT_FILE: $n deny lines, $m of them no_route for /api/v1/internal/metrics; expected $DENIED"
+! grep -q 'try=' "$EVENT_FILE" || fail "$EVENT_FILE holds a query string"
+pass "the event file holds one JSON line per denied request ($DENIED), with its reason and bytes, no query"
+
 echo "PASS: $checks checks"

@@ -254,6 +254,13 @@ def judge(r, conns, totals, ranges=None):
     for name, want in sorted(totals.items()):
         if r.totals.get(name) != want:
             problems.append('counter %s: expected %d, got %s' % (name, want, r.totals.get(name)))
+    # Each request counted once under its final verdict, a body block included (not also as allowed).
+    requests = r.stats['requests']
+    counted = sum(q['count'] for q in requests)
+    denied = sum(q['count'] for q in requests if q['verdict'] == 'deny')
+    if counted != r.totals['http_requests'] or denied != r.totals['verdicts_deny']:
+        problems.append('labelled requests: %d counted, %d denied; http_requests %d, verdicts_deny %d: %s' %
+                        (counted, denied, r.totals['http_requests'], r.totals['verdicts_deny'], requests))
     for name, (low, high) in sorted((ranges or {}).items()):
         got = r.totals.get(name)
         if got is None or not low <= got <= high:

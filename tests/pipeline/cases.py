@@ -839,6 +839,15 @@ def policy_routes(zt, args):
             r.fail('%r: event places the request wrongly: %s' % (raw, e))
     r.expect_totals(policy_allowed=4, policy_denied=4, policy_monitored=1, verdicts_deny=3, verdicts_reset=1)
     r.expect_drops({'policy_denied': 4})
+    # The same decisions, labelled as /metrics shows them: by route, verdict and reason.
+    r.expect_requests({('orders-api', 'get-order', 'allow', 'allowed'): 2,
+                       ('orders-api', 'create-order', 'allow', 'allowed'): 1,
+                       ('orders-api', 'static', 'allow', 'allowed'): 1,
+                       ('orders-api', '', 'deny', 'no_route'): 1,
+                       ('orders-api', 'get-order', 'deny', 'method_not_allowed'): 1,
+                       ('orders-api', 'admin', 'reset', 'route_action'): 1,
+                       ('', '', 'deny', 'unknown_host'): 1,
+                       ('orders-api', 'beta', 'monitored', 'route_action'): 1})
     # Every allowed or monitored request reached the server.
     expect_requests_forwarded(r, cases, lambda want: want is None or want[3] == 'monitor')
 
@@ -1159,6 +1168,13 @@ def run_identity(zt, entries, policy, first_sport):
                           ('auth_denied', len(sessions) - allowed)):
         if r.totals.get(counter, want) != want:
             problems.append('%s %s, expected %d' % (counter, r.totals.get(counter), want))
+    # Authentication failures by reason, as /metrics labels them: one per denied entry, under its reason.
+    want_failures = {}
+    for entry, _ in sessions.values():
+        if entry['expect'] != 'allow':
+            want_failures[entry['reason']] = want_failures.get(entry['reason'], 0) + 1
+    if r.stats['auth_failures'] != want_failures:
+        problems.append('auth_failures %s, expected %s' % (r.stats['auth_failures'], want_failures))
     if problems:
         r.fail('%d problem(s) with %d requests:\n  %s' % (len(problems), len(sessions), '\n  '.join(problems)))
     print('ok: %d requests (%d allowed, %d denied as expected) under %s' %
@@ -1437,6 +1453,19 @@ def signatures_request(zt, args):
     alerts = sum(1 for _, _, w in cases if w and w[0] == 'pass')
     r.expect_totals(policy_denied=denied, signature_blocked=denied, signature_alerts=alerts, verdicts_deny=denied)
     expect_requests_forwarded(r, cases, lambda want: want is None or want[0] == 'pass')
+    # Hits by rule id, as /metrics labels them: every match counted once, under its rule.
+    hits = {int(k): v for k, v in r.stats['rule_hits'].items()}
+    if sum(hits.values()) != r.totals['signature_matches']:
+        r.fail('rule hits %s add up to %d, signature_matches is %d' % (hits, sum(hits.values()),
+                                                                        r.totals['signature_matches']))
+    for rule, n in ((900001, 3), (900004, 1), (900005, 1), (900006, 1), (900007, 1)):
+        if hits.get(rule) != n:
+            r.fail('rule %d: %s hits, expected %d (all: %s)' % (rule, hits.get(rule), n, hits))
+    r.expect_requests({('orders-api', 'search', 'deny', 'signature'): 4,
+                       ('orders-api', 'search', 'deny', 'anomaly_score'): 1,
+                       ('orders-api', 'search', 'allow', 'allowed'): 5,
+                       ('orders-api', 'items', 'allow', 'allowed'): 2,
+                       ('orders-api', 'plain', 'allow', 'allowed'): 1})
 
 
 def main():

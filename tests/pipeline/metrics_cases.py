@@ -149,9 +149,20 @@ def metrics(zt, args):
     wrong = {k: (samples.get(k), v) for k, v in want.items() if samples.get(k) != v}
     if wrong:
         raise AssertionError('(page, expected): %s' % wrong)
+    # Bounded label sets only: never an identity, an address or a path.
     labels = {m.group(1) for labels in {l for _, l in samples} for m in re.finditer(r'(\w+)="', labels)}
-    if labels - {'reason', 'port'}:
-        raise AssertionError('labels beyond reason and port: %s' % labels)
+    if labels - {'reason', 'port', 'le', 'service', 'route', 'verdict', 'rule'}:
+        raise AssertionError('labels beyond the bounded sets: %s' % labels)
+    # Every forwarded packet was timed once; buckets are cumulative and end at +Inf.
+    buckets = sorted((float(re.search(r'le="([^"]+)"', l).group(1)), v) for (n, l), v in samples.items()
+                     if n == 'ztgate_packet_latency_seconds_bucket')
+    if types.get('ztgate_packet_latency_seconds') != 'histogram' or not buckets or buckets[-1][0] != float('inf'):
+        raise AssertionError('latency histogram: TYPE %s, buckets %s' %
+                             (types.get('ztgate_packet_latency_seconds'), buckets))
+    if any(a[1] > b[1] for a, b in zip(buckets, buckets[1:])) or \
+            buckets[-1][1] != get('ztgate_packet_latency_seconds_count') or buckets[-1][1] != sent - 1:
+        raise AssertionError('latency histogram: buckets %s, count %s, %d packets forwarded' %
+                             (buckets, get('ztgate_packet_latency_seconds_count'), sent - 1))
 
     promtool = shutil.which('promtool')
     if promtool is None:
