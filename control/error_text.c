@@ -15,6 +15,18 @@ void ztg_error_set(char *err, size_t err_len, const char *fmt, ...)
 	va_end(ap);
 }
 
+int ztg_error_fail(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || err_len == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 void ztg_error_vformat(char *buf, size_t len, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(buf, len, fmt, ap);

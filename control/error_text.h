@@ -12,6 +12,9 @@
 
 void ztg_error_set(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The same, returning -1: `return ztg_error_fail(err, err_len, ...)` ends a function that failed. */
+int ztg_error_fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /*
  * A diagnostic's text into buf (len >= 4): a message too long ends in
  * "...", one that cannot be printed reads "(unprintable message)".

@@ -15,6 +15,7 @@ static const char *const action_names[] = {
 	[ZTG_EVENT_ACTION_RESET] = "reset",
 	[ZTG_EVENT_ACTION_DROP] = "drop",
 	[ZTG_EVENT_ACTION_PASS] = "pass",
+	[ZTG_EVENT_ACTION_ALLOW] = "allow",
 };
 
 struct rte_ring *ztg_events_ring_create(unsigned int count)
@@ -91,7 +92,8 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 		src, e->flow.port[client], dst, e->flow.port[server], e->flow.l4_proto);
 	if (e->flow.vlan_ids[0])
 		fprintf(out, ",\"vlan\":%u", e->flow.vlan_ids[0]);
-	fprintf(out, "},\"action\":\"%s\",\"reason\":",
+	fprintf(out, "},\"bytes\":{\"from_client\":%" PRIu64 ",\"from_server\":%" PRIu64 "}", e->bytes[0], e->bytes[1]);
+	fprintf(out, ",\"action\":\"%s\",\"reason\":",
 		e->action < RTE_DIM(action_names) && action_names[e->action] ? action_names[e->action] : "?");
 	ztg_events_write_string(out, e->reason);
 	if (e->method[0]) {
@@ -136,28 +138,4 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 		fputc('}', out);
 	}
 	fprintf(out, "}\n");
-}
-
-unsigned int ztg_events_drain(struct rte_ring *ring, FILE *out, unsigned int max, double wall_start,
-			      uint64_t tsc_start, uint64_t tsc_hz, ztg_events_observer observe, void *arg)
-{
-	struct ztg_event batch[32];
-	unsigned int written = 0;
-
-	while (written < max) {
-		unsigned int n = rte_ring_sc_dequeue_burst_elem(ring, batch, sizeof(batch[0]), RTE_DIM(batch), NULL);
-
-		if (n == 0)
-			break;
-		for (unsigned int i = 0; i < n; i++) {
-			ztg_events_write_json(out, &batch[i], wall_start, tsc_start, tsc_hz);
-			if (observe != NULL)
-				observe(arg, &batch[i],
-					wall_start + (double)(int64_t)(batch[i].tsc - tsc_start) / (double)tsc_hz);
-		}
-		written += n;
-	}
-	if (written)
-		fflush(out);
-	return written;
 }

@@ -1,10 +1,11 @@
 /*
  * Events: what a worker decided about a flow or a request and why, carried
- * to the main lcore, which writes them as JSON lines (--event-log).
+ * to the event writer (audit_log.h), which writes them as JSON lines
+ * (--event-log, --event-syslog).
  *
  * Workers enqueue fixed-size records into one multi-producer rte_ring and
  * never wait: when the ring is full the event is counted as dropped by the
- * worker and lost. The main lcore is the only consumer. Records hold no
+ * worker and lost. The writer's thread is the only consumer. Records hold no
  * secrets: the path without its query, never headers or bodies.
  */
 #ifndef ZTG_EVENTS_H
@@ -32,6 +33,7 @@ enum ztg_event_action {
 	ZTG_EVENT_ACTION_RESET,        /* RST both ways */
 	ZTG_EVENT_ACTION_DROP,         /* this packet and the rest of the flow dropped */
 	ZTG_EVENT_ACTION_PASS,         /* passed on purpose, but worth recording (e.g. a tunnel allowed) */
+	ZTG_EVENT_ACTION_ALLOW,        /* an allowed request, logged in full or sampled (--event-sample-allowed) */
 };
 
 struct ztg_event {
@@ -42,6 +44,7 @@ struct ztg_event {
 	uint8_t action;                /* enum ztg_event_action */
 	uint16_t lcore;
 	uint32_t request_index;        /* request number on the connection */
+	uint64_t bytes[2];             /* the flow's bytes so far: [0] from the client, [1] from the server */
 	char reason[ZTG_EVENT_REASON_MAX];
 	char method[16];
 	char path[ZTG_EVENT_PATH_MAX];
@@ -95,15 +98,7 @@ void ztg_events_format_utc(time_t t, char *buf, size_t len);
 void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_start, uint64_t tsc_start,
 			   uint64_t tsc_hz);
 
-/* Called for each drained event, after it is written (the API inventory feeds on them). */
+/* Called for each drained event, after it is written (the API inventory and top feed on them). */
 typedef void (*ztg_events_observer)(void *arg, const struct ztg_event *event, double when);
-
-/*
- * Main lcore: drain up to max events and write one JSON object per line to
- * out. wall_start/tsc_start/tsc_hz turn TSC stamps into wall-clock time.
- * observe may be NULL. Returns the number written.
- */
-unsigned int ztg_events_drain(struct rte_ring *ring, FILE *out, unsigned int max, double wall_start,
-			      uint64_t tsc_start, uint64_t tsc_hz, ztg_events_observer observe, void *arg);
 
 #endif

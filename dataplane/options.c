@@ -9,6 +9,8 @@
 
 #include <libconfig.h>
 
+#include "error_text.h"
+#include "audit_log.h"
 #include "auth/token_cache.h"
 #include "control_socket.h"
 #include "metrics_http.h"
@@ -31,18 +33,6 @@ struct option_spec {
 	bool named_values;       /* NAME=VALUE, repeatable; a group in config files */
 };
 
-static int fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* Whole-string unsigned parse with an inclusive range check. */
 static int parse_u64(const char *value, uint64_t min, uint64_t max, uint64_t *out, char *err, size_t err_len)
 {
@@ -50,15 +40,15 @@ static int parse_u64(const char *value, uint64_t min, uint64_t max, uint64_t *ou
 	unsigned long long v;
 
 	if (value == NULL || *value == '\0')
-		return fail(err, err_len, "a number is required");
+		return ztg_error_fail(err, err_len, "a number is required");
 	if (*value == '-' || *value == '+')
-		return fail(err, err_len, "'%s' is not an unsigned number", value);
+		return ztg_error_fail(err, err_len, "'%s' is not an unsigned number", value);
 	errno = 0;
 	v = strtoull(value, &end, 10);
 	if (errno != 0 || *end != '\0')
-		return fail(err, err_len, "'%s' is not a number", value);
+		return ztg_error_fail(err, err_len, "'%s' is not a number", value);
 	if (v < min || v > max)
-		return fail(err, err_len, "%llu is out of range %" PRIu64 "..%" PRIu64, v, min, max);
+		return ztg_error_fail(err, err_len, "%llu is out of range %" PRIu64 "..%" PRIu64, v, min, max);
 	*out = v;
 	return 0;
 }
@@ -71,7 +61,7 @@ static int parse_choice(const char *value, const char *if_true, const char *if_f
 	else if (value != NULL && strcmp(value, if_false) == 0)
 		*out = false;
 	else
-		return fail(err, err_len, "'%s' is not one of %s, %s", value ? value : "", if_true, if_false);
+		return ztg_error_fail(err, err_len, "'%s' is not one of %s, %s", value ? value : "", if_true, if_false);
 	return 0;
 }
 
@@ -98,7 +88,7 @@ static int parse_action(const char *value, enum ztg_action *out, char *err, size
 static int set_config(struct ztg_options *opts, const char *value, char *err, size_t err_len)
 {
 	if (strlen(value) >= sizeof(opts->config_file))
-		return fail(err, err_len, "path is too long");
+		return ztg_error_fail(err, err_len, "path is too long");
 	strcpy(opts->config_file, value);
 	return 0;
 }
@@ -106,9 +96,9 @@ static int set_config(struct ztg_options *opts, const char *value, char *err, si
 static int set_path(char *dst, size_t dst_len, const char *value, char *err, size_t err_len)
 {
 	if (*value == '\0')
-		return fail(err, err_len, "an empty path");
+		return ztg_error_fail(err, err_len, "an empty path");
 	if (strlen(value) >= dst_len)
-		return fail(err, err_len, "path is too long");
+		return ztg_error_fail(err, err_len, "path is too long");
 	strcpy(dst, value);
 	return 0;
 }
@@ -125,21 +115,21 @@ static int set_pairs(struct ztg_options *opts, const char *value, char *err, siz
 		char *end;
 
 		if (count == ZTG_MAX_PAIRS)
-			return fail(err, err_len, "more than %d pairs", ZTG_MAX_PAIRS);
+			return ztg_error_fail(err, err_len, "more than %d pairs", ZTG_MAX_PAIRS);
 		errno = 0;
 		a = strtoul(p, &end, 10);
 		if (end == p || *end != ':' || errno != 0 || a >= UINT16_MAX)
-			return fail(err, err_len, "'%s': expected PORT:PORT[,PORT:PORT...]", value);
+			return ztg_error_fail(err, err_len, "'%s': expected PORT:PORT[,PORT:PORT...]", value);
 		p = end + 1;
 		b = strtoul(p, &end, 10);
 		if (end == p || (*end != ',' && *end != '\0') || errno != 0 || b >= UINT16_MAX)
-			return fail(err, err_len, "'%s': expected PORT:PORT[,PORT:PORT...]", value);
+			return ztg_error_fail(err, err_len, "'%s': expected PORT:PORT[,PORT:PORT...]", value);
 		if (a == b)
-			return fail(err, err_len, "port %lu paired with itself", a);
+			return ztg_error_fail(err, err_len, "port %lu paired with itself", a);
 		for (uint16_t i = 0; i < count; i++) {
 			for (int side = 0; side < 2; side++) {
 				if (pairs[i].port[side] == a || pairs[i].port[side] == b)
-					return fail(err, err_len, "port %u is in more than one pair",
+					return ztg_error_fail(err, err_len, "port %u is in more than one pair",
 						    pairs[i].port[side]);
 			}
 		}
@@ -149,7 +139,7 @@ static int set_pairs(struct ztg_options *opts, const char *value, char *err, siz
 		p = *end == ',' ? end + 1 : end;
 	}
 	if (count == 0)
-		return fail(err, err_len, "no pair given");
+		return ztg_error_fail(err, err_len, "no pair given");
 	memcpy(opts->pairs, pairs, sizeof(pairs[0]) * count);
 	opts->pair_count = count;
 	return 0;
@@ -169,29 +159,29 @@ static int set_workers(struct ztg_options *opts, const char *value, char *err, s
 		errno = 0;
 		first = strtoul(p, &end, 10);
 		if (end == p || errno != 0 || first > 1023)
-			return fail(err, err_len, "'%s': expected LCORE[-LCORE][,...] with lcores 0..1023", value);
+			return ztg_error_fail(err, err_len, "'%s': expected LCORE[-LCORE][,...] with lcores 0..1023", value);
 		last = first;
 		if (*end == '-') {
 			p = end + 1;
 			last = strtoul(p, &end, 10);
 			if (end == p || errno != 0 || last > 1023 || last < first)
-				return fail(err, err_len, "'%s': bad lcore range", value);
+				return ztg_error_fail(err, err_len, "'%s': bad lcore range", value);
 		}
 		if (*end != ',' && *end != '\0')
-			return fail(err, err_len, "'%s': expected LCORE[-LCORE][,...]", value);
+			return ztg_error_fail(err, err_len, "'%s': expected LCORE[-LCORE][,...]", value);
 		for (unsigned long l = first; l <= last; l++) {
 			for (uint16_t i = 0; i < count; i++) {
 				if (lcores[i] == l)
-					return fail(err, err_len, "lcore %lu listed twice", l);
+					return ztg_error_fail(err, err_len, "lcore %lu listed twice", l);
 			}
 			if (count == ZTG_MAX_WORKERS)
-				return fail(err, err_len, "more than %d workers", ZTG_MAX_WORKERS);
+				return ztg_error_fail(err, err_len, "more than %d workers", ZTG_MAX_WORKERS);
 			lcores[count++] = (uint16_t)l;
 		}
 		p = *end == ',' ? end + 1 : end;
 	}
 	if (count == 0)
-		return fail(err, err_len, "no lcore given");
+		return ztg_error_fail(err, err_len, "no lcore given");
 	memcpy(opts->worker_lcores, lcores, sizeof(lcores[0]) * count);
 	opts->worker_count = count;
 	return 0;
@@ -239,7 +229,7 @@ static int set_fragments(struct ztg_options *opts, const char *value, char *err,
 			return 0;
 		}
 	}
-	return fail(err, err_len, "'%s' is not one of reassemble, drop, pass", value);
+	return ztg_error_fail(err, err_len, "'%s' is not one of reassemble, drop, pass", value);
 }
 
 static int set_forward_only(struct ztg_options *opts, const char *value, char *err, size_t err_len)
@@ -318,7 +308,7 @@ static int set_named(struct ztg_options *opts, const char *value, const struct n
 	size_t len;
 
 	if (eq == NULL || eq == value || (size_t)(eq - value) >= sizeof(name))
-		return fail(err, err_len, "'%s': expected NAME=VALUE", value);
+		return ztg_error_fail(err, err_len, "'%s': expected NAME=VALUE", value);
 	len = (size_t)(eq - value);
 	for (size_t i = 0; i < len; i++)
 		name[i] = value[i] == '_' ? '-' : value[i];
@@ -342,7 +332,7 @@ static int set_named(struct ztg_options *opts, const char *value, const struct n
 	for (const struct named_field *f = fields; f->name != NULL; f++)
 		snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", f == fields ? "" : ", ",
 			 f->name);
-	return fail(err, err_len, "unknown name '%s' (%s)", name, known);
+	return ztg_error_fail(err, err_len, "unknown name '%s' (%s)", name, known);
 }
 
 static int set_fragment_limit(struct ztg_options *opts, const char *value, char *err, size_t err_len)
@@ -379,14 +369,14 @@ static int set_http_ports(struct ztg_options *opts, const char *value, char *err
 		errno = 0;
 		port = strtoul(p, &end, 10);
 		if (end == p || errno != 0 || port == 0 || port > UINT16_MAX || (*end != ',' && *end != '\0'))
-			return fail(err, err_len, "'%s': expected PORT[,PORT...] with ports 1..65535", value);
+			return ztg_error_fail(err, err_len, "'%s': expected PORT[,PORT...] with ports 1..65535", value);
 		if (count == ZTG_MAX_HTTP_PORTS)
-			return fail(err, err_len, "more than %d ports", ZTG_MAX_HTTP_PORTS);
+			return ztg_error_fail(err, err_len, "more than %d ports", ZTG_MAX_HTTP_PORTS);
 		ports[count++] = (uint16_t)port;
 		p = *end == ',' ? end + 1 : end;
 	}
 	if (count == 0)
-		return fail(err, err_len, "no port given");
+		return ztg_error_fail(err, err_len, "no port given");
 	memcpy(opts->http_ports, ports, sizeof(ports[0]) * count);
 	opts->http_port_count = count;
 	return 0;
@@ -400,7 +390,7 @@ static int set_http_violation(struct ztg_options *opts, const char *value, char 
 			return 0;
 		}
 	}
-	return fail(err, err_len, "'%s' is not one of deny, reset, drop", value);
+	return ztg_error_fail(err, err_len, "'%s' is not one of deny, reset, drop", value);
 }
 
 static int set_http_tunnel(struct ztg_options *opts, const char *value, char *err, size_t err_len)
@@ -435,7 +425,7 @@ static int set_metrics(struct ztg_options *opts, const char *value, char *err, s
 	socklen_t addr_len;
 
 	if (strlen(value) >= sizeof(opts->metrics))
-		return fail(err, err_len, "'%.80s' is too long for ADDR:PORT", value);
+		return ztg_error_fail(err, err_len, "'%.80s' is too long for ADDR:PORT", value);
 	if (ztg_metrics_parse_address(value, &addr, &addr_len, err, err_len) < 0)
 		return -1;
 	strcpy(opts->metrics, value);
@@ -446,6 +436,24 @@ static int set_event_log(struct ztg_options *opts, const char *value, char *err,
 {
 	return set_path(opts->event_log, sizeof(opts->event_log), value, err, err_len);
 }
+
+static int set_event_log_max_bytes(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return ztg_audit_log_parse_size(value, &opts->event_log_max_bytes, err, err_len);
+}
+
+static int set_event_syslog(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return ztg_audit_log_parse_facility(value, &opts->event_syslog, err, err_len);
+}
+
+static int set_event_sample_allowed(struct ztg_options *opts, const char *value, char *err, size_t err_len)
+{
+	return ztg_audit_log_parse_rate(value, &opts->event_sample_allowed, &opts->event_sample_threshold, err,
+					err_len);
+}
+
+NUMBER_SETTER(set_event_log_keep, event_log_keep, uint32_t, 0, ZTG_AUDIT_LOG_MAX_KEEP)
 
 NUMBER_SETTER(set_stream_chunks, stream_chunks, uint32_t, 64, 1u << 24)
 NUMBER_SETTER(set_http_buffers, http_buffers, uint32_t, 16, 1u << 20)
@@ -508,7 +516,17 @@ static const struct option_spec option_specs[] = {
 	{"metrics", 0, true, set_metrics, "ADDR:PORT", "none",
 	 "serve the counters as Prometheus text at http://ADDR:PORT/metrics (IPv4, or [IPv6]:PORT)", false},
 	{"event-log", 0, true, set_event_log, "FILE", "none (stdout)",
-	 "JSON lines, one per deny/reset/drop decision", false},
+	 "JSON lines, one per deny/reset/drop decision (and sampled allow) and one per control command; "
+	 "SIGHUP reopens it", false},
+	{"event-log-max-bytes", 0, true, set_event_log_max_bytes, "SIZE", "100M",
+	 "rotate --event-log before a line would take it past SIZE (bytes, or K, M, G; 0: never)", false},
+	{"event-log-keep", 0, true, set_event_log_keep, "N", "5",
+	 "rotated event logs kept, FILE.1 (newest) .. FILE.N; 0 keeps none", false},
+	{"event-syslog", 0, true, set_event_syslog, "FACILITY", "none",
+	 "also send every event line to syslog as \"ztgate\" (daemon, user, local0..local7): deny, reset, drop at "
+	 "warning, allow, pass at info, commands at notice", false},
+	{"event-sample-allowed", 0, true, set_event_sample_allowed, "RATE", "0",
+	 "fraction (0..1) of allowed requests logged as \"allow\" events, by request id; 1 logs every request", false},
 	{"forward-only", 0, false, set_forward_only, NULL, "off",
 	 "no decode, no flow tracking: plain forwarding, the benchmark baseline", false},
 	{"promiscuous", 0, true, set_promiscuous, "on|off", "on",
@@ -552,6 +570,9 @@ void ztg_options_default(struct ztg_options *opts)
 	opts->stream_chunks = 8192;
 	opts->token_cache_entries = 4096;
 	opts->signature_streams = 4096;
+	opts->event_log_max_bytes = 100ull << 20;
+	opts->event_log_keep = 5;
+	opts->event_syslog = -1;
 }
 
 const char *ztg_verdict_name(enum ztg_verdict verdict)
@@ -609,6 +630,10 @@ static int setting_scalar_text(const config_setting_t *s, char *buf, size_t len)
 	case CONFIG_TYPE_INT64:
 		snprintf(buf, len, "%lld", config_setting_get_int64(s));
 		return 0;
+	case CONFIG_TYPE_FLOAT:
+		/* %.17g reads back as the same double. */
+		snprintf(buf, len, "%.17g", config_setting_get_float(s));
+		return 0;
 	case CONFIG_TYPE_BOOL:
 		snprintf(buf, len, "%s", config_setting_get_bool(s) ? "true" : "false");
 		return 0;
@@ -652,37 +677,37 @@ static int apply_setting(struct ztg_options *opts, const config_setting_t *s, co
 	int line = config_setting_source_line(s);
 
 	if (spec == NULL)
-		return fail(msg, msg_len, "%s:%d: unknown option '%s'", path, line, config_setting_name(s));
+		return ztg_error_fail(msg, msg_len, "%s:%d: unknown option '%s'", path, line, config_setting_name(s));
 	if (spec->set == set_config)
-		return fail(msg, msg_len, "%s:%d: 'config' cannot be set from a config file", path, line);
+		return ztg_error_fail(msg, msg_len, "%s:%d: 'config' cannot be set from a config file", path, line);
 	if (spec->named_values) {
 		if (!config_setting_is_group(s))
-			return fail(msg, msg_len, "%s:%d: '%s' must be a group: %s = { name = value; }",
+			return ztg_error_fail(msg, msg_len, "%s:%d: '%s' must be a group: %s = { name = value; }",
 				    path, line, config_setting_name(s), config_setting_name(s));
 		for (int i = 0; i < config_setting_length(s); i++) {
 			const config_setting_t *t = config_setting_get_elem(s, (unsigned int)i);
 			char seconds[32];
 
 			if (setting_scalar_text(t, seconds, sizeof(seconds)) < 0)
-				return fail(msg, msg_len, "%s:%d: %s '%s' must be a number", path,
+				return ztg_error_fail(msg, msg_len, "%s:%d: %s '%s' must be a number", path,
 					    config_setting_source_line(t), config_setting_name(s), config_setting_name(t));
 			snprintf(value, sizeof(value), "%s=%s", config_setting_name(t), seconds);
 			if (spec->set(opts, value, why, sizeof(why)) < 0)
-				return fail(msg, msg_len, "%s:%d: %s %s: %s", path, config_setting_source_line(t),
+				return ztg_error_fail(msg, msg_len, "%s:%d: %s %s: %s", path, config_setting_source_line(t),
 					    config_setting_name(s), config_setting_name(t), why);
 		}
 		return 0;
 	}
 	if (spec->set == set_pairs && config_setting_is_list(s)) {
 		if (pairs_list_text(s, value, sizeof(value)) < 0)
-			return fail(msg, msg_len, "%s:%d: 'pairs' must be a list of [port, port] arrays",
+			return ztg_error_fail(msg, msg_len, "%s:%d: 'pairs' must be a list of [port, port] arrays",
 				    path, line);
 	} else if (setting_scalar_text(s, value, sizeof(value)) < 0) {
-		return fail(msg, msg_len, "%s:%d: '%s' must be a %s", path, line, config_setting_name(s),
+		return ztg_error_fail(msg, msg_len, "%s:%d: '%s' must be a %s", path, line, config_setting_name(s),
 			    spec->takes_value ? "number or string" : "boolean");
 	}
 	if (spec->set(opts, value, why, sizeof(why)) < 0)
-		return fail(msg, msg_len, "%s:%d: %s: %s", path, line, config_setting_name(s), why);
+		return ztg_error_fail(msg, msg_len, "%s:%d: %s: %s", path, line, config_setting_name(s), why);
 	return 0;
 }
 
@@ -696,9 +721,9 @@ int ztg_options_load_file(const char *path, struct ztg_options *opts, char *err,
 	config_init(&cfg);
 	if (!config_read_file(&cfg, path)) {
 		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			fail(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+			ztg_error_fail(err, err_len, "%s: cannot read: %s", path, strerror(errno));
 		else
-			fail(err, err_len, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
+			ztg_error_fail(err, err_len, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
 			     config_error_line(&cfg), config_error_text(&cfg));
 		config_destroy(&cfg);
 		return -1;
@@ -776,21 +801,21 @@ static int parse_pass(int argc, char **argv, struct ztg_options *opts, bool only
 		}
 		if (c == '?' || c == ':') {
 			if (optopt >= 256 && optopt < 256 + (int)OPTION_COUNT)
-				return fail(err, err_len, "--%s needs a value", option_specs[optopt - 256].name);
+				return ztg_error_fail(err, err_len, "--%s needs a value", option_specs[optopt - 256].name);
 			if (optopt)
-				return fail(err, err_len, "unknown or incomplete option '-%c'", optopt);
-			return fail(err, err_len, "unknown or incomplete option '%s'", argv[optind - 1]);
+				return ztg_error_fail(err, err_len, "unknown or incomplete option '-%c'", optopt);
+			return ztg_error_fail(err, err_len, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 		spec = spec_for(c);
 		if (spec == NULL)
-			return fail(err, err_len, "unhandled option");
+			return ztg_error_fail(err, err_len, "unhandled option");
 		if ((spec->set == set_config) != only_config)
 			continue;
 		if (spec->set(opts, optarg, why, sizeof(why)) < 0)
-			return fail(err, err_len, "--%s: %s", spec->name, why);
+			return ztg_error_fail(err, err_len, "--%s: %s", spec->name, why);
 	}
 	if (optind < argc)
-		return fail(err, err_len, "unexpected argument '%s'", argv[optind]);
+		return ztg_error_fail(err, err_len, "unexpected argument '%s'", argv[optind]);
 	return 0;
 }
 
@@ -834,6 +859,12 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 	fprintf(out, "  policy          = %s\n", opts->policy_file[0] ? opts->policy_file : "(none: nothing is authorized)");
 	fprintf(out, "  control socket  = %s\n", opts->control_socket[0] ? opts->control_socket : "(none)");
 	fprintf(out, "  metrics         = %s\n", opts->metrics[0] ? opts->metrics : "(none)");
+	fprintf(out, "  events          = %s", opts->event_log[0] ? opts->event_log : "stdout");
+	if (opts->event_log[0] && opts->event_log_max_bytes)
+		fprintf(out, ", rotated at %" PRIu64 " bytes keeping %u", opts->event_log_max_bytes, opts->event_log_keep);
+	if (opts->event_syslog >= 0)
+		fprintf(out, ", syslog %s", ztg_audit_log_facility_name(opts->event_syslog));
+	fprintf(out, ", allowed requests sampled at %g\n", opts->event_sample_allowed);
 	fprintf(out, "  pairs           =");
 	for (uint16_t i = 0; i < opts->pair_count; i++)
 		fprintf(out, " %u:%u", opts->pairs[i].port[0], opts->pairs[i].port[1]);

@@ -88,7 +88,12 @@ struct ztg_options {
 	uint32_t stream_chunks;
 	uint32_t token_cache_entries;    /* per worker; 0: every token is verified */
 	uint32_t signature_streams;      /* bodies scanned at once per worker and direction */
-	char event_log[PATH_MAX];
+	char event_log[PATH_MAX];        /* empty: stdout */
+	uint64_t event_log_max_bytes;    /* rotate the event log before it passes this; 0: never */
+	uint32_t event_log_keep;         /* rotated copies kept: PATH.1 (newest) .. PATH.N; 0: none */
+	int event_syslog;                /* syslog facility (LOG_DAEMON, ...) events also go to; -1: none */
+	double event_sample_allowed;     /* fraction of allowed requests logged as "allow" events, 0..1 */
+	uint64_t event_sample_threshold; /* llround(rate * 2^32): logged when the request id's 32-bit hash is below */
 	char policy_file[PATH_MAX];      /* empty: no policy, nothing is authorized */
 	char control_socket[108];        /* unix socket for ztgatectl; empty: none */
 	char state_dir[PATH_MAX];        /* where the last good policy is kept; empty: nowhere */

@@ -11,7 +11,10 @@
 # judged by that anonymous policy with 0, 100, 1,000 and 10,000 signature
 # rules, each as a ratio to forwarding it, and the full pipeline's cost per
 # TCP payload byte as a ratio to raw Hyperscan streaming over the same bytes
-# (tests/bench/hs_scan_bench). Then the route matcher alone at 10, 1,000
+# (tests/bench/hs_scan_bench). Audit events (issue 7): the rules/bench.conf
+# run with its events in a file, every request logged (--event-sample-allowed
+# 1) against denies only (the default), requests/s as a ratio, and how many
+# events the writer kept up with. Then the route matcher alone at 10, 1,000
 # and 10,000 routes, JWT verification per algorithm against `openssl speed`,
 # and the Hyperscan compile time of 1,000 and 10,000 signatures. Writes a
 # JSON report: every run, the medians, and the ratios.
@@ -257,6 +260,16 @@ PY
 print({k: v for k, v in t.items() if k.startswith(("signature_", "policy_", "verdicts_", "http_"))})' \
 			"$out_dir/$1.stats.json" >&2; exit 1; }
 }
+# run_audit NAME [options...]: the policy run with its events in a file (rotated at 100 MiB, one copy
+# kept: at most 200 MiB a run), removed after it; the writer's own account of them (its "event log:"
+# line at exit) stays in NAME.log.
+run_audit() {
+	local name=$1 events=$out_dir/audit-events.json
+	shift
+	rm -f "$events" "$events.1"
+	run "$name" --policy "$policy" --event-log "$events" --event-log-max-bytes 100M --event-log-keep 1 "$@"
+	rm -f "$events" "$events.1"
+}
 # ctl_loop SOCKET LOG COMMAND...: run ztgatectl COMMAND every 100 ms while ztgate runs.
 ctl_loop() {
 	local sock=$1 log=$2
@@ -273,6 +286,9 @@ for round in $(seq "$rounds"); do
 	run "forward-only-$round" --forward-only
 	run "inspect-$round"
 	run "policy-$round" --policy "$policy"
+	# Audit events, back to back so that load drifts between them as little as it can.
+	run_audit "audit-denies-$round"
+	run_audit "audit-all-$round" --event-sample-allowed 1
 	# The swap's own cost: against a run where ztgatectl asks only for the status as often,
 	# so that starting ztgatectl on a 2-core machine weighs on both alike.
 	sock=$out_dir/ztgate-ctl.sock
@@ -338,7 +354,7 @@ done
 [ -n "$report" ] || report=$out_dir/bench-$(date +%Y%m%d-%H%M%S).json
 /usr/bin/python3 - "$out_dir" "$describe" "$report" "$seconds" "$rounds" "$use_hugepages" \
 	"$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$id_describe" "$hmac_bytes" <<'PY'
-import json, os, platform, statistics, sys
+import json, os, platform, re, statistics, sys
 
 out_dir, describe, report, seconds, rounds, huge, commit, id_describe, hmac_bytes = sys.argv[1:]
 rounds = int(rounds)
@@ -529,6 +545,47 @@ signatures = {
     },
 }
 
+# Audit events: the main pcap judged by rules/bench.conf (monitor mode, so both runs forward the
+# same packets), its events in a file: denies only (the default: what the policy would refuse,
+# i.e. the generated attacks) and every request (--event-sample-allowed 1: the allowed ones too).
+# Requests/s from the pcap's requests per packet, as in the identity section. Every event is either
+# written by the event writer (its "event log: N events, M lines written" line at exit) or counted
+# in events_dropped (the ring was full: the writer did not keep up), so the logged fraction says
+# whether the ratio measured logging everything or dropping part of it.
+main_req_per_pkt = main_pcap["requests"] / main_pcap["packets"]
+
+def audit_figures(name):
+    f = figures(name)
+    s = json.load(open(os.path.join(out_dir, name + ".stats.json")))
+    t, d = s["totals"], s["duration_seconds"]
+    m = re.search(r"event log: (\d+) events, (\d+) lines written", open(os.path.join(out_dir, name + ".log")).read())
+    written = int(m.group(2)) if m else 0
+    f["requests_per_s"] = round(t["rx_packets"] * main_req_per_pkt / d)
+    f["events_written"] = written
+    f["events_dropped"] = t["events_dropped"]
+    f["events_written_per_s"] = round(written / d)
+    f["events_logged_fraction"] = round(written / (written + t["events_dropped"]), 4) if written else None
+    return f
+
+audit_runs = {k: [audit_figures("audit-%s-%d" % (k, i)) for i in range(1, rounds + 1)] for k in ("denies", "all")}
+audit_median = {k: dict(median_of(v), requests_per_s=round(statistics.median(r["requests_per_s"] for r in v)),
+                        events_written_per_s=round(statistics.median(r["events_written_per_s"] for r in v)))
+                for k, v in audit_runs.items()}
+audit_per_round = [round(a["requests_per_s"] / d["requests_per_s"], 3)
+                   for d, a in zip(audit_runs["denies"], audit_runs["all"])]
+audit = {
+    "what": "rules/bench.conf (monitor) on the main pcap, events to a file rotated at 100 MiB: denies only "
+            "(the default) and every request (--event-sample-allowed 1); each ratio is taken within a round",
+    "denies_only": {"median": audit_median["denies"], "runs": audit_runs["denies"]},
+    "every_request": {"median": audit_median["all"], "runs": audit_runs["all"],
+                      "option": "--event-sample-allowed 1"},
+    "ratio": {
+        "rps_every_request_over_denies_only": round(statistics.median(audit_per_round), 3),
+        "rps_every_request_over_denies_only_per_round": audit_per_round,
+        "every_request_events_logged_fraction": [r["events_logged_fraction"] for r in audit_runs["all"]],
+    },
+}
+
 # JWT verification against openssl speed, both per CPU second.
 jwt_lines = [json.loads(l) for l in open(os.path.join(out_dir, "jwt_verify.jsonl")) if l.strip()]
 # Which -mr line and field holds the verify rate (HMAC: bytes per second of the -bytes block).
@@ -598,6 +655,7 @@ result = {
     "sig_compile": sig_compile,
     "identity": identity,
     "signatures": signatures,
+    "audit_events": audit,
     "jwt_verify": jwt_verify,
     "ratio": {
         "mpps_inspect_over_forward": round(full["mpps"] / base["mpps"], 3),
@@ -616,6 +674,7 @@ result = {
         "signatures_rps_over_forward_0_100_1000_10000": list(signatures["ratio"]["rps_over_forward"].values()),
         "signatures_pipeline_over_hs_scan_per_byte_1000":
             signatures["ratio"]["pipeline_over_hs_scan_per_byte"].get("1000"),
+        "audit_every_request_rps_over_denies_only": audit["ratio"]["rps_every_request_over_denies_only"],
     },
 }
 with open(report, "w") as f:
@@ -640,5 +699,10 @@ sr = signatures["ratio"]
 print("bench: signatures: requests/s over forwarding %s; full pipeline per payload byte %s x raw hs_scan at 1,000 rules"
       % (", ".join("%s rules %s" % ("{:,}".format(n), sr["rps_over_forward"][str(n)]) for n in sig_sizes),
          sr["pipeline_over_hs_scan_per_byte"].get("1000")))
+print("bench: audit events: every request logged %s x the requests/s of denies only (%s requests/s, %s events/s "
+      "written, fraction logged %s)" % (audit["ratio"]["rps_every_request_over_denies_only"],
+                                        "{:,}".format(audit_median["all"]["requests_per_s"]),
+                                        "{:,}".format(audit_median["all"]["events_written_per_s"]),
+                                        audit["ratio"]["every_request_events_logged_fraction"]))
 print("bench: report written to", report)
 PY

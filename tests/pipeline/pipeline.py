@@ -9,6 +9,7 @@ Packets are built with scapy (Debian's python3-scapy, hence /usr/bin/python3).
 """
 import json
 import os
+import socket
 import subprocess
 import tempfile
 
@@ -77,6 +78,22 @@ class Ztgate:
             return Result(frames, read_pcap(path('out1.pcap')), read_pcap(path('out0.pcap')), stats, log)
 
 
+
+def control(sock, *argv, timeout=5):
+    """One control socket request (control_socket.h), answered within timeout seconds: (status, body)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(sock)
+        s.sendall(('\n'.join(argv) + '\n\n').encode())
+        data = b''
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.decode().partition('\n')
+    return int(head.split()[1]), body
+
 def remove_runtime_dir(prefix):
     """EAL leaves an empty run directory per file prefix, even with --no-shconf."""
     base = '/var/run' if os.getuid() == 0 else os.environ.get('XDG_RUNTIME_DIR', '/tmp')
@@ -124,6 +141,14 @@ class Result:
         wrong = {k: (v, self.totals.get(k)) for k, v in expected.items() if self.totals.get(k) != v}
         if wrong:
             self.fail('counters differ (name: expected, got): %s' % wrong)
+
+    def expect_requests(self, expected):
+        """The stats' labelled request counts are exactly `expected`:
+        {(service, route, verdict, reason): count}, empty names for no service or no route."""
+        got = {(q['service'], q['route'], q['verdict'], q['reason']): q['count'] for q in self.stats['requests']}
+        if got != expected:
+            self.fail('requests by label differ:\n  expected %s\n  got      %s' % (sorted(expected.items()),
+                                                                                sorted(got.items())))
 
     def expect_drops(self, expected):
         """totals.drops is exactly `expected`, every other reason zero, dropped is their sum."""

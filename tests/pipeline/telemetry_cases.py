@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from scapy.all import DLT_EN10MB, RawPcapWriter
 
 import cases
 from cases import POLICY, V4, case, request
-from pipeline import TcpSession, remove_runtime_dir
+from pipeline import TcpSession, control, remove_runtime_dir
 
 TELEMETRY_CLIENT = '/usr/bin/dpdk-telemetry.py'
 # Seconds to wait for ztgate to start, and for its counters to reach what was sent.
@@ -43,20 +42,6 @@ def telemetry(prefix, *commands):
             raise AssertionError('%s: no answer: %s' % (command, answer))
     return [answer[command] for command, answer in zip(commands, answers)]
 
-
-def control(sock, *argv):
-    """One control socket request (control_socket.h): (status, body)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(sock)
-        s.sendall(('\n'.join(argv) + '\n\n').encode())
-        data = b''
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    head, _, body = data.decode().partition('\n')
-    return int(head.split()[1]), body
 
 
 def wait_for(what, poll, done):
