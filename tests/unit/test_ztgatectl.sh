@@ -262,6 +262,21 @@ check "help of an unknown command exits 2" 2
 run --version
 check "--version prints the version" 0 --out-prefix "ztgatectl "
 
+# ------------------------------------------------------------------- top
+
+run top --interval 0
+check "top --interval out of range exits 2" 2 --err "ztgatectl: top: --interval 0: expected seconds from 1 to 3600"
+
+run top --once extra
+check "top with an unexpected argument exits 2" 2 --err "ztgatectl: top: unexpected argument 'extra'"
+
+run --socket "$work/no-such.sock" top --once
+if [ "$rc" -eq 3 ] && [ ! -s "$work/out" ] && grep -q "^ztgatectl: " "$work/err"; then
+	pass "top without a ztgate to ask exits 3, the reason on stderr"
+else
+	fail "top without a ztgate to ask exits 3, the reason on stderr" "expected status 3 and a message"
+fi
+
 echo "1..$n"
 if [ "$failed" -gt 0 ]; then
 	echo "# $failed of $n checks failed" >&2
