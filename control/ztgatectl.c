@@ -31,6 +31,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth/jwk.h"
 #include "bundle.h"
@@ -107,9 +109,11 @@ static int cmd_show(const struct ctl_call *call);
 static int cmd_apply(const struct ctl_call *call);
 static int cmd_explain(const struct ctl_call *call);
 static int cmd_events(const struct ctl_call *call);
+static int cmd_top(const struct ctl_call *call);
 static int cmd_passthrough(const struct ctl_call *call);
 static int cmd_policy(const struct ctl_call *call);
 static int cmd_compile(const struct ctl_call *call);
+static int cmd_capture(const struct ctl_call *call);
 
 /*
  * The commands, in the order help lists them. Those that talk to a running
@@ -189,6 +193,39 @@ static const struct ctl_command ctl_commands[] = {
 		.synopsis = "",
 		.summary = "the running ztgate's counters (--json: the schema of ztgate --stats-json)",
 		.run = cmd_passthrough,
+	},
+	{
+		.name = "top",
+		.synopsis = "[--interval SECONDS] [--once]",
+		.summary = "a live view: requests/s by verdict, the busiest services, stop reasons and identities",
+		.description =
+			"Polls the running ztgate every --interval SECONDS and redraws in place\n"
+			"until Ctrl-C: requests per second by verdict (allow, deny, reset, drop,\n"
+			"monitored), then the services, the stop reasons and the identities with\n"
+			"the most requests per second, each with its total since start. ztgate\n"
+			"samples its counters once a second: a rate covers the last complete\n"
+			"interval between two samples. Identities come from logged events only\n"
+			"(denied requests, and allowed ones when --event-sample-allowed logs\n"
+			"them), counted in a table of 256 where the least seen gives way. When\n"
+			"stdout is not a terminal, frames follow each other separated by a blank\n"
+			"line.\n"
+			"\n"
+			"--json prints each frame as one JSON document: {samples, interval_seconds,\n"
+			"requests, verdicts: {allow: {rate, total}, ...}, services: {count, top:\n"
+			"[{service, rate, total}]}, reasons: {count, top: [{reason, verdict,\n"
+			"rate, total}]}, identities: {tracked, events, anonymous, top: [{issuer,\n"
+			"subject, rate, denied_rate, events, error, denied, total}]}}; rates are\n"
+			"null until ztgate has two samples.",
+		/* Listed for help only: --interval takes a value, so cmd_top parses both (passthrough). */
+		.options = (const struct ctl_option[]){
+			{ "--interval", 0, "SECONDS between frames, 1 to 3600 (default 1)" },
+			{ "--once", 0, "print one frame and exit" },
+			{ NULL, 0, NULL },
+		},
+		.min_args = 0,
+		.max_args = 3,
+		.passthrough = true,
+		.run = cmd_top,
 	},
 	{
 		.name = "policy",
@@ -297,6 +334,31 @@ static const struct ctl_command ctl_commands[] = {
 		.synopsis = "",
 		.summary = "the revocations in force",
 		.run = cmd_passthrough,
+	},
+	{
+		.name = "capture",
+		.synopsis = "--output FILE [--count N] [--duration SECONDS] [--snaplen N] | status | stop",
+		.summary = "write the packets of denied flows to a pcapng file, until N packets, SECONDS or Ctrl-C",
+		.description =
+			"From the start of the capture, ztgate copies every packet of each flow it\n"
+			"denies: the request it stops the flow at, the 403 and RSTs it injects, and\n"
+			"what the flow sends afterwards; a flow the policy refuses outright (segment,\n"
+			"non-HTTP) by its first packet. Packets of allowed flows are never copied.\n"
+			"ztgate writes FILE itself (pcapng, mode 0600, the path made absolute here),\n"
+			"one interface per port, with each packet's direction. The capture ends\n"
+			"after N packets (--count), SECONDS (--duration) or at Ctrl-C; then the\n"
+			"command prints what was written (--json: {running, file, state, seconds,\n"
+			"packets, bytes, dropped, snaplen, count, duration, error}). --snaplen keeps\n"
+			"the first N bytes of each packet (64 to 9216; 2048, whole frames, unless\n"
+			"told). Workers never wait for the capture: a packet they cannot copy (ring\n"
+			"full, capture pool empty) counts as dropped here and as capture_dropped in\n"
+			"stats. One capture runs at a time: `capture status` shows it (exit 1 when\n"
+			"none runs), `capture stop` ends it. dpdk-dumpcap captures every packet of\n"
+			"a port instead, when ztgate runs with hugepages (see its startup lines).",
+		.min_args = 0,
+		.max_args = 8,
+		.passthrough = true,
+		.run = cmd_capture,
 	},
 };
 
@@ -1365,6 +1427,86 @@ static int cmd_events(const struct ctl_call *call)
 	return CTL_EXIT_OK;
 }
 
+/* Wait up to seconds for one of the signals in stop (blocked): whether one came. Others end the wait early. */
+static bool wait_for_stop(const sigset_t *stop, double seconds)
+{
+	struct timespec t = {.tv_sec = (time_t)seconds, .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
+
+	return sigtimedwait(stop, NULL, &t) >= 0;
+}
+
+/*
+ * top: one frame per interval until Ctrl-C (or SIGTERM), which is blocked and
+ * waited for between frames, so it ends the loop at a frame's edge, never in
+ * the middle of one. The polls after the first say --again: ztgate audits
+ * the first only.
+ */
+static int cmd_top(const struct ctl_call *call)
+{
+	const char *argv[3] = {"top"};
+	int argc = 1, rc = CTL_EXIT_OK;
+	double interval = 1;
+	bool once = false, tty = isatty(STDOUT_FILENO);
+	sigset_t stop, saved;
+
+	for (int i = 0; i < call->argc; i++) {
+		const char *a = call->args[i];
+
+		if (strcmp(a, "--once") == 0) {
+			once = true;
+		} else if (strcmp(a, "--interval") == 0) {
+			char *end;
+
+			if (++i == call->argc)
+				return usage_error(call->cmd, "top: --interval needs SECONDS");
+			errno = 0;
+			interval = strtod(call->args[i], &end);
+			if (end == call->args[i] || *end != '\0' || errno != 0 || !(interval >= 1 && interval <= 3600))
+				return usage_error(call->cmd, "top: --interval %s: expected seconds from 1 to 3600",
+						   call->args[i]);
+		} else {
+			return usage_error(call->cmd, "top: unexpected argument '%s'", a);
+		}
+	}
+	if (call->flags & CTL_F_JSON)
+		argv[argc++] = "--json";
+	/* --once keeps the default: Ctrl-C ends it at once, even in the middle of a call. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	if (!once)
+		sigprocmask(SIG_BLOCK, &stop, &saved);
+	for (unsigned long frame = 0;; frame++) {
+		char *body = NULL;
+		size_t len = 0;
+
+		rc = fetch(call, argc, argv, &body, &len);
+		if (rc != CTL_EXIT_OK) {
+			fwrite(body, 1, len, stderr);
+			free(body);
+			break;
+		}
+		if (tty && !once)
+			printf("\x1b[H\x1b[2J%s top: every %g s; Ctrl-C quits\n\n", CTL_NAME, interval);
+		else if (frame > 0)
+			putchar('\n');
+		fwrite(body, 1, len, stdout);
+		free(body);
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			fprintf(stderr, "%s: cannot write the output: %s\n", CTL_NAME, strerror(errno));
+			rc = CTL_EXIT_INTERNAL;
+			break;
+		}
+		if (once || wait_for_stop(&stop, interval))
+			break;
+		if (frame == 0)
+			argv[argc++] = "--again";
+	}
+	if (!once)
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+	return rc;
+}
+
 /* The command and its arguments as they are, --json if asked. */
 static int cmd_passthrough(const struct ctl_call *call)
 {
@@ -1494,6 +1636,98 @@ static int cmd_apply(const struct ctl_call *call)
 	}
 	argv[1] = path;
 	rc = remote(call, call->flags & CTL_F_JSON ? 3 : 2, argv);
+	free(path);
+	return rc;
+}
+
+/* FILE as an absolute path (its directory must exist), for ztgate to open from its own directory. */
+static char *capture_path(const char *file)
+{
+	const char *slash = strrchr(file, '/');
+	char *dir = slash == NULL ? strdup(".") : strndup(file, (size_t)(slash - file));
+	char *real = NULL, *path = NULL;
+
+	if (dir == NULL)
+		return NULL;
+	/* "/name": the directory is the root. */
+	real = realpath(dir[0] != '\0' ? dir : "/", NULL);
+	if (real == NULL)
+		fprintf(stderr, "%s: capture: --output %s: %s\n", CTL_NAME, file, strerror(errno));
+	else if (asprintf(&path, "%s/%s", strcmp(real, "/") == 0 ? "" : real, slash ? slash + 1 : file) < 0)
+		path = NULL;
+	free(dir);
+	free(real);
+	return path;
+}
+
+/*
+ * capture: start ztgate's capture, poll it every 200 ms until it ends by
+ * itself (--count, --duration) or Ctrl-C / SIGTERM, stop it and print what it
+ * wrote. The signals are blocked and waited for between polls, so the
+ * capture is always stopped. ztgate checks the numbers' ranges.
+ */
+static int cmd_capture(const struct ctl_call *call)
+{
+	const char *argv[10] = {"capture", "start"}, *stop_argv[3] = {"capture", "stop", "--json"};
+	const char *output = NULL;
+	char *path, *body = NULL;
+	size_t len = 0;
+	sigset_t stop, saved;
+	int argc = 3, rc;
+
+	if (call->argc == 1 && (strcmp(call->args[0], "status") == 0 || strcmp(call->args[0], "stop") == 0))
+		return cmd_passthrough(call);
+	for (int i = 0; i < call->argc; i++) {
+		const char *a = call->args[i];
+		char *end;
+
+		if (strcmp(a, "--output") != 0 && strcmp(a, "--count") != 0 && strcmp(a, "--duration") != 0 &&
+		    strcmp(a, "--snaplen") != 0)
+			return usage_error(call->cmd, "capture: unexpected argument '%s'", a);
+		if (++i == call->argc)
+			return usage_error(call->cmd, "capture: %s needs a value", a);
+		if (strcmp(a, "--output") == 0) {
+			output = call->args[i];
+			continue;
+		}
+		if (strtoull(call->args[i], &end, 10) == 0 || *end != '\0' || call->args[i][0] == '-')
+			return usage_error(call->cmd, "capture: %s %s: expected a positive number", a, call->args[i]);
+		argv[argc++] = a;
+		argv[argc++] = call->args[i];
+	}
+	if (output == NULL)
+		return usage_error(call->cmd, "capture: --output FILE is needed");
+	path = capture_path(output);
+	if (path == NULL)
+		return CTL_EXIT_NEGATIVE;
+	argv[2] = path;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, &saved);
+	rc = fetch(call, argc, argv, &body, &len);
+	/* What starts, or why it cannot: on stderr, so stdout holds only the result. */
+	fwrite(body, 1, len, stderr);
+	free(body);
+	if (rc == CTL_EXIT_OK) {
+		fprintf(stderr, "%s: capturing; Ctrl-C stops\n", CTL_NAME);
+		do {
+			const char *status_argv[2] = {"capture", "status"};
+
+			if (wait_for_stop(&stop, 0.2))
+				break;
+			body = NULL;
+			len = 0;
+			rc = fetch(call, 2, status_argv, &body, &len);
+			free(body);
+		} while (rc == CTL_EXIT_OK);
+		/* Whether it ended by itself (status said NEGATIVE) or not, stop ends it and reports. */
+		if (rc == CTL_EXIT_UNREACHABLE)
+			fprintf(stderr, "%s: capture: ztgate went away; %s holds what it wrote before\n", CTL_NAME, path);
+		else
+			rc = remote(call, call->flags & CTL_F_JSON ? 3 : 2, stop_argv);
+	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 	free(path);
 	return rc;
 }
