@@ -7,10 +7,13 @@ Usage: events_cases.py ZTGATE CASE   (meson registers one test per case)
 """
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -147,6 +150,78 @@ def events_sample_allowed(zt, args):
         r.fail('events for no request sent: %s' % [events[p] for p in extra])
     r.expect_totals(events_dropped=0)
     print('ok events-sample-allowed: %d allow and %d deny lines' % (len(allowed), len(denied)))
+
+
+SYSLOG_SOCKET = '/dev/log'   # glibc's _PATH_LOG: where syslog(3) sends, whatever the daemon
+
+
+@case('events-syslog')
+def events_syslog(zt, args):
+    """--event-syslog local3: every event also reaches syslog as one datagram, ident ztgate, the JSON
+    object as the message, denies and resets at LOG_WARNING, sampled allows at
+    LOG_INFO, each under facility local3. The test stands in for the syslog daemon on /dev/log, so it
+    needs a machine where nothing else listens there (exit 77 otherwise: the datagrams would go to
+    that daemon, not to the test)."""
+    if os.path.exists(SYSLOG_SOCKET):
+        print('SKIP: %s exists (a syslog daemon owns it); this case needs to listen there itself' % SYSLOG_SOCKET)
+        sys.exit(77)
+    packets, denied, allowed = traffic(2, 1)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    datagrams, done = [], threading.Event()
+
+    def receive():
+        # A unix datagram socket queues only net.unix.max_dgram_qlen (often 10) datagrams: read as they come.
+        while not done.is_set():
+            try:
+                datagrams.append(listener.recv(65536).decode())
+            except socket.timeout:
+                pass
+
+    try:
+        listener.bind(SYSLOG_SOCKET)
+        listener.settimeout(0.1)
+        reader = threading.Thread(target=receive)
+        reader.start()
+        try:
+            with tempfile.TemporaryDirectory(prefix='ztg-syslog-') as tmp:
+                log = os.path.join(tmp, 'events.json')
+                r = zt.run(packets, '--policy', POLICY, '--event-log', log, '--event-syslog', 'local3',
+                           '--event-sample-allowed', '1')
+                in_file = requests_of(read_lines(log))
+            time.sleep(0.3)
+        finally:
+            done.set()
+            reader.join()
+    finally:
+        listener.close()
+        os.unlink(SYSLOG_SOCKET)
+    # <PRI>TIMESTAMP ztgate[PID]: MESSAGE; PRI = facility local3 (19) * 8 + severity. EAL's own log
+    # lines share the process's syslog identity: only the JSON ones are events.
+    form = re.compile(r'^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d ztgate\[\d+\]: (.*)$', re.S)
+    by_port, problems = {}, []
+    for d in datagrams:
+        m = form.match(d.rstrip('\n'))
+        if m is None:
+            problems.append('not a syslog line from ztgate: %r' % d[:200])
+            continue
+        if not m.group(2).startswith('{'):
+            continue
+        e = json.loads(m.group(2))
+        if 'audit' in e:
+            continue
+        severity = {'deny': 4, 'reset': 4, 'drop': 4, 'allow': 6, 'pass': 6}[e['action']]
+        if int(m.group(1)) != 19 * 8 + severity:
+            problems.append('priority %s for a %s event, expected %d' % (m.group(1), e['action'], 19 * 8 + severity))
+        by_port[e['flow']['src_port']] = e
+    if set(by_port) != set(denied) | set(allowed):
+        problems.append('syslog has events for ports %s, expected %s' % (sorted(by_port),
+                                                                       sorted(set(denied) | set(allowed))))
+    if by_port != in_file:
+        problems.append('syslog and the file differ')
+    if problems:
+        r.fail('%d problem(s):\n  %s' % (len(problems), '\n  '.join(problems)))
+    expect_denied(r, by_port, denied)
+    print('ok: %d events through syslog (local3), the same as the file' % len(by_port))
 
 
 @case('events-options')
