@@ -200,6 +200,54 @@ struct ztg_policy_detect {
 	struct ztg_policy_loc loc;
 };
 
+/* What a rate limit counts requests by. */
+#define ZTG_POLICY_RATE_KEYS(X)                                                         \
+	X(IDENTITY, "identity")   /* the verified issuer and subject; anonymous requests by source */ \
+	X(API_KEY,  "api_key")    /* the API key's id; requests without one by source */          \
+	X(SOURCE,   "source")     /* the client address, or its prefix (prefix4, prefix6) */ \
+	X(ROUTE,    "route")      /* every request of the route (or service) together */
+
+enum ztg_policy_rate_key {
+#define ZTG_POLICY_RATE_KEY_ENUM(sym, name) ZTG_POLICY_RATE_##sym,
+	ZTG_POLICY_RATE_KEYS(ZTG_POLICY_RATE_KEY_ENUM)
+#undef ZTG_POLICY_RATE_KEY_ENUM
+	ZTG_POLICY_RATE_KEY_COUNT
+};
+
+/* What exceeding a rate limit does. */
+#define ZTG_POLICY_RATE_ACTIONS(X)                                            \
+	X(DENY,  "deny")     /* 429 Too Many Requests with Retry-After, server side reset */ \
+	X(RESET, "reset")    /* TCP RST to both ends */                              \
+	X(ALERT, "alert")    /* an event, the request passes */
+
+enum ztg_policy_rate_action {
+#define ZTG_POLICY_RATE_ACTION_ENUM(sym, name) ZTG_POLICY_RATE_ACTION_##sym,
+	ZTG_POLICY_RATE_ACTIONS(ZTG_POLICY_RATE_ACTION_ENUM)
+#undef ZTG_POLICY_RATE_ACTION_ENUM
+	ZTG_POLICY_RATE_ACTION_COUNT
+};
+
+/*
+ * rate_limits = ( { name; per; rate; period; burst; action; mode }, ... ) on
+ * a service or a route: at most `rate` requests per `period` seconds for
+ * each key, plus `burst` at once. A route's list replaces its service's.
+ */
+#define ZTG_POLICY_RATE_LIMITS_MAX 8      /* per service or route */
+struct ztg_policy_rate_limit {
+	const char *name;                 /* unique within its list; in events and metrics */
+	enum ztg_policy_rate_key key;
+	uint8_t prefix4;                  /* per = "source": IPv4 prefix length counted as one (default 32) */
+	uint8_t prefix6;                  /* the same for IPv6 (default 128) */
+	uint32_t rate;                    /* requests per period, >= 1 */
+	uint32_t period;                  /* seconds: 1 (second), 60 (minute), 3600 (hour) */
+	uint32_t burst;                   /* requests admitted at once beyond the rate (default: rate / 10, at least 1) */
+	enum ztg_policy_rate_action action;
+	bool monitor;                     /* log what would be done, pass */
+	/* In a route's list: inherited from its service, so every route of the service shares its buckets. */
+	bool from_service;
+	struct ztg_policy_loc loc;
+};
+
 struct ztg_policy_route {
 	const char *name;
 	uint16_t methods;             /* ZTG_POLICY_METHOD_BIT()s, or ZTG_POLICY_METHODS_ANY */
@@ -209,6 +257,9 @@ struct ztg_policy_route {
 	bool mode_set;                /* the route said mode itself */
 	struct ztg_policy_requirement require;   /* allow routes only */
 	struct ztg_policy_detect detect;         /* effective: the route's own, else its service's */
+	/* Effective: the route's own list, else its service's (a copy of its entries). */
+	struct ztg_policy_rate_limit *rate_limits;
+	uint32_t rate_limit_count;
 	struct ztg_policy_loc loc;
 };
 
@@ -243,6 +294,8 @@ struct ztg_policy_service {
 	bool mode_set;
 	struct ztg_policy_authentication authentication;
 	struct ztg_policy_detect detect;
+	struct ztg_policy_rate_limit *rate_limits;   /* the service's own list; routes without one inherit it */
+	uint32_t rate_limit_count;
 	struct ztg_policy_route *routes;   /* in file order; may be none (then all is denied) */
 	uint32_t route_count;
 	struct ztg_policy_loc loc;
@@ -372,6 +425,10 @@ const char *ztg_policy_action_name(enum ztg_policy_action action);
 int ztg_policy_action_from_name(const char *name, enum ztg_policy_action *out);
 const char *ztg_policy_method_name(enum ztg_http_method method);
 int ztg_policy_method_from_name(const char *name, uint16_t *mask);
+const char *ztg_policy_rate_key_name(enum ztg_policy_rate_key key);
+const char *ztg_policy_rate_action_name(enum ztg_policy_rate_action action);
+/* A rate limit's period (1, 60, 3600 seconds) as the policy names it: "second", "minute", "hour". */
+const char *ztg_policy_rate_period_name(uint32_t seconds);
 
 /*
  * Whether s[0..len) is a name as the policy language writes them (policy,

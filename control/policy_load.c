@@ -52,6 +52,23 @@ static const char *const action_names[] = {
 #undef ZTG_POLICY_ACTION_NAME
 };
 
+static const char *const rate_key_names[] = {
+#define ZTG_POLICY_RATE_KEY_NAME(sym, name) name,
+	ZTG_POLICY_RATE_KEYS(ZTG_POLICY_RATE_KEY_NAME)
+#undef ZTG_POLICY_RATE_KEY_NAME
+};
+
+static const char *const rate_action_names[] = {
+#define ZTG_POLICY_RATE_ACTION_NAME(sym, name) name,
+	ZTG_POLICY_RATE_ACTIONS(ZTG_POLICY_RATE_ACTION_NAME)
+#undef ZTG_POLICY_RATE_ACTION_NAME
+};
+
+/* A rate limit's period: its name in the policy and its length in seconds, index for index. */
+#define RATE_PERIOD_COUNT 3
+static const char *const rate_period_names[RATE_PERIOD_COUNT] = {"second", "minute", "hour"};
+static const uint32_t rate_period_seconds[RATE_PERIOD_COUNT] = {1, 60, 3600};
+
 _Static_assert(ZTG_POLICY_METHODS_ANY == ZTG_ROUTE_METHOD_ANY &&
 	       ZTG_POLICY_METHOD_BIT(ZTG_HTTP_METHOD_TRACE) == ZTG_ROUTE_METHOD_BIT(ZTG_HTTP_METHOD_TRACE),
 	       "policy method masks are the route matcher's");
@@ -88,6 +105,25 @@ int ztg_policy_action_from_name(const char *name, enum ztg_policy_action *out)
 		}
 	}
 	return -1;
+}
+
+const char *ztg_policy_rate_key_name(enum ztg_policy_rate_key key)
+{
+	return (unsigned)key < ZTG_POLICY_RATE_KEY_COUNT ? rate_key_names[key] : "?";
+}
+
+const char *ztg_policy_rate_action_name(enum ztg_policy_rate_action action)
+{
+	return (unsigned)action < ZTG_POLICY_RATE_ACTION_COUNT ? rate_action_names[action] : "?";
+}
+
+const char *ztg_policy_rate_period_name(uint32_t seconds)
+{
+	for (unsigned i = 0; i < RATE_PERIOD_COUNT; i++) {
+		if (rate_period_seconds[i] == seconds)
+			return rate_period_names[i];
+	}
+	return "?";
 }
 
 const char *ztg_policy_method_name(enum ztg_http_method method)
@@ -2134,6 +2170,126 @@ static void parse_detect(struct loader *ld, const config_setting_t *e, const cha
 		d->monitor = mode == ZTG_POLICY_MODE_MONITOR;
 }
 
+/* ----------------------------------------------------------- rate limits */
+
+/* Far beyond any one caller's or route's rate; keeps interval = period / rate meaningful in TSC cycles. */
+#define RATE_MAX 100000000u
+#define RATE_MAX_TEXT "100000000"
+
+static const struct ztg_config_key rate_limit_keys[] = {
+	{"name", true, NAME_EXPECT},
+	{"per", true, "identity, api_key, source or route: what requests are counted by"},
+	{"prefix4", false, "per = \"source\": the IPv4 prefix length counted as one, 0..32 (default 32)"},
+	{"prefix6", false, "per = \"source\": the IPv6 prefix length counted as one, 0..128 (default 128)"},
+	{"rate", true, "requests per period, 1.." RATE_MAX_TEXT},
+	{"period", true, "second, minute or hour"},
+	{"burst", false, "requests admitted at once beyond the rate, 1.." RATE_MAX_TEXT " (default rate / 10, at least 1)"},
+	{"action", false, "deny (default), reset or alert"},
+	{"mode", false, "enforce or monitor (default: the mode where the list is written)"},
+};
+
+/* mode: the effective mode of the service or route the list is written in, the limit's default. */
+static void parse_rate_limit(struct loader *ld, const config_setting_t *e, const char *where,
+			     enum ztg_policy_mode mode, struct ztg_policy_rate_limit *rl)
+{
+	const config_setting_t *prefix[2];
+	uint32_t prefix4 = 32, prefix6 = 128;
+	unsigned v;
+	bool key_known;
+
+	rl->loc = loc_of(ld, e);
+	rl->prefix4 = 32;
+	rl->prefix6 = 128;
+	rl->action = ZTG_POLICY_RATE_ACTION_DENY;
+	rl->monitor = mode == ZTG_POLICY_MODE_MONITOR;
+	if (!config_setting_is_group(e)) {
+		wrong_type(ld, e, where, "a group { name = ...; per = ...; rate = ...; period = ...; }");
+		return;
+	}
+	check_keys(ld, e, where, ZTG_CONFIG_KEYS(rate_limit_keys));
+	rl->name = name_member(ld, e, where, "name");
+	key_known = choice_member(ld, e, where, "per", rate_key_names, ZTG_POLICY_RATE_KEY_COUNT,
+				  (1u << ZTG_POLICY_RATE_KEY_COUNT) - 1, "rate limit key", &v);
+	if (key_known)
+		rl->key = (enum ztg_policy_rate_key)v;
+	if (uint_member(ld, e, where, "prefix4", 0, 32, &prefix4))
+		rl->prefix4 = (uint8_t)prefix4;
+	if (uint_member(ld, e, where, "prefix6", 0, 128, &prefix6))
+		rl->prefix6 = (uint8_t)prefix6;
+	prefix[0] = config_setting_get_member(e, "prefix4");
+	prefix[1] = config_setting_get_member(e, "prefix6");
+	/* Unknown when per is bad: that error is enough. */
+	for (unsigned i = 0; i < 2 && key_known && rl->key != ZTG_POLICY_RATE_SOURCE; i++) {
+		if (prefix[i] != NULL)
+			error_at(ld, prefix[i], "%s.%s: only applies to per = \"source\" (this limit counts per %s)", where,
+				 config_setting_name(prefix[i]), rate_key_names[rl->key]);
+	}
+	if (uint_member(ld, e, where, "rate", 1, RATE_MAX, &rl->rate) && rl->rate > 0)
+		rl->burst = rl->rate / 10 > 1 ? rl->rate / 10 : 1;
+	if (choice_member(ld, e, where, "period", rate_period_names, RATE_PERIOD_COUNT, (1u << RATE_PERIOD_COUNT) - 1,
+			  "period", &v))
+		rl->period = rate_period_seconds[v];
+	uint_member(ld, e, where, "burst", 1, RATE_MAX, &rl->burst);
+	if (choice_member(ld, e, where, "action", rate_action_names, ZTG_POLICY_RATE_ACTION_COUNT,
+			  (1u << ZTG_POLICY_RATE_ACTION_COUNT) - 1, "action", &v))
+		rl->action = (enum ztg_policy_rate_action)v;
+	if (mode_member(ld, e, where, &mode))
+		rl->monitor = mode == ZTG_POLICY_MODE_MONITOR;
+}
+
+/*
+ * e.rate_limits, the list of a service or a route, into *out; returns the
+ * count (0 when absent or bad). An empty list is only meaningful on a route
+ * (it drops the service's limits there): allow_empty says whether e is one.
+ */
+static uint32_t parse_rate_limits(struct loader *ld, const config_setting_t *e, const char *where,
+				  enum ztg_policy_mode mode, bool allow_empty, struct ztg_policy_rate_limit **out)
+{
+	const config_setting_t *list = list_member(ld, e, where, "rate_limits", "a list of rate limits ( { ... }, ... )");
+	char path[128], ewhere[160];
+	struct name_ref *names;
+	uint32_t n, name_count;
+
+	*out = NULL;
+	if (list == NULL)
+		return 0;
+	ztg_config_key_path(path, sizeof(path), where, "rate_limits");
+	n = capped_length(ld, list, path, ZTG_POLICY_RATE_LIMITS_MAX, "rate limits");
+	if (n == 0) {
+		if (!allow_empty)
+			error_at(ld, list, "%s: empty list (leave the key out instead)", path);
+		return 0;
+	}
+	*out = arena_alloc(ld, n, sizeof(**out));
+	if (*out == NULL)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(ewhere, sizeof(ewhere), "%s[%u]", path, i);
+		parse_rate_limit(ld, config_setting_get_elem(list, i), ewhere, mode, &(*out)[i]);
+	}
+	names = index_names(ld, *out, n, sizeof(**out), offsetof(struct ztg_policy_rate_limit, name),
+			    offsetof(struct ztg_policy_rate_limit, loc), &name_count);
+	sort_names(ld, names, name_count, path, "rate limit");
+	free(names);
+	return n;
+}
+
+/*
+ * The copy of a service's list its routes without their own share (the
+ * policy is never changed after loading, so one copy serves them all):
+ * marked from_service, so the runtime keeps one set of buckets per service.
+ */
+static struct ztg_policy_rate_limit *inherited_rate_limits(struct loader *ld, const struct ztg_policy_service *svc)
+{
+	struct ztg_policy_rate_limit *copy = arena_alloc(ld, svc->rate_limit_count, sizeof(*copy));
+
+	for (uint32_t i = 0; copy != NULL && i < svc->rate_limit_count; i++) {
+		copy[i] = svc->rate_limits[i];
+		copy[i].from_service = true;
+	}
+	return copy;
+}
+
 /* -------------------------------------------------------------- services */
 
 static const struct ztg_config_key route_keys[] = {
@@ -2145,11 +2301,15 @@ static const struct ztg_config_key route_keys[] = {
 	{"anonymous", false, "true: the route allows callers without credentials"},
 	{"require", false, "a group { scopes = [ ... ]; claims = { ... }; bind = { ... }; }"},
 	{"detect", false, "a group { sets = [ ... ]; threshold = ...; mode = ...; }"},
+	{"rate_limits", false, "a list of rate limits ( { name = ...; per = ...; rate = ...; period = ...; }, ... )"},
 };
 
+/* inherited: the service's rate limits as routes without their own list take them (inherited_rate_limits). */
 static void parse_route(struct loader *ld, const config_setting_t *e, const char *where,
-			const struct ztg_policy_service *svc, struct ztg_policy_route *r)
+			const struct ztg_policy_service *svc, struct ztg_policy_rate_limit *inherited,
+			struct ztg_policy_route *r)
 {
+	const config_setting_t *limits;
 	const config_setting_t *methods, *ps;
 	const char *path;
 	char kpath[128], why[512];
@@ -2183,6 +2343,18 @@ static void parse_route(struct loader *ld, const config_setting_t *e, const char
 	if (config_setting_get_member(e, "detect") != NULL) {
 		memset(&r->detect, 0, sizeof(r->detect));
 		parse_detect(ld, e, where, &r->detect);
+	}
+	/* Only requests an allow route lets through are counted; other routes end every request anyway. */
+	limits = config_setting_get_member(e, "rate_limits");
+	if (known && r->action != ZTG_POLICY_ACTION_ALLOW) {
+		if (limits != NULL)
+			error_at(ld, limits, "%s.rate_limits: rate limits only apply to allow routes (this route's action "
+				 "is %s: no request through it reaches the server)", where, ztg_policy_action_name(r->action));
+	} else if (limits != NULL) {
+		r->rate_limit_count = parse_rate_limits(ld, e, where, r->mode, true, &r->rate_limits);
+	} else {
+		r->rate_limits = inherited;
+		r->rate_limit_count = inherited != NULL ? svc->rate_limit_count : 0;
 	}
 }
 
@@ -2328,6 +2500,7 @@ static void parse_routes(struct loader *ld, const config_setting_t *list, const 
 {
 	char path[96], rwhere[96];
 	struct name_ref *names;
+	struct ztg_policy_rate_limit *inherited;
 	uint32_t n, name_count;
 
 	n = capped_length(ld, list, ztg_config_key_path(path, sizeof(path), where, "routes"), ZTG_POLICY_MAX_ROUTES, "routes");
@@ -2335,9 +2508,10 @@ static void parse_routes(struct loader *ld, const config_setting_t *list, const 
 	if (svc->routes == NULL)
 		return;
 	svc->route_count = n;
+	inherited = inherited_rate_limits(ld, svc);
 	for (uint32_t i = 0; i < n && !ld->nomem; i++) {
 		snprintf(rwhere, sizeof(rwhere), "%s.routes[%u]", where, i);
-		parse_route(ld, config_setting_get_elem(list, i), rwhere, svc, &svc->routes[i]);
+		parse_route(ld, config_setting_get_elem(list, i), rwhere, svc, inherited, &svc->routes[i]);
 	}
 	names = index_names(ld, svc->routes, n, sizeof(*svc->routes), offsetof(struct ztg_policy_route, name),
 			    offsetof(struct ztg_policy_route, loc), &name_count);
@@ -2356,6 +2530,7 @@ static const struct ztg_config_key service_keys[] = {
 	{"mode", false, "enforce or monitor"},
 	{"authentication", false, "a group { issuers = [ ... ]; api_key_header = ...; }"},
 	{"detect", false, "a group { sets = [ ... ]; threshold = ...; mode = ...; }: signatures"},
+	{"rate_limits", false, "a list of rate limits ( { name = ...; per = ...; rate = ...; period = ...; }, ... )"},
 	{"routes", false, "a list of routes"},
 };
 
@@ -2416,6 +2591,7 @@ static void parse_service(struct loader *ld, const config_setting_t *e, uint32_t
 	svc->mode_set = mode_member(ld, e, where, &svc->mode);
 	parse_authentication(ld, e, where, svc);
 	parse_detect(ld, e, where, &svc->detect);
+	svc->rate_limit_count = parse_rate_limits(ld, e, where, svc->mode, false, &svc->rate_limits);
 	list = list_member(ld, e, where, "routes", "a list of routes ( { ... }, ... )");
 	if (list != NULL)
 		parse_routes(ld, list, where, svc);

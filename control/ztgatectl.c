@@ -930,6 +930,21 @@ static void show_detect(FILE *out, const struct ztg_policy *p, const struct ztg_
 		d->request_body_depth, d->response_body_depth, d->monitor ? "monitor" : "enforce");
 }
 
+/* A list of rate limits, one line each; a route's inherited list is its service's, shown there. */
+static void show_rate_limits(FILE *out, const struct ztg_policy_rate_limit *rl, uint32_t count, const char *indent)
+{
+	char loc[LOC_STR_MAX];
+
+	for (uint32_t i = 0; i < count; i++) {
+		fprintf(out, "%srate limit %s: per %s", indent, rl[i].name, ztg_policy_rate_key_name(rl[i].key));
+		if (rl[i].key == ZTG_POLICY_RATE_SOURCE)
+			fprintf(out, " (/%u, /%u)", rl[i].prefix4, rl[i].prefix6);
+		fprintf(out, ", %u per %s, burst %u; %s; %s  (%s)\n", rl[i].rate, ztg_policy_rate_period_name(rl[i].period),
+			rl[i].burst, ztg_policy_rate_action_name(rl[i].action), rl[i].monitor ? "monitor" : "enforce",
+			format_loc(&rl[i].loc, loc, sizeof(loc)));
+	}
+}
+
 /* Who may use an allow route, on a line of its own under it. */
 static void show_requirement(FILE *out, const struct ztg_policy_requirement *q)
 {
@@ -982,6 +997,10 @@ static void show_routes(FILE *out, const struct ztg_policy *p, const struct ztg_
 		/* Only where the route says otherwise than its service. */
 		if (memcmp(&r->detect, &s->detect, sizeof(r->detect)) != 0)
 			show_detect(out, p, &r->detect, "      ");
+		if (r->rate_limit_count > 0 && !r->rate_limits[0].from_service)
+			show_rate_limits(out, r->rate_limits, r->rate_limit_count, "      ");
+		else if (r->action == ZTG_POLICY_ACTION_ALLOW && r->rate_limit_count == 0 && s->rate_limit_count > 0)
+			fputs("      rate limits: none (the service's do not apply)\n", out);
 	}
 }
 
@@ -1017,6 +1036,7 @@ static void show_service(FILE *out, const struct ztg_policy *p, const struct ztg
 		fputc('\n', out);
 	}
 	show_detect(out, p, &s->detect, "  ");
+	show_rate_limits(out, s->rate_limits, s->rate_limit_count, "  ");
 	show_routes(out, p, s);
 }
 
@@ -1117,6 +1137,33 @@ static void json_addresses(struct json *j, const struct ztg_policy_address *a, u
 	json_end(j, ']');
 }
 
+/* from_service only in a route's list: a service's own entries never are. */
+static void json_rate_limits(struct json *j, const struct ztg_policy_rate_limit *rl, uint32_t count, bool route)
+{
+	json_key(j, "rate_limits");
+	json_begin(j, '[');
+	for (uint32_t i = 0; i < count; i++) {
+		json_begin(j, '{');
+		json_kv_string(j, "name", rl[i].name);
+		json_kv_string(j, "per", ztg_policy_rate_key_name(rl[i].key));
+		if (rl[i].key == ZTG_POLICY_RATE_SOURCE) {
+			json_kv_uint(j, "prefix4", rl[i].prefix4);
+			json_kv_uint(j, "prefix6", rl[i].prefix6);
+		}
+		json_kv_uint(j, "rate", rl[i].rate);
+		json_kv_string(j, "period", ztg_policy_rate_period_name(rl[i].period));
+		json_kv_uint(j, "period_seconds", rl[i].period);
+		json_kv_uint(j, "burst", rl[i].burst);
+		json_kv_string(j, "action", ztg_policy_rate_action_name(rl[i].action));
+		json_kv_string(j, "mode", rl[i].monitor ? "monitor" : "enforce");
+		if (route)
+			json_kv_bool(j, "from_service", rl[i].from_service);
+		json_loc(j, &rl[i].loc);
+		json_end(j, '}');
+	}
+	json_end(j, ']');
+}
+
 static void json_route(struct json *j, const struct ztg_policy_route *r)
 {
 	json_begin(j, '{');
@@ -1158,6 +1205,7 @@ static void json_route(struct json *j, const struct ztg_policy_route *r)
 		json_end(j, '}');
 		json_end(j, '}');
 	}
+	json_rate_limits(j, r->rate_limits, r->rate_limit_count, true);
 	json_loc(j, &r->loc);
 	json_end(j, '}');
 }
@@ -1200,6 +1248,7 @@ static void json_service(struct json *j, const struct ztg_policy *p, const struc
 			json_kv_string(j, "api_key_query", a->api_key_query);
 		json_end(j, '}');
 	}
+	json_rate_limits(j, s->rate_limits, s->rate_limit_count, false);
 	json_loc(j, &s->loc);
 	json_key(j, "routes");
 	json_begin(j, '[');

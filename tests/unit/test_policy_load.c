@@ -541,6 +541,194 @@ static void test_identity_errors(void **state)
 	unload(&l);
 }
 
+/* ------------------------------------------------------------ rate limits */
+
+static void assert_rate_limit(const struct ztg_policy_rate_limit *rl, const char *name, enum ztg_policy_rate_key key,
+			      uint32_t rate, uint32_t period, uint32_t burst, enum ztg_policy_rate_action action,
+			      bool monitor, bool from_service)
+{
+	assert_string_equal(rl->name, name);
+	assert_int_equal(rl->key, key);
+	assert_int_equal(rl->rate, rate);
+	assert_int_equal(rl->period, period);
+	assert_int_equal(rl->burst, burst);
+	assert_int_equal(rl->action, action);
+	assert_int_equal(rl->monitor, monitor);
+	assert_int_equal(rl->from_service, from_service);
+}
+
+static void test_rate_limits_ok(void **state)
+{
+	const char *f = "rate_limits_ok.conf";
+	const struct ztg_policy_service *shop, *plain;
+	const struct ztg_policy_route *r;
+	char path[PATH_MAX];
+	struct load l;
+
+	fixture_path(state, f, path, sizeof(path));
+	load_fixture(state, &l, f);
+	if (l.rc != 0 || l.diag.count != 0) {
+		dump(&l);
+		fail_msg("%s must load cleanly", f);
+	}
+	shop = &l.policy->services[0];
+	assert_int_equal(shop->rate_limit_count, 3);
+	/* mode: the limit's own, else the service's (monitor); burst: its own, else rate / 10, at least 1. */
+	assert_rate_limit(&shop->rate_limits[0], "per-caller", ZTG_POLICY_RATE_IDENTITY, 100, 1, 20,
+			  ZTG_POLICY_RATE_ACTION_DENY, false, false);
+	assert_rate_limit(&shop->rate_limits[1], "per-subnet", ZTG_POLICY_RATE_SOURCE, 600, 60, 60,
+			  ZTG_POLICY_RATE_ACTION_RESET, true, false);
+	assert_rate_limit(&shop->rate_limits[2], "whole", ZTG_POLICY_RATE_ROUTE, 5, 3600, 1,
+			  ZTG_POLICY_RATE_ACTION_ALERT, true, false);
+	assert_int_equal(shop->rate_limits[0].prefix4, 32);
+	assert_int_equal(shop->rate_limits[0].prefix6, 128);
+	assert_int_equal(shop->rate_limits[1].prefix4, 24);
+	assert_int_equal(shop->rate_limits[1].prefix6, 64);
+	assert_string_equal(shop->rate_limits[1].loc.file, path);
+	assert_int_equal(shop->rate_limits[1].loc.line, line_of(path, "name = \"per-subnet\""));
+
+	/* No list of its own: a copy of the service's, every entry from_service. */
+	r = &shop->routes[0];
+	assert_int_equal(r->rate_limit_count, 3);
+	assert_true(r->rate_limits != shop->rate_limits);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_true(r->rate_limits[i].from_service);
+		assert_string_equal(r->rate_limits[i].name, shop->rate_limits[i].name);
+		assert_int_equal(r->rate_limits[i].monitor, shop->rate_limits[i].monitor);
+		assert_int_equal(r->rate_limits[i].loc.line, shop->rate_limits[i].loc.line);
+	}
+	assert_int_equal(r->rate_limits[1].prefix4, 24);
+
+	/* Its own list replaces the service's; defaults follow the route's mode (enforce). */
+	r = &shop->routes[1];
+	assert_int_equal(r->rate_limit_count, 1);
+	assert_rate_limit(&r->rate_limits[0], "per-caller", ZTG_POLICY_RATE_API_KEY, 9, 1, 1,
+			  ZTG_POLICY_RATE_ACTION_DENY, false, false);
+	assert_int_equal(r->rate_limits[0].prefix4, 32);
+	assert_int_equal(r->rate_limits[0].prefix6, 128);
+
+	/* An empty list of its own: none of the service's apply. */
+	assert_int_equal(shop->routes[2].rate_limit_count, 0);
+	/* A deny route counts nothing: the service's list is not copied to it. */
+	assert_int_equal(shop->routes[3].action, ZTG_POLICY_ACTION_DENY);
+	assert_int_equal(shop->routes[3].rate_limit_count, 0);
+	assert_null(shop->routes[3].rate_limits);
+
+	/* A service without a list; its route's own limit takes the service's (enforce) mode. */
+	plain = &l.policy->services[1];
+	assert_int_equal(plain->rate_limit_count, 0);
+	assert_null(plain->rate_limits);
+	assert_int_equal(plain->routes[0].rate_limit_count, 1);
+	assert_rate_limit(&plain->routes[0].rate_limits[0], "all", ZTG_POLICY_RATE_SOURCE, 1000, 1, 100,
+			  ZTG_POLICY_RATE_ACTION_DENY, false, false);
+	unload(&l);
+}
+
+static void test_rate_limits_keys(void **state)
+{
+	const char *f = "rate_limits_keys.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	expect_failure(&l, 4);
+	expect_error(state, &l, f, 7, "services[0].rate_limits[0]: unknown key \"limit\" (allowed: name, per, prefix4, "
+		     "prefix6, rate, period, burst, action, mode)");
+	expect_error(state, &l, f, 8, "services[0].rate_limits[1]: missing required key \"period\" (second, minute or hour)");
+	expect_error(state, &l, f, 9, "services[0].rate_limits[2]: expected a group { name = ...; per = ...; rate = ...; "
+		     "period = ...; }, got a string");
+	expect_error(state, &l, f, 10, "services[0].routes[0].rate_limits: expected a list of rate limits ( { ... }, ... ), "
+		     "got a group");
+	unload(&l);
+}
+
+static void test_rate_limits_values(void **state)
+{
+	const char *f = "rate_limits_values.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	expect_failure(&l, 12);
+	expect_error(state, &l, f, 7, "services[0].rate_limits[0].name: \"bad name\" is not a valid name (expected 1 to 64 "
+		     "characters of A-Z a-z 0-9 _ . -)");
+	expect_error(state, &l, f, 7, "services[0].rate_limits[0].per: unknown rate limit key \"user\" (expected identity, "
+		     "api_key, source or route)");
+	expect_error(state, &l, f, 8, "services[0].rate_limits[1].prefix4: 33 is out of range 0..32");
+	expect_error(state, &l, f, 8, "services[0].rate_limits[1].prefix6: 129 is out of range 0..128");
+	expect_error(state, &l, f, 8, "services[0].rate_limits[1].rate: 0 is out of range 1..100000000");
+	expect_error(state, &l, f, 8, "services[0].rate_limits[1].period: unknown period \"day\" (expected second, minute "
+		     "or hour)");
+	expect_error(state, &l, f, 9, "services[0].rate_limits[2].rate: 100000001 is out of range 1..100000000");
+	expect_error(state, &l, f, 9, "services[0].rate_limits[2].burst: 0 is out of range 1..100000000");
+	expect_error(state, &l, f, 9, "services[0].rate_limits[2].action: unknown action \"block\" (expected deny, reset "
+		     "or alert)");
+	expect_error(state, &l, f, 9, "services[0].rate_limits[2].mode: unknown mode \"audit\" (expected enforce or monitor)");
+	expect_error(state, &l, f, 10, "services[0].rate_limits[3].rate: expected an integer 1..100000000, got a string");
+	expect_error(state, &l, f, 10, "services[0].rate_limits[3].burst: 100000001 is out of range 1..100000000");
+	unload(&l);
+}
+
+static void test_rate_limits_prefix(void **state)
+{
+	const char *f = "rate_limits_prefix.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	/* A bad per is reported once: its prefixes are not judged against it. */
+	expect_failure(&l, 3);
+	expect_error(state, &l, f, 7, "services[0].rate_limits[0].prefix4: only applies to per = \"source\" (this limit "
+		     "counts per identity)");
+	expect_error(state, &l, f, 8, "services[0].rate_limits[1].prefix6: only applies to per = \"source\" (this limit "
+		     "counts per route)");
+	expect_error(state, &l, f, 10, "services[0].rate_limits[3].per: unknown rate limit key \"nobody\"");
+	unload(&l);
+}
+
+static void test_rate_limits_not_allow(void **state)
+{
+	const char *f = "rate_limits_not_allow.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	/* The reset route without a list of its own is fine: it just does not inherit the service's. */
+	expect_failure(&l, 2);
+	expect_error(state, &l, f, 9, "services[0].routes[0].rate_limits: rate limits only apply to allow routes (this "
+		     "route's action is deny: no request through it reaches the server)");
+	expect_error(state, &l, f, 10, "services[0].routes[1].rate_limits: rate limits only apply to allow routes (this "
+		     "route's action is drop:");
+	unload(&l);
+}
+
+static void test_rate_limits_duplicate(void **state)
+{
+	const char *f = "rate_limits_duplicate.conf";
+	char path[PATH_MAX], first[PATH_MAX + 96];
+	struct load l;
+
+	fixture_path(state, f, path, sizeof(path));
+	load_fixture(state, &l, f);
+	expect_failure(&l, 2);
+	snprintf(first, sizeof(first), "services[0].rate_limits[2]: duplicate rate limit name \"a\" (first defined at %s:7)",
+		 path);
+	expect_error(state, &l, f, 9, first);
+	snprintf(first, sizeof(first), "services[0].routes[0].rate_limits[1]: duplicate rate limit name \"x\" (first "
+		 "defined at %s:12)", path);
+	expect_error(state, &l, f, 13, first);
+	unload(&l);
+}
+
+static void test_rate_limits_size(void **state)
+{
+	const char *f = "rate_limits_size.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	expect_failure(&l, 2);
+	expect_error(state, &l, f, 6, "services[0].rate_limits: 9 rate limits, at most 8 are allowed");
+	/* On a route an empty list drops the service's limits; on a service it says nothing. */
+	expect_error(state, &l, f, 13, "services[1].rate_limits: empty list (leave the key out instead)");
+	unload(&l);
+}
+
 static void test_bad_port(void **state)
 {
 	struct load l;
@@ -1017,6 +1205,14 @@ static void test_names(void **state)
 	assert_int_equal(ztg_policy_action_from_name("", &action), -1);
 	assert_int_equal(ztg_policy_action_from_name(NULL, &action), -1);
 	assert_string_equal(ztg_policy_severity_name(ZTG_POLICY_WARNING), "warning");
+	assert_string_equal(ztg_policy_rate_key_name(ZTG_POLICY_RATE_API_KEY), "api_key");
+	assert_string_equal(ztg_policy_rate_key_name(ZTG_POLICY_RATE_KEY_COUNT), "?");
+	assert_string_equal(ztg_policy_rate_action_name(ZTG_POLICY_RATE_ACTION_ALERT), "alert");
+	assert_string_equal(ztg_policy_rate_action_name(ZTG_POLICY_RATE_ACTION_COUNT), "?");
+	assert_string_equal(ztg_policy_rate_period_name(1), "second");
+	assert_string_equal(ztg_policy_rate_period_name(60), "minute");
+	assert_string_equal(ztg_policy_rate_period_name(3600), "hour");
+	assert_string_equal(ztg_policy_rate_period_name(2), "?");
 }
 
 /* ----------------------------------------------------------------- main */
@@ -1062,6 +1258,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test_prestate(test_bad_port, &paths),
 		cmocka_unit_test_prestate(test_identity_ok, &paths),
 		cmocka_unit_test_prestate(test_identity_errors, &paths),
+		cmocka_unit_test_prestate(test_rate_limits_ok, &paths),
+		cmocka_unit_test_prestate(test_rate_limits_keys, &paths),
+		cmocka_unit_test_prestate(test_rate_limits_values, &paths),
+		cmocka_unit_test_prestate(test_rate_limits_prefix, &paths),
+		cmocka_unit_test_prestate(test_rate_limits_not_allow, &paths),
+		cmocka_unit_test_prestate(test_rate_limits_duplicate, &paths),
+		cmocka_unit_test_prestate(test_rate_limits_size, &paths),
 		cmocka_unit_test_prestate(test_empty_lists, &paths),
 		cmocka_unit_test_prestate(test_bad_host, &paths),
 		cmocka_unit_test_prestate(test_methods, &paths),
