@@ -81,6 +81,7 @@ struct ztg_app {
 	const struct ztg_counters *worker_counters[ZTG_MAX_WORKERS];
 	const struct ztg_tally *worker_tallies[ZTG_MAX_WORKERS];
 	struct ztg_route_labels *route_labels;   /* the (service, route) label slots of every policy so far */
+	struct ztg_rate_table *rates;    /* rate limit buckets: every worker's, every policy's */
 	uint16_t worker_count;
 	uint16_t ports[MAX_PORTS];
 	uint16_t port_count;
@@ -398,6 +399,7 @@ static int check_ports(struct ztg_app *app, char *err, size_t err_len)
 static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 {
 	const struct ztg_options *o = &app->opts;
+	uint64_t rate_seed;
 
 	app->worker_config = (struct ztg_worker_config){
 		.burst = o->burst,
@@ -408,6 +410,14 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 		.fragments = o->fragments,
 		.tsc_hz = rte_get_tsc_hz(),
 	};
+	/* One secret for every worker: the same caller gets the same bucket whichever worker sees it. */
+	rate_seed = rte_rand();
+	app->rates = ztg_rate_table_create(rte_align32pow2(o->rate_buckets), (int)rte_socket_id());
+	if (app->rates == NULL) {
+		snprintf(err, err_len, "out of memory for %u rate limit buckets (--rate-buckets)",
+			 rte_align32pow2(o->rate_buckets));
+		return -1;
+	}
 	app->rcu = rte_zmalloc("ztg_rcu", rte_rcu_qsbr_get_memsize(o->worker_count), RTE_CACHE_LINE_SIZE);
 	if (app->rcu == NULL || rte_rcu_qsbr_init(app->rcu, o->worker_count) != 0) {
 		snprintf(err, err_len, "cannot set up RCU for %u workers", o->worker_count);
@@ -454,6 +464,8 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 				return -1;
 			}
 			w->session.tally = ztg_tally_init(tally, TALLY_CAPACITY);
+			w->session.rates = app->rates;
+			w->session.rate_seed = rate_seed;
 			app->worker_tallies[i] = w->session.tally;
 			w->session.authz = atomic_load(&app->policy);
 			w->session.events = app->events;
@@ -782,9 +794,21 @@ static enum ztg_control_status command_policy(struct ztg_app *app, bool json, FI
 				ztg_events_write_string(out, svc->routes[r].name);
 				fprintf(out, ",\"path\":");
 				ztg_events_write_string(out, svc->routes[r].path);
-				fprintf(out, ",\"action\":\"%s\",\"mode\":\"%s\",\"line\":%u}",
+				fprintf(out, ",\"action\":\"%s\",\"mode\":\"%s\",\"line\":%u,\"rate_limits\":[",
 					ztg_policy_action_name(svc->routes[r].action),
 					ztg_policy_mode_name(svc->routes[r].mode), svc->routes[r].loc.line);
+				for (uint32_t i = 0; i < svc->routes[r].rate_limit_count; i++) {
+					const struct ztg_policy_rate_limit *l = &svc->routes[r].rate_limits[i];
+
+					fprintf(out, "%s{\"name\":", i ? "," : "");
+					ztg_events_write_string(out, l->name);
+					fprintf(out, ",\"per\":\"%s\",\"rate\":%u,\"period_seconds\":%u,\"burst\":%u,"
+						"\"action\":\"%s\",\"monitor\":%s,\"from_service\":%s}",
+						ztg_policy_rate_key_name(l->key), l->rate, l->period, l->burst,
+						ztg_policy_rate_action_name(l->action), l->monitor ? "true" : "false",
+						l->from_service ? "true" : "false");
+				}
+				fprintf(out, "]}");
 			}
 			fprintf(out, "]}");
 		}
@@ -797,10 +821,19 @@ static enum ztg_control_status command_policy(struct ztg_app *app, bool json, FI
 
 		fprintf(out, "service %s (%s, segment %s)\n", svc->name, ztg_policy_mode_name(svc->mode),
 			p->segments[svc->segment].name);
-		for (uint32_t r = 0; r < svc->route_count; r++)
+		for (uint32_t r = 0; r < svc->route_count; r++) {
 			fprintf(out, "  %-20s %-40s %-6s %-8s %s:%u\n", svc->routes[r].name, svc->routes[r].path,
 				ztg_policy_action_name(svc->routes[r].action), ztg_policy_mode_name(svc->routes[r].mode),
 				svc->routes[r].loc.file, svc->routes[r].loc.line);
+			for (uint32_t i = 0; i < svc->routes[r].rate_limit_count; i++) {
+				const struct ztg_policy_rate_limit *l = &svc->routes[r].rate_limits[i];
+
+				fprintf(out, "    rate limit %s: %u per %s per %s, burst %u, %s%s%s\n", l->name, l->rate,
+					ztg_policy_rate_period_name(l->period), ztg_policy_rate_key_name(l->key), l->burst,
+					ztg_policy_rate_action_name(l->action), l->monitor ? " (monitor)" : "",
+					l->from_service ? " (from the service)" : "");
+			}
+		}
 	}
 	return ZTG_CONTROL_OK;
 }
@@ -1365,6 +1398,7 @@ static void cleanup(struct ztg_app *app)
 	ztg_inventory_free(app->inventory);
 	ztg_top_free(app->top);          /* after close_events: the writer feeds it */
 	ztg_route_labels_free(app->route_labels);
+	ztg_rate_table_free(app->rates);
 	free(app->recent);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <libconfig.h>
+#include <rte_common.h>
 
 #include "error_text.h"
 #include "audit_log.h"
@@ -459,6 +460,7 @@ NUMBER_SETTER(set_stream_chunks, stream_chunks, uint32_t, 64, 1u << 24)
 NUMBER_SETTER(set_http_buffers, http_buffers, uint32_t, 16, 1u << 20)
 NUMBER_SETTER(set_token_cache, token_cache_entries, uint32_t, 0, 1u << 22)
 NUMBER_SETTER(set_signature_streams, signature_streams, uint32_t, 1, 1u << 20)
+NUMBER_SETTER(set_rate_buckets, rate_buckets, uint32_t, 64, 1u << 24)
 
 static const struct option_spec option_specs[] = {
 	{"config", 'f', true, set_config, "FILE", "none",
@@ -506,6 +508,9 @@ static const struct option_spec option_specs[] = {
 	 "verified tokens each worker remembers (keyed by the whole token; 0: verify every request)", false},
 	{"signature-streams", 0, true, set_signature_streams, "N", "4096",
 	 "bodies each worker scans at once, per direction (Hyperscan streams); a body beyond them is refused", false},
+	{"rate-buckets", 0, true, set_rate_buckets, "N", "65536",
+	 "rate limit buckets shared by every worker, rounded up to a power of two: callers tracked at once; "
+	 "a caller that finds none is admitted and counted", false},
 	{"policy", 0, true, set_policy, "FILE", "none",
 	 "policy file (rules/policy.example.conf): segments, services and routes; default deny within it", false},
 	{"control-socket", 0, true, set_control_socket, "PATH", "none",
@@ -570,6 +575,7 @@ void ztg_options_default(struct ztg_options *opts)
 	opts->stream_chunks = 8192;
 	opts->token_cache_entries = 4096;
 	opts->signature_streams = 4096;
+	opts->rate_buckets = 65536;
 	opts->event_log_max_bytes = 100ull << 20;
 	opts->event_log_keep = 5;
 	opts->event_syslog = -1;
@@ -907,6 +913,7 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 		ZTG_TOKEN_CACHE_MAX_TOKEN);
 	fprintf(out, "  signatures      = %u body streams per worker and direction (their size comes with the rules)\n",
 		opts->signature_streams);
+	fprintf(out, "  rate limits     = %u buckets shared by the workers\n", rte_align32pow2(opts->rate_buckets));
 	fprintf(out, "  stream          = out-of-order: %s, ooo-segments=%u ooo-bytes=%u retain-bytes=%u depth=%u, "
 		"%u chunks\n", opts->stream.buffer_out_of_order ? "buffer" : "drop", opts->stream.max_ooo_segments,
 		opts->stream.max_ooo_bytes, opts->stream.retain_bytes, opts->stream.depth, opts->stream_chunks);

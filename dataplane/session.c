@@ -43,7 +43,9 @@ struct feed_state {
 	bool held;
 	bool held_request;
 	uint32_t held_index;
-	enum ztg_inject_denial denial;         /* 401 when the credentials failed, else 403 */
+	enum ztg_inject_denial denial;         /* 401 when the credentials failed, 429 over a rate limit, else 403 */
+	const char *rate_limit;                /* the limit that stopped or flagged the request */
+	uint32_t retry_after;                  /* seconds, for a 429 */
 };
 
 void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_options *opts,
@@ -122,6 +124,8 @@ static void fill_event(const struct ztg_session_context *ctx, const struct ztg_f
 			snprintf(e->subject, sizeof(e->subject), "%s", a->identity.subject);
 		snprintf(e->kid, sizeof(e->kid), "%s", a->identified ? a->identity.kid : a->kid);
 	}
+	if (st->rate_limit != NULL)
+		snprintf(e->detail, sizeof(e->detail), "%s", st->rate_limit);
 	if (st->detect != NULL) {
 		const struct ztg_detect_result *dr = st->detect;
 
@@ -660,6 +664,120 @@ static int on_body(struct feed_state *st, const struct ztg_http_event *ev, bool 
 	return rc;
 }
 
+/* The end of MurmurHash3: every input bit reaches every output bit. */
+static uint64_t fmix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb93fe53e1a85ull;
+	return h ^ (h >> 33);
+}
+
+static uint64_t mix_bytes(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *b = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h * 0x100000001b3ull;
+}
+
+/*
+ * The bucket of this request under limit l: the limit's scope and what it
+ * counts by, mixed with the process's secret seed. Callers without the
+ * identity or API key a limit counts by are counted by their address.
+ */
+static uint64_t rate_key(const struct feed_state *st, const struct ztg_authz_rate_limit *l)
+{
+	const struct ztg_authn_result *a = &st->ctx->auth_result;
+	const struct ztg_flow_key *k = &st->flow->key;
+	const uint8_t *addr = k->addr[st->flow->tcp.initiator];
+	uint64_t h = st->ctx->rate_seed ^ l->scope;
+	uint8_t masked[16] = {0};
+	unsigned int bits, len = k->ip_version == 4 ? 4 : 16;
+
+	switch (l->config->key) {
+	case ZTG_POLICY_RATE_ROUTE:
+		return fmix64(h);
+	case ZTG_POLICY_RATE_IDENTITY:
+		if (a->identified) {
+			h = mix_bytes(h, a->issuer != NULL ? a->issuer : "", a->issuer != NULL ? strlen(a->issuer) : 0);
+			return fmix64(mix_bytes(h, a->identity.subject, a->identity.subject_len));
+		}
+		break;
+	case ZTG_POLICY_RATE_API_KEY:
+		if (a->identified && a->identity.kind == ZTG_IDENTITY_API_KEY)
+			return fmix64(mix_bytes(h, a->identity.kid, a->identity.kid_len));
+		break;
+	default:
+		break;
+	}
+	bits = l->config->key != ZTG_POLICY_RATE_SOURCE ? len * 8 :
+	       k->ip_version == 4 ? l->config->prefix4 : l->config->prefix6;
+	memcpy(masked, addr, bits / 8);
+	if (bits % 8)
+		masked[bits / 8] = addr[bits / 8] & (uint8_t)(0xff << (8 - bits % 8));
+	return fmix64(mix_bytes(h ^ len, masked, len));
+}
+
+/* Name where the policy placed the request, for an event about it. */
+static void place_request(struct feed_state *st, const struct ztg_policy *p, const struct ztg_authz_decision *d,
+			  struct ztg_http_slice host)
+{
+	st->segment = policy_name(p, d->segment, false);
+	st->service = policy_name(p, d->service, true);
+	st->route = d->route == ZTG_AUTHZ_NONE ? NULL : p->services[d->service].routes[d->route].name;
+	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.len, (const char *)host.ptr);
+}
+
+/*
+ * The route's rate limits, each for this request's key, in order. false when
+ * one stops it: *action says how, st names the limit (and the 429's
+ * Retry-After). Alerting and monitored limits leave an event and go on. A
+ * limit passed before the one that stops counts the request, as the server
+ * would have seen it had the later limit not been there.
+ */
+static bool check_rate_limits(struct feed_state *st, const struct ztg_authz_decision *d, struct ztg_http_slice host,
+			      enum ztg_policy_action *action)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	uint32_t count;
+	const struct ztg_authz_rate_limit *limits = ztg_authz_rate_limits(ctx->authz, d->service, d->route, &count);
+
+	for (uint32_t i = 0; i < count && ctx->rates != NULL; i++) {
+		const struct ztg_authz_rate_limit *l = &limits[i];
+		uint64_t retry = 0, hz = rte_get_tsc_hz();
+
+		if (ztg_rate_admit(ctx->rates, rate_key(st, l), &l->params, st->now, &retry))
+			continue;
+		ctx->counters->rate_limited++;
+		st->rate_limit = l->config->name;
+		st->retry_after = (uint32_t)RTE_MIN((retry + hz - 1) / hz, (uint64_t)UINT32_MAX);
+		if (l->config->monitor || l->config->action == ZTG_POLICY_RATE_ACTION_ALERT) {
+			st->policy = true;
+			st->monitor = l->config->monitor;
+			st->reason = "rate_limited";
+			place_request(st, ztg_authz_policy(ctx->authz), d, host);
+			st->auth = ctx->auth_result.identified ? &ctx->auth_result : NULL;
+			push_event(ctx, &st->flow->key, st->flow->tcp.initiator, st,
+				   l->config->monitor && l->config->action != ZTG_POLICY_RATE_ACTION_ALERT ?
+					   (l->config->action == ZTG_POLICY_RATE_ACTION_RESET ? ZTG_EVENT_ACTION_RESET :
+											       ZTG_EVENT_ACTION_DENY) :
+					   ZTG_EVENT_ACTION_PASS);
+			st->policy = st->monitor = false;
+			st->auth = NULL;
+			st->rate_limit = NULL;
+			continue;
+		}
+		*action = l->config->action == ZTG_POLICY_RATE_ACTION_RESET ? ZTG_POLICY_ACTION_RESET :
+									       ZTG_POLICY_ACTION_DENY;
+		st->denial = ZTG_INJECT_TOO_MANY_REQUESTS;
+		return false;
+	}
+	return true;
+}
+
 /*
  * --event-sample-allowed: whether this allowed request is logged. A hash of
  * its id picks it, so the sample is spread evenly over workers and flows and
@@ -678,12 +796,8 @@ static void log_allowed(struct feed_state *st, const struct ztg_policy *p, const
 {
 	st->policy = p != NULL;
 	st->reason = p != NULL ? ztg_authz_reason_name(ZTG_AUTHZ_ALLOWED) : "unprotected";
-	if (p != NULL) {
-		st->segment = policy_name(p, d->segment, false);
-		st->service = policy_name(p, d->service, true);
-		st->route = d->route == ZTG_AUTHZ_NONE ? NULL : p->services[d->service].routes[d->route].name;
-		snprintf(st->host, sizeof(st->host), "%.*s", (int)host.len, (const char *)host.ptr);
-	}
+	if (p != NULL)
+		place_request(st, p, d, host);
 	st->auth = auth != NULL && (auth->identified || auth->kid[0] != '\0') ? auth : NULL;
 	push_event(st->ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_ALLOW);
 	st->policy = false;
@@ -730,6 +844,9 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 			  (const char *)path->ptr, path->len, &d);
 	if (d.action == ZTG_POLICY_ACTION_ALLOW && !authenticate(st, msg, &d))
 		d.action = ZTG_POLICY_ACTION_DENY;
+	st->rate_limit = NULL;
+	if (d.action == ZTG_POLICY_ACTION_ALLOW && !check_rate_limits(st, &d, host.name, &d.action))
+		st->auth = ctx->auth_result.identified ? &ctx->auth_result : NULL;
 	if (d.action == ZTG_POLICY_ACTION_ALLOW && !inspect_signatures(st, msg, &d, host.name))
 		d.action = ZTG_POLICY_ACTION_DENY;
 	if (d.action == ZTG_POLICY_ACTION_ALLOW && !follow_request(st, msg, &d)) {
@@ -750,6 +867,8 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.name.len, (const char *)host.name.ptr);
 	if (st->streams_exhausted)
 		st->reason = "signature_streams_exhausted";
+	else if (st->rate_limit != NULL)
+		st->reason = "rate_limited";
 	else if (st->auth != NULL)
 		st->reason = ztg_authn_result_reason(st->auth);
 	else if (st->detect != NULL)
@@ -899,7 +1018,8 @@ static void stop_flow(struct ztg_session_context *ctx, struct ztg_flow *flow, un
 	ztg_events_format_request_id(st->request_id, id, sizeof(id));
 	switch (verdict) {
 	case ZTG_VERDICT_DENY:
-		add_frame(ctx, r, true, ztg_inject_deny(frame, pkt, &seq, st->denial, st->reason, id, next_frame(r), cap));
+		add_frame(ctx, r, true, ztg_inject_deny(frame, pkt, &seq, st->denial, st->reason, id, st->retry_after,
+							next_frame(r), cap));
 		add_frame(ctx, r, false, ztg_inject_reset(frame, pkt, &seq, ZTG_INJECT_TO_RECEIVER, next_frame(r), cap));
 		c->verdicts_deny++;
 		break;

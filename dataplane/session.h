@@ -33,6 +33,8 @@ struct ztg_session_context {
 	struct ztg_http_pool *http_pool;
 	struct ztg_counters *counters;
 	struct ztg_tally *tally;             /* labelled counters; NULL: not kept */
+	struct ztg_rate_table *rates;        /* rate limit buckets, shared by the workers; NULL: none */
+	uint64_t rate_seed;                  /* secret, the same in every worker: keys agree, cannot be forged */
 	uint16_t lcore;
 	unsigned worker_index;               /* 0..workers-1: this worker's scratch in the policy's signatures */
 	uint64_t next_request_id;            /* lcore in the top 16 bits: unique across workers */

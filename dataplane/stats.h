@@ -61,6 +61,7 @@ static inline unsigned int ztg_latency_bucket(uint64_t cycles)
 	X(signature_response_blocked) X(signature_alerts)                        \
 	X(signature_body_bytes) X(signature_depth_reached)                       \
 	X(signature_streams_active) X(signature_streams_exhausted)               \
+	X(rate_limited)                                                          \
 	X(injected_packets) X(inject_failed) X(events_dropped)                   \
 	X(capture_packets) X(capture_dropped)
 

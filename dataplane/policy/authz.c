@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_rib.h>
 #include <rte_rib6.h>
@@ -39,6 +40,8 @@ struct ztg_authz {
 	struct ztg_detect *detect;             /* signatures; NULL when the policy loads none */
 	/* Metric label slots: per service, its routes' and then its own (requests no route took). */
 	uint32_t **label_slots;
+	/* Rate limits: per service, per route, the route's rate_limit_count of them (NULL: none). */
+	struct ztg_authz_rate_limit ***rate_limits;
 };
 
 static const char *const reason_names[] = {
@@ -138,6 +141,14 @@ void ztg_authz_free(struct ztg_authz *authz)
 			ztg_route_matcher_free(authz->matchers[s]);
 	}
 	free(authz->matchers);
+	if (authz->rate_limits != NULL) {
+		for (uint32_t s = 0; s < authz->policy->service_count; s++) {
+			for (uint32_t r = 0; authz->rate_limits[s] != NULL && r < authz->policy->services[s].route_count; r++)
+				free(authz->rate_limits[s][r]);
+			free(authz->rate_limits[s]);
+		}
+		free(authz->rate_limits);
+	}
 	if (authz->label_slots != NULL) {
 		for (uint32_t s = 0; s < authz->policy->service_count; s++)
 			free(authz->label_slots[s]);
@@ -396,6 +407,69 @@ static int build_matchers(struct ztg_authz *a, const struct ztg_bundle_files *co
 	return 0;
 }
 
+/* FNV-1a over a name, and a NUL so that ("ab", "c") and ("a", "bc") differ. */
+static uint64_t scope_mix(uint64_t h, const char *name)
+{
+	for (const char *c = name; *c != '\0'; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+	return h * 0x100000001b3ull;
+}
+
+static int build_rate_limits(struct ztg_authz *a, char *err, size_t err_len)
+{
+	const struct ztg_policy *p = a->policy;
+	uint64_t tsc_hz = rte_get_tsc_hz();
+
+	a->rate_limits = calloc(p->service_count + 1, sizeof(*a->rate_limits));
+	if (a->rate_limits == NULL)
+		goto nomem;
+	for (uint32_t s = 0; s < p->service_count; s++) {
+		const struct ztg_policy_service *svc = &p->services[s];
+
+		a->rate_limits[s] = calloc(svc->route_count + 1, sizeof(*a->rate_limits[s]));
+		if (a->rate_limits[s] == NULL)
+			goto nomem;
+		for (uint32_t r = 0; r < svc->route_count; r++) {
+			const struct ztg_policy_route *route = &svc->routes[r];
+			struct ztg_authz_rate_limit *limits;
+
+			if (route->rate_limit_count == 0)
+				continue;
+			limits = calloc(route->rate_limit_count, sizeof(*limits));
+			if (limits == NULL)
+				goto nomem;
+			a->rate_limits[s][r] = limits;
+			for (uint32_t i = 0; i < route->rate_limit_count; i++) {
+				const struct ztg_policy_rate_limit *l = &route->rate_limits[i];
+				uint64_t scope = scope_mix(0xcbf29ce484222325ull, svc->name);
+
+				limits[i].config = l;
+				ztg_rate_params_init(&limits[i].params, l->rate, l->period, l->burst, tsc_hz);
+				limits[i].scope = scope_mix(scope_mix(scope, l->from_service ? "" : route->name), l->name);
+			}
+		}
+	}
+	return 0;
+nomem:
+	snprintf(err, err_len, "out of memory for the rate limits");
+	return -1;
+}
+
+const struct ztg_authz_rate_limit *ztg_authz_rate_limits(const struct ztg_authz *authz, uint32_t service,
+							 uint32_t route, uint32_t *count)
+{
+	const struct ztg_authz_rate_limit *limits;
+
+	*count = 0;
+	if (authz->rate_limits == NULL || service >= authz->policy->service_count ||
+	    route >= authz->policy->services[service].route_count)
+		return NULL;
+	limits = authz->rate_limits[service][route];
+	if (limits != NULL)
+		*count = authz->policy->services[service].routes[route].rate_limit_count;
+	return limits;
+}
+
 struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bundle_files *compiled, int socket_id,
 				  uint32_t generation, char *err, size_t err_len)
 {
@@ -411,7 +485,7 @@ struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bu
 	a->generation = generation;
 	if (build_segments(a, socket_id, generation, err, err_len) < 0 ||
 	    build_destinations(a, socket_id, generation, err, err_len) < 0 || build_access(a, err, err_len) < 0 ||
-	    build_matchers(a, compiled, err, err_len) < 0 ||
+	    build_matchers(a, compiled, err, err_len) < 0 || build_rate_limits(a, err, err_len) < 0 ||
 	    (a->authn = ztg_authn_build(policy, a->matchers, generation, err, err_len)) == NULL) {
 		ztg_authz_free(a);
 		return NULL;

@@ -34,6 +34,7 @@
 #include "../detect/detect.h"
 #include "../route_labels.h"
 #include "authn.h"
+#include "rate_limit.h"
 #include "route_match.h"
 
 #define ZTG_AUTHZ_NONE UINT32_MAX
@@ -103,6 +104,22 @@ int ztg_authz_label_routes(struct ztg_authz *authz, struct ztg_route_labels *lab
 
 /* The label slot of (service, route) as a decision names them (ZTG_AUTHZ_NONE for either: none). */
 uint32_t ztg_authz_label_slot(const struct ztg_authz *authz, uint32_t service, uint32_t route);
+
+/* A rate limit of a route in force, in TSC units (rate_limit.h). */
+struct ztg_authz_rate_limit {
+	const struct ztg_policy_rate_limit *config;
+	struct ztg_rate_params params;
+	/*
+	 * The limit's identity: service, route (none for one inherited from the
+	 * service, so its routes share buckets) and name. A policy swap that
+	 * keeps them keeps every caller's buckets.
+	 */
+	uint64_t scope;
+};
+
+/* The rate limits of (service, route): NULL and *count 0 when it has none. */
+const struct ztg_authz_rate_limit *ztg_authz_rate_limits(const struct ztg_authz *authz, uint32_t service,
+							 uint32_t route, uint32_t *count);
 
 /* The identity tables: issuers and their keys, API keys, route requirements. */
 struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz);

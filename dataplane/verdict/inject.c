@@ -249,53 +249,83 @@ static uint32_t json_escape(const char *s, char esc[ZTG_INJECT_FIELD_MAX])
 }
 
 /*
- * Two answers: 403 when the request may not do what it asks, 401 (RFC 9110
+ * Three answers: 403 when the request may not do what it asks, 401 (RFC 9110
  * 15.5.2, RFC 6750 3) when it did not prove who sends it, so a client
- * fetches a fresh token instead of giving up.
+ * fetches a fresh token instead of giving up, and 429 (RFC 6585 4) when it
+ * came too often, with Retry-After (RFC 9110 10.2.3) so a client backs off
+ * for as long as the limit needs instead of retrying at once.
  */
 #define HEAD_403      "HTTP/1.1 403 Forbidden\r\n"
 #define HEAD_401      "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"ztgate\", error=\"invalid_token\"\r\n"
+#define HEAD_429      "HTTP/1.1 429 Too Many Requests\r\nRetry-After: "
 #define HEAD_COMMON   "Content-Type: application/json\r\nContent-Length: "
+#define CRLF          "\r\n"
 #define BODY_403      "{\"error\":\"forbidden\",\"reason\":\""
 #define BODY_401      "{\"error\":\"unauthorized\",\"reason\":\""
+#define BODY_429      "{\"error\":\"too_many_requests\",\"reason\":\""
 #define BODY_MIDDLE   "\",\"request_id\":\""
 #define BODY_SUFFIX   "\"}"
 #define HEAD_SUFFIX   "\r\nConnection: close\r\n\r\n"
 #define SLEN(s)       (sizeof(s) - 1)
-#define BODY_FIXED    (SLEN(BODY_401) + SLEN(BODY_MIDDLE) + SLEN(BODY_SUFFIX))
-#define BODY_MAX      (BODY_FIXED + 2 * ZTG_INJECT_FIELD_MAX)
+#define MAX_(a, b)    ((a) > (b) ? (a) : (b))
+#define U32_DIGITS    10u     /* 4294967295 */
+/* The longest status line and extra header, and the longest body start, of the three. */
+#define HEAD_MAX      MAX_(MAX_(SLEN(HEAD_403), SLEN(HEAD_401)), SLEN(HEAD_429) + U32_DIGITS + SLEN(CRLF))
+#define BODY_PREFIX_MAX MAX_(MAX_(SLEN(BODY_403), SLEN(BODY_401)), SLEN(BODY_429))
+#define BODY_MAX      (BODY_PREFIX_MAX + SLEN(BODY_MIDDLE) + SLEN(BODY_SUFFIX) + 2 * ZTG_INJECT_FIELD_MAX)
 
-_Static_assert(SLEN(HEAD_401) > SLEN(HEAD_403) && SLEN(BODY_401) > SLEN(BODY_403), "401 is the longer answer");
 /* Content-Length has three digits at most; the bound in the header must hold. */
 _Static_assert(BODY_MAX < 1000, "denial body length must fit three digits");
-_Static_assert(SLEN(HEAD_401) + SLEN(HEAD_COMMON) + 3 + SLEN(HEAD_SUFFIX) + BODY_MAX <= ZTG_INJECT_DENIAL_MAX,
+_Static_assert(HEAD_MAX + SLEN(HEAD_COMMON) + 3 + SLEN(HEAD_SUFFIX) + BODY_MAX <= ZTG_INJECT_DENIAL_MAX,
 	       "ZTG_INJECT_DENIAL_MAX too small for the largest denial");
 _Static_assert(ZTG_INJECT_DENIAL_MAX < 536, "a denial must fit the minimum MSS");
 
+/* v in decimal, no leading zeros. */
+static void out_u32(struct out_buf *o, uint32_t v)
+{
+	char d[U32_DIGITS];
+	uint32_t n = U32_DIGITS;
+
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	out_put(o, d + n, U32_DIGITS - n);
+}
+
 uint16_t ztg_inject_format_denial(enum ztg_inject_denial denial, const char *reason, const char *request_id,
-				  char *out, uint16_t out_cap)
+				  uint32_t retry_after, char *out, uint16_t out_cap)
 {
 	char reason_esc[ZTG_INJECT_FIELD_MAX], id_esc[ZTG_INJECT_FIELD_MAX];
-	bool unauthorized = denial == ZTG_INJECT_UNAUTHORIZED;
-	const char *body_prefix = unauthorized ? BODY_401 : BODY_403;
+	const char *body_prefix;
 	uint32_t reason_len, id_len, body_len;
 	struct out_buf o = { .p = out, .cap = out_cap };
-	char digits[4];
-	uint32_t nd = 0;
 
 	if (unlikely(out == NULL))
 		return 0;
+	switch (denial) {
+	case ZTG_INJECT_UNAUTHORIZED:
+		out_str(&o, HEAD_401);
+		body_prefix = BODY_401;
+		break;
+	case ZTG_INJECT_TOO_MANY_REQUESTS:
+		out_str(&o, HEAD_429);
+		/* delay-seconds; 0 would invite the immediate retry the limit just refused. */
+		out_u32(&o, retry_after > 0 ? retry_after : 1);
+		out_str(&o, CRLF);
+		body_prefix = BODY_429;
+		break;
+	default:
+		out_str(&o, HEAD_403);
+		body_prefix = BODY_403;
+		break;
+	}
 	reason_len = json_escape(reason, reason_esc);
 	id_len = json_escape(request_id, id_esc);
 	body_len = (uint32_t)(strlen(body_prefix) + SLEN(BODY_MIDDLE) + SLEN(BODY_SUFFIX)) + reason_len + id_len;
-	if (body_len >= 100)
-		digits[nd++] = (char)('0' + body_len / 100);
-	digits[nd++] = (char)('0' + body_len / 10 % 10);
-	digits[nd++] = (char)('0' + body_len % 10);
 
-	out_str(&o, unauthorized ? HEAD_401 : HEAD_403);
 	out_str(&o, HEAD_COMMON);
-	out_put(&o, digits, nd);
+	out_u32(&o, body_len);
 	out_str(&o, HEAD_SUFFIX);
 	out_str(&o, body_prefix);
 	out_put(&o, reason_esc, reason_len);
@@ -307,14 +337,14 @@ uint16_t ztg_inject_format_denial(enum ztg_inject_denial denial, const char *rea
 
 uint16_t ztg_inject_deny(const uint8_t *frame, const struct ztg_packet *pkt,
 			 const struct ztg_inject_seq *seq, enum ztg_inject_denial denial, const char *reason,
-			 const char *request_id, uint8_t *out, uint16_t out_cap)
+			 const char *request_id, uint32_t retry_after, uint8_t *out, uint16_t out_cap)
 {
 	char response[ZTG_INJECT_DENIAL_MAX];
 	uint16_t len;
 
 	if (unlikely(seq == NULL || !seq->receiver_known))
 		return 0;
-	len = ztg_inject_format_denial(denial, reason, request_id, response, sizeof(response));
+	len = ztg_inject_format_denial(denial, reason, request_id, retry_after, response, sizeof(response));
 	if (unlikely(len == 0))
 		return 0;
 	return ztg_inject_build_tcp(frame, pkt, ZTG_INJECT_TO_SENDER,

@@ -1,7 +1,7 @@
 /*
  * Verdict packets: the TCP segments ztgate forges to end a connection it
  * refuses (reset: RST to both ends) or to answer a refused request (deny: an
- * HTTP 403 to the client, RST to the server).
+ * HTTP 403, 401 or 429 to the client, RST to the server).
  *
  * Plain C over bytes, like the decoder: the caller passes the frame of a TCP
  * packet P that ztg_decode_packet() accepted, and an output buffer; nothing
@@ -37,11 +37,11 @@
 #define ZTG_INJECT_MAX_HEADERS (14u + 4u * ZTG_DECODE_MAX_VLANS + 40u + 20u)
 /*
  * The reason and the request id each take at most this many bytes of the
- * 403 body once JSON-escaped; longer values are cut at an escape boundary.
+ * denial's body once JSON-escaped; longer values are cut at an escape boundary.
  */
 #define ZTG_INJECT_FIELD_MAX 64u
 /*
- * Bound on the whole 403 or 401 response, head and body. It stays below 536,
+ * Bound on the whole 403, 401 or 429 response, head and body. It stays below 536,
  * the smallest MSS a TCP peer may assume (RFC 9293), so it always fits one
  * segment.
  */
@@ -53,8 +53,9 @@
 enum ztg_inject_denial {
 	ZTG_INJECT_FORBIDDEN = 0,      /* 403: the request may not do this */
 	ZTG_INJECT_UNAUTHORIZED,       /* 401 with WWW-Authenticate: Bearer: no or bad credentials */
+	ZTG_INJECT_TOO_MANY_REQUESTS,  /* 429 with Retry-After: over a rate limit */
 };
-/* Window advertised in the 403 segment (RSTs advertise 0). */
+/* Window advertised in the denial segment (RSTs advertise 0). */
 #define ZTG_INJECT_DENY_WINDOW 8192
 
 /* Direction of a forged packet, relative to P. */
@@ -147,10 +148,14 @@ uint16_t ztg_inject_reset(const uint8_t *frame, const struct ztg_packet *pkt,
  *
  * ZTG_INJECT_UNAUTHORIZED answers "HTTP/1.1 401 Unauthorized" with
  * `WWW-Authenticate: Bearer realm="ztgate", error="invalid_token"` and
- * "error":"unauthorized", the rest alike.
+ * "error":"unauthorized"; ZTG_INJECT_TOO_MANY_REQUESTS answers
+ * "HTTP/1.1 429 Too Many Requests" with `Retry-After: <retry_after>` and
+ * "error":"too_many_requests"; the rest alike. Any other value answers 403.
  *
  *   reason       why (a verdict reason name); NULL means "".
  *   request_id   the id logged with the verdict; NULL means "".
+ *   retry_after  seconds until the limit admits again, for 429 only (ignored
+ *                otherwise); 0 is sent as 1, never as "retry now".
  *   out          output buffer; no NUL terminator is written.
  *   out_cap      its size; ZTG_INJECT_DENIAL_MAX always suffices.
  *
@@ -161,7 +166,7 @@ uint16_t ztg_inject_reset(const uint8_t *frame, const struct ztg_packet *pkt,
  * Returns the response length, or 0 when it does not fit in out_cap.
  */
 uint16_t ztg_inject_format_denial(enum ztg_inject_denial denial, const char *reason, const char *request_id,
-				  char *out, uint16_t out_cap);
+				  uint32_t retry_after, char *out, uint16_t out_cap);
 
 /*
  * Deny, client side: the answer from ztg_inject_format_denial() in one PSH|ACK|FIN
@@ -177,6 +182,6 @@ uint16_t ztg_inject_format_denial(enum ztg_inject_denial denial, const char *rea
  */
 uint16_t ztg_inject_deny(const uint8_t *frame, const struct ztg_packet *pkt,
 			 const struct ztg_inject_seq *seq, enum ztg_inject_denial denial, const char *reason,
-			 const char *request_id, uint8_t *out, uint16_t out_cap);
+			 const char *request_id, uint32_t retry_after, uint8_t *out, uint16_t out_cap);
 
 #endif

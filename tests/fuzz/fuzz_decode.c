@@ -136,7 +136,7 @@ static void check_inject(const uint8_t *frame, const struct ztg_packet *pkt)
 	check_forged(out, len, pkt, false,
 		     sq.receiver_known ? ZTG_TCP_RST | ZTG_TCP_ACK : ZTG_TCP_RST, sq.sender_next,
 		     sq.receiver_known ? sq.receiver_next : 0);
-	len = ztg_inject_deny(frame, pkt, &sq, ZTG_INJECT_FORBIDDEN, "fuzz", "0", out, sizeof(out));
+	len = ztg_inject_deny(frame, pkt, &sq, ZTG_INJECT_FORBIDDEN, "fuzz", "0", 0, out, sizeof(out));
 	if (sq.receiver_known)
 		check_forged(out, len, pkt, true, ZTG_TCP_PSH | ZTG_TCP_ACK | ZTG_TCP_FIN,
 			     sq.receiver_next, sq.sender_end);

@@ -93,30 +93,36 @@ class PipeFeed:
 
 
 @contextlib.contextmanager
-def running_on_pipe(zt, tmp, options):
-    """ztgate on net_pcap: port 0 reads the pipe, both ports write pcaps; from its ready file to the
-    end of the block, then SIGTERM, and it must exit 0. Yields (feed, log lines so far)."""
+def running_on_pipes(zt, tmp, options, pairs=1, lcores=None):
+    """ztgate on net_pcap, `pairs` port pairs: port 2i reads the pipe in<2i>.pipe (in.pipe for one
+    pair), every port writes a pcap (out<port>.pcap); from its ready file to the end of the block,
+    then SIGTERM, and it must exit 0. Yields (feeds, path of its log), a feed per pair."""
     path = lambda name: os.path.join(tmp, name)
-    os.mkfifo(path('in.pipe'))
+    pipes = ['in.pipe'] if pairs == 1 else ['in%d.pipe' % (2 * i) for i in range(pairs)]
+    vdevs = []
+    for i, pipe in enumerate(pipes):
+        os.mkfifo(path(pipe))
+        vdevs += ['net_pcap%d,rx_pcap=%s,tx_pcap=%s' % (2 * i, path(pipe), path('out%d.pcap' % (2 * i))),
+                  'net_pcap%d,tx_pcap=%s' % (2 * i + 1, path('out%d.pcap' % (2 * i + 1)))]
     argv, prefix = zt.arguments(list(options) + ['--burst', '1', '--duration', '120', '--ready-file', path('ready')],
-                                ['net_pcap0,rx_pcap=%s,tx_pcap=%s' % (path('in.pipe'), path('out0.pcap')),
-                                 'net_pcap1,tx_pcap=%s' % path('out1.pcap')])
+                                vdevs, **({'lcores': lcores} if lcores else {}))
     log = open(path('ztgate.log'), 'w+')
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, text=True)
-    feed = None
+    feeds = []
     try:
-        feed = PipeFeed(path('in.pipe'), proc)
+        for pipe in pipes:
+            feeds.append(PipeFeed(path(pipe), proc))
         wait_for('ready file', lambda: os.path.exists(path('ready')) or proc.poll() is not None, bool)
         if proc.poll() is not None:
             raise AssertionError('ztgate exited %d before it was ready\n$ %s' % (proc.returncode, ' '.join(argv)))
-        yield feed, path('ztgate.log')
+        yield feeds, path('ztgate.log')
         proc.send_signal(signal.SIGTERM)
-        feed.close()
-        feed = None
+        while feeds:
+            feeds.pop().close()
         proc.wait(timeout=60)
     finally:
-        if feed is not None:
-            feed.close()
+        while feeds:
+            feeds.pop().close()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -126,6 +132,13 @@ def running_on_pipe(zt, tmp, options):
         log.close()
     if proc.returncode != 0:
         raise AssertionError('ztgate exited %d\n$ %s\n%s' % (proc.returncode, ' '.join(argv), text))
+
+
+@contextlib.contextmanager
+def running_on_pipe(zt, tmp, options):
+    """running_on_pipes with one pair: yields (feed, path of its log)."""
+    with running_on_pipes(zt, tmp, options) as (feeds, log):
+        yield feeds[0], log
 
 
 def read_pcapng(path):

@@ -1,5 +1,5 @@
 /*
- * Unit tests for verdict packets.
+ * Unit tests for verdict packets and the denial answers (403, 401, 429).
  *
  * Each case builds a TCP packet P (IPv4 or IPv6, untagged or QinQ), decodes
  * it, forges the reset or deny packets from it, and then checks every forged
@@ -353,7 +353,7 @@ static void test_reset_syn(void **state)
 	check_forged(&p, out, len, &(struct expect){ .back = false,
 		.flags = ZTG_TCP_RST, .seq = s.seq, .ack = 0 });
 	/* No data can go to a client whose server never answered. */
-	assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "x", "y", out, sizeof(out)), 0);
+	assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "x", "y", 0, out, sizeof(out)), 0);
 }
 
 /* FIN counts in the sequence space: acknowledging P means acknowledging its FIN. */
@@ -386,7 +386,7 @@ static void check_deny(const struct tcp_spec *s)
 
 	build_p(s, &p);
 	ztg_inject_seq_from_packet(&p.pkt, &sq);
-	len = ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "http_bad_host", "0123456789abcdef", out,
+	len = ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "http_bad_host", "0123456789abcdef", 0, out,
 			      sizeof(out));
 	check_forged(&p, out, len, &(struct expect){ .back = true,
 		.flags = ZTG_TCP_PSH | ZTG_TCP_ACK | ZTG_TCP_FIN, .seq = s->ack,
@@ -426,20 +426,20 @@ static void test_out_too_small(void **state)
 		build_p(specs[i], &p);
 		ztg_inject_seq_from_packet(&p.pkt, &sq);
 		rst = ztg_inject_reset(p.b, &p.pkt, &sq, ZTG_INJECT_TO_SENDER, out, sizeof(out));
-		deny = ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "r", "id", out, sizeof(out));
+		deny = ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "r", "id", 0, out, sizeof(out));
 		assert_true(rst > 0 && deny > rst && deny <= ZTG_INJECT_FRAME_MAX);
 
 		memset(out, 0xa5, sizeof(out));
 		assert_int_equal(ztg_inject_reset(p.b, &p.pkt, &sq, ZTG_INJECT_TO_SENDER, out,
 						  (uint16_t)(rst - 1)), 0);
-		assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "r", "id", out,
+		assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "r", "id", 0, out,
 						 (uint16_t)(deny - 1)), 0);
 		for (size_t k = 0; k < sizeof(out); k++)
 			assert_int_equal(out[k], 0xa5);
 		assert_int_equal(ztg_inject_reset(p.b, &p.pkt, &sq, ZTG_INJECT_TO_SENDER, out, rst),
 				 rst);
 		assert_int_equal(out[rst], 0xa5);
-		assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "r", "id", out, deny), deny);
+		assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_FORBIDDEN, "r", "id", 0, out, deny), deny);
 		assert_int_equal(out[deny], 0xa5);
 	}
 }
@@ -533,7 +533,7 @@ static void test_403_escaping(void **state)
 	uint16_t len;
 
 	(void)state;
-	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, "a\"b\\c\n\x01\x7f\xc3\xa9", "id\t1", out,
+	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, "a\"b\\c\n\x01\x7f\xc3\xa9", "id\t1", 0, out,
 				       ZTG_INJECT_DENIAL_MAX);
 	assert_true(len > 0);
 	out[len] = '\0';
@@ -541,7 +541,7 @@ static void test_403_escaping(void **state)
 	assert_string_equal(body, "{\"error\":\"forbidden\",\"reason\":\"a\\\"b\\\\c\\u000a\\u0001"
 				  "\\u007f\\u00c3\\u00a9\",\"request_id\":\"id\\u00091\"}");
 
-	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, NULL, NULL, out, ZTG_INJECT_DENIAL_MAX);
+	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, NULL, NULL, 0, out, ZTG_INJECT_DENIAL_MAX);
 	out[len] = '\0';
 	body = body_of(out, len, &blen);
 	assert_string_equal(body, "{\"error\":\"forbidden\",\"reason\":\"\",\"request_id\":\"\"}");
@@ -557,7 +557,7 @@ static void test_401(void **state)
 	uint16_t len;
 
 	(void)state;
-	len = ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, "expired", "ztg-0001", out, ZTG_INJECT_DENIAL_MAX);
+	len = ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, "expired", "ztg-0001", 0, out, ZTG_INJECT_DENIAL_MAX);
 	assert_true(len > 0);
 	out[len] = '\0';
 	assert_memory_equal(out, "HTTP/1.1 401 Unauthorized\r\n", 27);
@@ -569,9 +569,9 @@ static void test_401(void **state)
 	/* The longest 401 still fits the bound, and one byte less is refused. */
 	memset(plain, 'x', ZTG_INJECT_FIELD_MAX);
 	plain[ZTG_INJECT_FIELD_MAX] = '\0';
-	len = ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, plain, plain, out, ZTG_INJECT_DENIAL_MAX);
+	len = ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, plain, plain, 0, out, ZTG_INJECT_DENIAL_MAX);
 	assert_true(len > 0 && len <= ZTG_INJECT_DENIAL_MAX);
-	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, plain, plain, out, (uint16_t)(len - 1)), 0);
+	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, plain, plain, 0, out, (uint16_t)(len - 1)), 0);
 }
 
 /* Long values are cut at the field bound, between escapes, and the whole still fits. */
@@ -591,7 +591,7 @@ static void test_403_bounds(void **state)
 	memset(plain, 'x', sizeof(plain) - 1);
 	plain[sizeof(plain) - 1] = '\0';
 
-	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, quotes, ctl, out, ZTG_INJECT_DENIAL_MAX);
+	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, quotes, ctl, 0, out, ZTG_INJECT_DENIAL_MAX);
 	assert_true(len > 0 && len <= ZTG_INJECT_DENIAL_MAX);
 	out[len] = '\0';
 	body = body_of(out, len, &blen);
@@ -606,7 +606,7 @@ static void test_403_bounds(void **state)
 		assert_memory_equal(r + 6 * i, "\\u001f", 6);
 	assert_string_equal(r + 60, "\"}");
 
-	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, plain, plain, out, ZTG_INJECT_DENIAL_MAX);
+	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, plain, plain, 0, out, ZTG_INJECT_DENIAL_MAX);
 	assert_true(len > 0 && len <= ZTG_INJECT_DENIAL_MAX);
 	out[len] = '\0';
 	body_of(out, len, &blen);
@@ -614,8 +614,137 @@ static void test_403_bounds(void **state)
 
 	/* Exact capacity works; one less is refused. */
 	need = len;
-	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, plain, plain, out, need), need);
-	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, plain, plain, out, (uint16_t)(need - 1)), 0);
+	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, plain, plain, 0, out, need), need);
+	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, plain, plain, 0, out, (uint16_t)(need - 1)), 0);
+}
+
+/* ------------------------------------------------------------------- 429 */
+
+/* Over a rate limit: the whole frame decoded back, status line, Retry-After and body as sent. */
+static void check_deny_429(const struct tcp_spec *s)
+{
+	static const char expected[] =
+		"HTTP/1.1 429 Too Many Requests\r\n"
+		"Retry-After: 30\r\n"
+		"Content-Type: application/json\r\n"
+		"Content-Length: 83\r\n"
+		"Connection: close\r\n"
+		"\r\n"
+		"{\"error\":\"too_many_requests\",\"reason\":\"rate_limit\",\"request_id\":\"0123456789abcdef\"}";
+	struct pkt_frame p;
+	struct ztg_inject_seq sq;
+	uint8_t out[ZTG_INJECT_FRAME_MAX];
+	uint16_t len;
+
+	build_p(s, &p);
+	ztg_inject_seq_from_packet(&p.pkt, &sq);
+	len = ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_TOO_MANY_REQUESTS, "rate_limit", "0123456789abcdef", 30,
+			      out, sizeof(out));
+	check_forged(&p, out, len, &(struct expect){ .back = true,
+		.flags = ZTG_TCP_PSH | ZTG_TCP_ACK | ZTG_TCP_FIN, .seq = s->ack,
+		.ack = s->seq + (uint32_t)strlen(s->payload), .window = ZTG_INJECT_DENY_WINDOW,
+		.payload = expected });
+}
+
+static void test_deny_429_ipv4(void **state)
+{
+	(void)state;
+	check_deny_429(&SPEC4);
+}
+
+static void test_deny_429_ipv6_qinq(void **state)
+{
+	(void)state;
+	check_deny_429(&SPEC6);
+}
+
+/* The Retry-After line of a formatted 429, NUL-terminated in line. */
+static void retry_after_line(uint32_t retry_after, char *line, size_t cap)
+{
+	char out[ZTG_INJECT_DENIAL_MAX + 1];
+	const char *start, *end;
+	size_t blen;
+	uint16_t len;
+
+	len = ztg_inject_format_denial(ZTG_INJECT_TOO_MANY_REQUESTS, "r", "i", retry_after, out, ZTG_INJECT_DENIAL_MAX);
+	assert_true(len > 0);
+	out[len] = '\0';
+	assert_memory_equal(out, "HTTP/1.1 429 Too Many Requests\r\n", 32);
+	start = out + 32;
+	end = strstr(start, "\r\n");
+	assert_non_null(end);
+	assert_true((size_t)(end - start) < cap);
+	memcpy(line, start, (size_t)(end - start));
+	line[end - start] = '\0';
+	assert_string_equal(body_of(out, len, &blen),
+			    "{\"error\":\"too_many_requests\",\"reason\":\"r\",\"request_id\":\"i\"}");
+}
+
+/* Whole seconds, at least 1: "Retry-After: 0" would invite the retry the limit just refused. */
+static void test_429_retry_after(void **state)
+{
+	char line[64], out[ZTG_INJECT_DENIAL_MAX + 1];
+	uint16_t len;
+
+	(void)state;
+	retry_after_line(0, line, sizeof(line));
+	assert_string_equal(line, "Retry-After: 1");
+	retry_after_line(1, line, sizeof(line));
+	assert_string_equal(line, "Retry-After: 1");
+	retry_after_line(10, line, sizeof(line));
+	assert_string_equal(line, "Retry-After: 10");
+	retry_after_line(3600, line, sizeof(line));
+	assert_string_equal(line, "Retry-After: 3600");
+	retry_after_line(UINT32_MAX, line, sizeof(line));
+	assert_string_equal(line, "Retry-After: 4294967295");
+
+	/* Only a 429 carries it. */
+	len = ztg_inject_format_denial(ZTG_INJECT_FORBIDDEN, "r", "i", 30, out, ZTG_INJECT_DENIAL_MAX);
+	out[len] = '\0';
+	assert_null(strstr(out, "Retry-After"));
+	len = ztg_inject_format_denial(ZTG_INJECT_UNAUTHORIZED, "r", "i", 30, out, ZTG_INJECT_DENIAL_MAX);
+	out[len] = '\0';
+	assert_null(strstr(out, "Retry-After"));
+}
+
+/* The longest 429 (ten-digit Retry-After, both fields at their cut) fits the bounds; one byte less is refused. */
+static void test_429_bounds(void **state)
+{
+	char plain[200], out[ZTG_INJECT_DENIAL_MAX + 1], expected[ZTG_INJECT_DENIAL_MAX + 1];
+	uint8_t frame[ZTG_INJECT_FRAME_MAX];
+	struct pkt_frame p;
+	struct ztg_inject_seq sq;
+	size_t blen;
+	uint16_t len, flen;
+
+	(void)state;
+	memset(plain, 'x', sizeof(plain) - 1);
+	plain[sizeof(plain) - 1] = '\0';
+	len = ztg_inject_format_denial(ZTG_INJECT_TOO_MANY_REQUESTS, plain, plain, UINT32_MAX, out,
+				       ZTG_INJECT_DENIAL_MAX);
+	assert_true(len > 0 && len <= ZTG_INJECT_DENIAL_MAX);
+	out[len] = '\0';
+	body_of(out, len, &blen);
+	assert_int_equal(blen, 57 + 2 * ZTG_INJECT_FIELD_MAX);
+	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_TOO_MANY_REQUESTS, plain, plain, UINT32_MAX, out, len),
+			 len);
+	assert_int_equal(ztg_inject_format_denial(ZTG_INJECT_TOO_MANY_REQUESTS, plain, plain, UINT32_MAX, out,
+						  (uint16_t)(len - 1)), 0);
+
+	/* The largest header stack carries it within the frame cap. */
+	memcpy(expected, out, len);
+	expected[len] = '\0';
+	build_p(&SPEC6, &p);
+	ztg_inject_seq_from_packet(&p.pkt, &sq);
+	flen = ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_TOO_MANY_REQUESTS, plain, plain, UINT32_MAX, frame,
+			       sizeof(frame));
+	assert_true(flen > 0 && flen <= ZTG_INJECT_FRAME_MAX);
+	check_forged(&p, frame, flen, &(struct expect){ .back = true,
+		.flags = ZTG_TCP_PSH | ZTG_TCP_ACK | ZTG_TCP_FIN, .seq = SPEC6.ack,
+		.ack = SPEC6.seq + (uint32_t)strlen(SPEC6.payload), .window = ZTG_INJECT_DENY_WINDOW,
+		.payload = expected });
+	assert_int_equal(ztg_inject_deny(p.b, &p.pkt, &sq, ZTG_INJECT_TOO_MANY_REQUESTS, plain, plain, UINT32_MAX,
+					 frame, (uint16_t)(flen - 1)), 0);
 }
 
 int main(void)
@@ -636,6 +765,10 @@ int main(void)
 		cmocka_unit_test(test_403_escaping),
 		cmocka_unit_test(test_403_bounds),
 		cmocka_unit_test(test_401),
+		cmocka_unit_test(test_deny_429_ipv4),
+		cmocka_unit_test(test_deny_429_ipv6_qinq),
+		cmocka_unit_test(test_429_retry_after),
+		cmocka_unit_test(test_429_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
