@@ -612,6 +612,7 @@ static void fill_stats_source(const struct ztg_app *app, struct ztg_stats_source
 		.tallies = app->worker_tallies,
 		.route_labels = app->route_labels,
 		.pool = app->pool,
+		.rates = app->rates,
 	};
 }
 

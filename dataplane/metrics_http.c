@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <microhttpd.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 
 #include "options.h"
@@ -310,6 +311,19 @@ int ztg_metrics_render(const struct ztg_stats_source *src, struct ztg_prom_write
 		ztg_prom_sample_u64(w, NULL, 0, src->pool->size);
 		ztg_prom_family(w, "ztgate_mbufs_in_use", ZTG_PROM_GAUGE, "Packet buffers not free in the pool");
 		ztg_prom_sample_u64(w, NULL, 0, rte_mempool_in_use_count(src->pool));
+	}
+	if (src->rates != NULL) {
+		struct ztg_rate_table_stats rs;
+
+		ztg_rate_table_stats(src->rates, rte_rdtsc(), &rs);
+		ztg_prom_family(w, "ztgate_rate_buckets", ZTG_PROM_GAUGE, "Rate limit buckets (--rate-buckets)");
+		ztg_prom_sample_u64(w, NULL, 0, rs.capacity);
+		ztg_prom_family(w, "ztgate_rate_buckets_in_use", ZTG_PROM_GAUGE,
+				"Rate limit buckets holding a caller that has not refilled yet");
+		ztg_prom_sample_u64(w, NULL, 0, rs.in_use);
+		ztg_prom_family(w, "ztgate_rate_unplaced_total", ZTG_PROM_COUNTER,
+				"Requests admitted because no rate limit bucket was free for their caller");
+		ztg_prom_sample_u64(w, NULL, 0, rs.unplaced);
 	}
 	put_ports(w, src);
 	ztg_prom_family(w, "ztgate_workers", ZTG_PROM_GAUGE, "Worker lcores");

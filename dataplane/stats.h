@@ -19,6 +19,7 @@
 
 #include "drop_reason.h"
 #include "inventory.h"
+#include "policy/rate_limit.h"
 #include "route_labels.h"
 #include "tally.h"
 
@@ -88,6 +89,7 @@ struct ztg_stats_source {
 	const struct ztg_tally *const *tallies;
 	const struct ztg_route_labels *route_labels;
 	const struct rte_mempool *pool;        /* the packet mbufs; NULL: not known */
+	const struct ztg_rate_table *rates;    /* rate limit buckets; NULL: not known */
 	/* The API inventory's counts, when the filler could read them (/metrics). */
 	bool shadow_known;
 	struct ztg_inventory_summary shadow;

@@ -9,12 +9,14 @@ import os
 import sys
 import tempfile
 import time
+import urllib.request
 
 from scapy.all import RawPcapReader
 
 import cases
 from capture_cases import running_on_pipes
 from cases import POLICY, case, request
+from metrics_cases import free_loopback_port, parse_page
 from pipeline import TcpSession, control
 
 SERVER = '198.51.100.20'
@@ -61,8 +63,9 @@ def run_paced(zt, pairs=1, lcores=None, seconds=4.0):
         sock = os.path.join(tmp, 'ztgate.sock')
         events = os.path.join(tmp, 'events.json')
         pairs_option = ','.join('%d:%d' % (2 * i, 2 * i + 1) for i in range(pairs))
+        port = free_loopback_port()
         options = ['-p', pairs_option, '--policy', limited_policy(tmp), '--control-socket', sock,
-                   '--event-log', events]
+                   '--event-log', events, '--metrics', '127.0.0.1:%d' % port]
         sent = {FAST: 0, SLOW: 0}
         with running_on_pipes(zt, tmp, options, pairs, lcores) as (feeds, _):
             start = time.monotonic()
@@ -88,6 +91,8 @@ def run_paced(zt, pairs=1, lcores=None, seconds=4.0):
                     raise AssertionError('ztgate saw %s requests of %d' %
                                          (stats and stats['totals']['http_requests'], sent[FAST] + sent[SLOW]))
                 time.sleep(0.1)
+            with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=5) as r:
+                samples, _ = parse_page(r.read().decode())
             rc, body = control(sock, 'policy', '--json')
             routes = {r['name']: r for svc in json.loads(body)['services'] for r in svc['routes']}
             shown = routes['get-order']['rate_limits']
@@ -97,6 +102,14 @@ def run_paced(zt, pairs=1, lcores=None, seconds=4.0):
         limited = [e for e in (json.loads(line) for line in open(events)) if e.get('reason') == 'rate_limited']
         answers = [bytes(data) for i in range(pairs)
                    for data, _ in RawPcapReader(os.path.join(tmp, 'out%d.pcap' % (2 * i))) if b'HTTP/1.1 429' in data]
+    page = {k: samples.get((k, '')) for k in ('ztgate_rate_buckets', 'ztgate_rate_unplaced_total')}
+    if page != {'ztgate_rate_buckets': 65536, 'ztgate_rate_unplaced_total': 0}:
+        raise AssertionError('/metrics: rate table %s, expected 65536 buckets and nothing unplaced' % page)
+    on_page = sum(v for (name, labels), v in samples.items()
+                  if name == 'ztgate_requests_total' and 'reason="rate_limited"' in labels)
+    if on_page != labelled(stats, 'deny', 'rate_limited'):
+        raise AssertionError('/metrics: %s rate_limited requests, --stats-json %d' %
+                             (on_page, labelled(stats, 'deny', 'rate_limited')))
     return stats, limited, answers, sent, elapsed
 
 
