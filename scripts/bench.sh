@@ -14,10 +14,12 @@
 # (tests/bench/hs_scan_bench). Audit events (issue 7): the rules/bench.conf
 # run with its events in a file, every request logged (--event-sample-allowed
 # 1) against denies only (the default), requests/s as a ratio, and how many
-# events the writer kept up with. Then the route matcher alone at 10, 1,000
-# and 10,000 routes, JWT verification per algorithm against `openssl speed`,
-# and the Hyperscan compile time of 1,000 and 10,000 signatures. Writes a
-# JSON report: every run, the medians, and the ratios.
+# events the writer kept up with. Rate limits (issue 8): rules/bench.conf
+# with three limits on every request, never reached, as a ratio to it. Then
+# the route matcher alone at 10, 1,000 and 10,000 routes, JWT verification
+# per algorithm against `openssl speed`, and the Hyperscan compile time of
+# 1,000 and 10,000 signatures. Writes a JSON report: every run, the medians,
+# and the ratios.
 #
 #   scripts/bench.sh [--seconds N] [--rounds N] [--sessions N] [--body-size N]
 #                    [--malicious F] [--seed N] [--output FILE] [--no-hugepages]
@@ -66,6 +68,7 @@ ztgate=$build/dataplane/ztgate
 trafgen=$build/tests/traffic/ztg-trafgen
 ztgatectl=$build/control/ztgatectl
 policy=$root/rules/bench.conf
+ratelimit_policy=$root/rules/bench-ratelimit.conf
 
 mkdir -p "$out_dir"
 pcap=$out_dir/api-traffic-s$seed-n$sessions-b$body_size.pcap
@@ -286,6 +289,8 @@ for round in $(seq "$rounds"); do
 	run "forward-only-$round" --forward-only
 	run "inspect-$round"
 	run "policy-$round" --policy "$policy"
+	# Rate limits (issue 8): the same policy with three limits on every request, none ever reached.
+	run "ratelimit-$round" --policy "$ratelimit_policy"
 	# Audit events, back to back so that load drifts between them as little as it can.
 	run_audit "audit-denies-$round"
 	run_audit "audit-all-$round" --event-sample-allowed 1
@@ -586,6 +591,28 @@ audit = {
     },
 }
 
+# Rate limits: rules/bench-ratelimit.conf (bench.conf with three limits per request: by caller, by
+# client network, one for the whole service that every worker shares) against bench.conf, in the same
+# round. The limits sit far above the traffic, so nothing may be refused: the figure is counting alone.
+rl_runs = [figures("ratelimit-%d" % i) for i in range(1, rounds + 1)]
+for i in range(1, rounds + 1):
+    refused = json.load(open(os.path.join(out_dir, "ratelimit-%d.stats.json" % i)))["totals"]["rate_limited"]
+    if refused:
+        sys.exit("bench: ratelimit-%d refused %d requests: it must measure counting only" % (i, refused))
+rl = median_of(rl_runs)
+rl_per_round = [round(r["mpps"] / p["mpps"], 3) for p, r in zip(policy_runs, rl_runs)]
+rate_limits = {
+    "what": "rules/bench-ratelimit.conf (bench.conf plus 3 rate limits per request, never reached) against "
+            "rules/bench.conf, each ratio taken within a round",
+    "median": rl, "runs": rl_runs,
+    "ratio": {
+        "mpps_rate_limited_over_policy": round(statistics.median(rl_per_round), 3),
+        "mpps_rate_limited_over_policy_per_round": rl_per_round,
+        "extra_cycles_per_packet": round(statistics.median(r["cycles_per_packet"] - p["cycles_per_packet"]
+                                                           for p, r in zip(policy_runs, rl_runs)), 1),
+    },
+}
+
 # JWT verification against openssl speed, both per CPU second.
 jwt_lines = [json.loads(l) for l in open(os.path.join(out_dir, "jwt_verify.jsonl")) if l.strip()]
 # Which -mr line and field holds the verify rate (HMAC: bytes per second of the -bytes block).
@@ -656,6 +683,7 @@ result = {
     "identity": identity,
     "signatures": signatures,
     "audit_events": audit,
+    "rate_limits": rate_limits,
     "jwt_verify": jwt_verify,
     "ratio": {
         "mpps_inspect_over_forward": round(full["mpps"] / base["mpps"], 3),
@@ -675,6 +703,7 @@ result = {
         "signatures_pipeline_over_hs_scan_per_byte_1000":
             signatures["ratio"]["pipeline_over_hs_scan_per_byte"].get("1000"),
         "audit_every_request_rps_over_denies_only": audit["ratio"]["rps_every_request_over_denies_only"],
+        "rate_limits_mpps_over_policy": rate_limits["ratio"]["mpps_rate_limited_over_policy"],
     },
 }
 with open(report, "w") as f:
@@ -704,5 +733,8 @@ print("bench: audit events: every request logged %s x the requests/s of denies o
                                         "{:,}".format(audit_median["all"]["requests_per_s"]),
                                         "{:,}".format(audit_median["all"]["events_written_per_s"]),
                                         audit["ratio"]["every_request_events_logged_fraction"]))
+print("bench: rate limits: 3 per request cost %s x the packets/s of the same policy without them (%+.1f cycles "
+      "per packet)" % (rate_limits["ratio"]["mpps_rate_limited_over_policy"],
+                       rate_limits["ratio"]["extra_cycles_per_packet"]))
 print("bench: report written to", report)
 PY
