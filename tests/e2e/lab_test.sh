@@ -701,4 +701,50 @@ m=$(jq -s '[.[] | select(.action == "deny" and .reason == "no_route" and .path =
 ! grep -q 'try=' "$EVENT_FILE" || fail "$EVENT_FILE holds a query string"
 pass "the event file holds one JSON line per denied request ($DENIED), with its reason and bytes, no query"
 
+# Rate limits: alice (a JWT) hammers /api/v1/me with wrk past a per-identity limit and gets 429s,
+# while the API key's caller, polling the same route at the same time, keeps getting 200s.
+RL_RATE=20
+RL_BURST=5
+rl_policy=$RUN/policy/lab-ratelimit.conf
+me_route='{ name = "me";           methods = [ "GET" ];         path = "/api/v1/me";           action = "allow"; }'
+grep -qF "$me_route" "$RUN/policy/lab.conf" || fail "the staged lab.conf has no 'me' route to limit"
+me_limited="{ name = \"me\"; methods = [ \"GET\" ]; path = \"/api/v1/me\"; action = \"allow\";
+        rate_limits = ( { name = \"per-caller\"; per = \"identity\"; rate = $RL_RATE; period = \"second\"; burst = $RL_BURST; } ); }"
+policy_text=$(cat "$RUN/policy/lab.conf")
+printf '%s\n' "${policy_text/"$me_route"/"$me_limited"}" >"$rl_policy"
+"$LAB" start-ztgate --driver "$DRIVER" >/dev/null || fail "start-ztgate (rate limits)"
+"$LAB" ctl apply "$rl_policy" >/dev/null || fail "ztgatectl apply $rl_policy: exit $?"
+"$LAB" ctl --json policy | jq -e '.services[].routes[] | select(.name == "me") | .rate_limits[0].name == "per-caller"' \
+	>/dev/null || fail "ztgatectl policy does not show the per-caller limit on 'me'"
+alice=$(token valid-es256)
+polled=$RUN/ratelimit-apikey.codes
+: >"$polled"
+(
+	for _ in $(seq 1 25); do
+		client curl -sS --max-time 5 -o /dev/null -w '%{http_code}\n' -A "$UA/ratelimit" \
+			-H "X-API-Key: $LAB_API_KEY" "$SERVER_URL/api/v1/me" >>"$polled" 2>&1 || echo curl-failed >>"$polled"
+		sleep 0.1
+	done
+) &
+poller=$!
+wrk_out=$(mktemp)
+client wrk -t1 -c4 -d3s -H "User-Agent: $UA/wrk-ratelimit" -H "Authorization: Bearer $alice" \
+	"$SERVER_URL/api/v1/me" >"$wrk_out" 2>&1 || { cat "$wrk_out" >&2; fail "wrk (rate limits) failed"; }
+wait "$poller"
+parse_wrk "$wrk_out" || fail "could not read wrk's output (rate limits)"
+rm -f -- "$wrk_out"
+admitted=$((WRK_REQUESTS - WRK_NON2XX))
+((WRK_NON2XX > 0)) || fail "wrk past a $RL_RATE/s limit got no 429: $WRK_REQUESTS requests, all 2xx"
+((admitted <= RL_RATE * 4 + RL_BURST)) ||
+	fail "wrk: $admitted of $WRK_REQUESTS admitted in 3 s under a $RL_RATE/s limit (burst $RL_BURST)"
+codes=$(sort "$polled" | uniq -c | tr -s ' \n' ' ')
+[[ $(grep -c '^200$' "$polled") == 25 ]] || fail "the API key's caller beside wrk: $codes, expected 25 x 200"
+rl_event=$("$LAB" ctl --json events | jq -c '[.events[] | select(.reason == "rate_limited")] | last // empty')
+jq -e '.action == "deny" and .detail == "per-caller" and .route == "me" and .identity.subject == "alice"' \
+	<<<"$rl_event" >/dev/null || fail "no rate_limited event naming per-caller and alice: $rl_event"
+n=$(log_count ".ua == \"$UA/wrk-ratelimit\" and .status == 200")
+((n == admitted)) || fail "nginx logged $n of wrk's requests, ztgate admitted $admitted"
+pass "rate limit per identity: wrk as alice got $WRK_NON2XX x 429 and $admitted x 200 in 3 s ($RL_RATE/s, burst $RL_BURST); the API key's caller got 25 x 200 meanwhile"
+"$LAB" stop-ztgate >/dev/null || fail "ztgate did not stop cleanly after the rate limit checks"
+
 echo "PASS: $checks checks"
