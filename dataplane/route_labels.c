@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 struct route_label {
 	char service[ZTG_ROUTE_LABEL_NAME_MAX];
 	char route[ZTG_ROUTE_LABEL_NAME_MAX];
@@ -18,14 +20,7 @@ struct ztg_route_labels {
 
 static uint32_t hash_names(const char *service, const char *route)
 {
-	uint32_t h = 2166136261u;        /* FNV-1a over both names, a NUL between */
-
-	for (const char *p = service; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h *= 16777619u;
-	for (const char *p = route; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h;
+	return (uint32_t)ztg_hash_fnv1a_string(ztg_hash_fnv1a_string(ZTG_HASH_FNV1A_SEED, service), route);
 }
 
 static void put(struct route_label *slot, const char *service, const char *route)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define NO_ENTRY UINT16_MAX
 
 /* One line of the view: a key's total at the last sample and what it grew by since the one before. */
@@ -208,16 +210,7 @@ void ztg_top_free(struct ztg_top *top)
 
 static uint32_t identity_hash(const char *issuer, const char *subject)
 {
-	uint32_t h = 2166136261u;             /* FNV-1a over issuer, a NUL, subject */
-
-	for (const char *p = issuer;; p++) {
-		h = (h ^ (uint8_t)*p) * 16777619u;
-		if (*p == '\0')
-			break;
-	}
-	for (const char *p = subject; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h;
+	return (uint32_t)ztg_hash_fnv1a_string(ztg_hash_fnv1a_string(ZTG_HASH_FNV1A_SEED, issuer), subject);
 }
 
 static void bucket_unlink(struct ztg_top *top, uint16_t index)

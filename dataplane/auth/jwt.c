@@ -13,6 +13,7 @@
 #include "auth/base64url.h"
 #include "../../control/error_text.h"
 #include "auth/jwt.h"
+#include "hash.h"
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -95,13 +96,7 @@ struct ztg_jwt_table {
 /* FNV-1a is enough: the policy, not a token, picks the keys; a token only picks which short probe run it walks. */
 static uint64_t iss_hash(const char *s, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return ztg_hash_fnv1a(ZTG_HASH_FNV1A_SEED, s, len);
 }
 
 static int issuer_check(const struct ztg_jwt_issuer *iss, uint32_t i, char *err, size_t err_len)

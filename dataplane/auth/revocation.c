@@ -9,6 +9,7 @@
 #include "../../control/atomic_file.h"
 #include "../../control/error_text.h"
 #include "events.h"
+#include "hash.h"
 
 #define MIN_SLOTS 16
 #define SYNTAX    "jti <value>, sub <issuer> <subject> or key <api key id>"
@@ -52,21 +53,12 @@ static uint64_t entry_hash(enum ztg_revocation_kind kind, const char *issuer, si
 			   size_t value_len)
 {
 	const uint64_t prime = 0x100000001b3ull;
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = ZTG_HASH_FNV1A_SEED;
 
 	h = (h ^ (uint64_t)kind) * prime;
-	h = (h ^ (uint64_t)issuer_len) * prime;
-	for (size_t i = 0; i < issuer_len; i++)
-		h = (h ^ (uint8_t)issuer[i]) * prime;
-	h = (h ^ (uint64_t)value_len) * prime;
-	for (size_t i = 0; i < value_len; i++)
-		h = (h ^ (uint8_t)value[i]) * prime;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
+	h = ztg_hash_fnv1a((h ^ (uint64_t)issuer_len) * prime, issuer, issuer_len);
+	h = ztg_hash_fnv1a((h ^ (uint64_t)value_len) * prime, value, value_len);
+	return ztg_hash_fmix64(h);
 }
 
 /*

@@ -1,6 +1,7 @@
 #include "authz.h"
 
 #include "../events.h"
+#include "../hash.h"
 #include "../http/http_normalize.h"
 #include "policy_compile.h"
 
@@ -407,14 +408,6 @@ static int build_matchers(struct ztg_authz *a, const struct ztg_bundle_files *co
 	return 0;
 }
 
-/* FNV-1a over a name, and a NUL so that ("ab", "c") and ("a", "bc") differ. */
-static uint64_t scope_mix(uint64_t h, const char *name)
-{
-	for (const char *c = name; *c != '\0'; c++)
-		h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
-	return h * 0x100000001b3ull;
-}
-
 static int build_rate_limits(struct ztg_authz *a, char *err, size_t err_len)
 {
 	const struct ztg_policy *p = a->policy;
@@ -441,11 +434,12 @@ static int build_rate_limits(struct ztg_authz *a, char *err, size_t err_len)
 			a->rate_limits[s][r] = limits;
 			for (uint32_t i = 0; i < route->rate_limit_count; i++) {
 				const struct ztg_policy_rate_limit *l = &route->rate_limits[i];
-				uint64_t scope = scope_mix(0xcbf29ce484222325ull, svc->name);
+				uint64_t scope = ztg_hash_fnv1a_string(ZTG_HASH_FNV1A_SEED, svc->name);
 
 				limits[i].config = l;
 				ztg_rate_params_init(&limits[i].params, l->rate, l->period, l->burst, tsc_hz);
-				limits[i].scope = scope_mix(scope_mix(scope, l->from_service ? "" : route->name), l->name);
+				limits[i].scope = ztg_hash_fnv1a_string(
+					ztg_hash_fnv1a_string(scope, l->from_service ? "" : route->name), l->name);
 			}
 		}
 	}
