@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "http/http_parser.h"
 
@@ -429,6 +430,12 @@ const char *ztg_policy_rate_key_name(enum ztg_policy_rate_key key);
 const char *ztg_policy_rate_action_name(enum ztg_policy_rate_action action);
 /* A rate limit's period (1, 60, 3600 seconds) as the policy names it: "second", "minute", "hour". */
 const char *ztg_policy_rate_period_name(uint32_t seconds);
+/*
+ * One rate limit as ztgatectl show and ztgatectl policy print it, without
+ * location or newline: "rate limit NAME: per KEY[ (/P4, /P6)], RATE per
+ * PERIOD, burst B; ACTION; MODE".
+ */
+void ztg_policy_rate_limit_print(FILE *out, const struct ztg_policy_rate_limit *l);
 
 /*
  * Whether s[0..len) is a name as the policy language writes them (policy,

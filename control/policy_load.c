@@ -126,6 +126,15 @@ const char *ztg_policy_rate_period_name(uint32_t seconds)
 	return "?";
 }
 
+void ztg_policy_rate_limit_print(FILE *out, const struct ztg_policy_rate_limit *l)
+{
+	fprintf(out, "rate limit %s: per %s", l->name, ztg_policy_rate_key_name(l->key));
+	if (l->key == ZTG_POLICY_RATE_SOURCE)
+		fprintf(out, " (/%u, /%u)", l->prefix4, l->prefix6);
+	fprintf(out, ", %u per %s, burst %u; %s; %s", l->rate, ztg_policy_rate_period_name(l->period), l->burst,
+		ztg_policy_rate_action_name(l->action), l->monitor ? "monitor" : "enforce");
+}
+
 const char *ztg_policy_method_name(enum ztg_http_method method)
 {
 	/* OTHER has no name a policy can use. */

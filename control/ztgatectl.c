@@ -936,12 +936,9 @@ static void show_rate_limits(FILE *out, const struct ztg_policy_rate_limit *rl, 
 	char loc[LOC_STR_MAX];
 
 	for (uint32_t i = 0; i < count; i++) {
-		fprintf(out, "%srate limit %s: per %s", indent, rl[i].name, ztg_policy_rate_key_name(rl[i].key));
-		if (rl[i].key == ZTG_POLICY_RATE_SOURCE)
-			fprintf(out, " (/%u, /%u)", rl[i].prefix4, rl[i].prefix6);
-		fprintf(out, ", %u per %s, burst %u; %s; %s  (%s)\n", rl[i].rate, ztg_policy_rate_period_name(rl[i].period),
-			rl[i].burst, ztg_policy_rate_action_name(rl[i].action), rl[i].monitor ? "monitor" : "enforce",
-			format_loc(&rl[i].loc, loc, sizeof(loc)));
+		fputs(indent, out);
+		ztg_policy_rate_limit_print(out, &rl[i]);
+		fprintf(out, "  (%s)\n", format_loc(&rl[i].loc, loc, sizeof(loc)));
 	}
 }
 

@@ -709,9 +709,8 @@ static enum ztg_control_status command_status(struct ztg_app *app, bool json, FI
 		fprintf(out, "  identity: %u issuer(s), %u API key(s), token cache %u entries per worker "
 			"(ztgatectl keys, revocations)\n", p->issuer_count, p->api_key_count, app->opts.token_cache_entries);
 		if (ztg_authz_detect(authz) != NULL) {
-			const struct ztg_sig_compiled *c = ztg_detect_compiled(ztg_authz_detect(authz));
-
 			const struct ztg_detect *d = ztg_authz_detect(authz);
+			const struct ztg_sig_compiled *c = ztg_detect_compiled(d);
 			size_t req = ztg_detect_stream_bytes(d, ZTG_DETECT_REQUEST_BODY);
 			size_t resp = ztg_detect_stream_bytes(d, ZTG_DETECT_RESPONSE_BODY);
 
@@ -827,12 +826,9 @@ static enum ztg_control_status command_policy(struct ztg_app *app, bool json, FI
 				ztg_policy_action_name(svc->routes[r].action), ztg_policy_mode_name(svc->routes[r].mode),
 				svc->routes[r].loc.file, svc->routes[r].loc.line);
 			for (uint32_t i = 0; i < svc->routes[r].rate_limit_count; i++) {
-				const struct ztg_policy_rate_limit *l = &svc->routes[r].rate_limits[i];
-
-				fprintf(out, "    rate limit %s: %u per %s per %s, burst %u, %s%s%s\n", l->name, l->rate,
-					ztg_policy_rate_period_name(l->period), ztg_policy_rate_key_name(l->key), l->burst,
-					ztg_policy_rate_action_name(l->action), l->monitor ? " (monitor)" : "",
-					l->from_service ? " (from the service)" : "");
+				fputs("    ", out);
+				ztg_policy_rate_limit_print(out, &svc->routes[r].rate_limits[i]);
+				fprintf(out, "%s\n", svc->routes[r].rate_limits[i].from_service ? " (from the service)" : "");
 			}
 		}
 	}

@@ -7,6 +7,7 @@
 #include <rte_branch_prediction.h>
 
 #include "checksum.h"
+#include "hash.h"
 
 
 _Static_assert(ZTG_EVENT_RULES_MAX == ZTG_DETECT_MAX_MATCHES, "an event holds every rule id a detection keeps");
@@ -175,6 +176,16 @@ static const char *policy_name(const struct ztg_policy *p, uint32_t segment_or_s
 	if (segment_or_service == ZTG_AUTHZ_NONE)
 		return NULL;
 	return service ? p->services[segment_or_service].name : p->segments[segment_or_service].name;
+}
+
+/* Name where the policy placed the request, for an event about it. */
+static void place_request(struct feed_state *st, const struct ztg_policy *p, const struct ztg_authz_decision *d,
+			  struct ztg_http_slice host)
+{
+	st->segment = policy_name(p, d->segment, false);
+	st->service = policy_name(p, d->service, true);
+	st->route = d->route == ZTG_AUTHZ_NONE ? NULL : p->services[d->service].routes[d->route].name;
+	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.len, (const char *)host.ptr);
 }
 
 enum ztg_drop_reason ztg_session_admit(struct ztg_session_context *ctx, const struct ztg_packet *pkt,
@@ -453,10 +464,7 @@ static bool inspect_signatures(struct feed_state *st, const struct ztg_http_mess
 	/* A score below the threshold passes quietly (counted in signature_matches). */
 	if (!r->report)
 		return true;
-	st->segment = policy_name(p, d->segment, false);
-	st->service = policy_name(p, d->service, true);
-	st->route = p->services[d->service].routes[d->route].name;
-	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.len, (const char *)host.ptr);
+	place_request(st, p, d, host);
 	report_alert(st, r, "signature_alert");
 	return true;
 }
@@ -664,25 +672,6 @@ static int on_body(struct feed_state *st, const struct ztg_http_event *ev, bool 
 	return rc;
 }
 
-/* The end of MurmurHash3: every input bit reaches every output bit. */
-static uint64_t fmix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb93fe53e1a85ull;
-	return h ^ (h >> 33);
-}
-
-static uint64_t mix_bytes(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *b = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h * 0x100000001b3ull;
-}
-
 /*
  * The bucket of this request under limit l: the limit's scope and what it
  * counts by, mixed with the process's secret seed. Callers without the
@@ -699,16 +688,16 @@ static uint64_t rate_key(const struct feed_state *st, const struct ztg_authz_rat
 
 	switch (l->config->key) {
 	case ZTG_POLICY_RATE_ROUTE:
-		return fmix64(h);
+		return ztg_hash_fmix64(h);
 	case ZTG_POLICY_RATE_IDENTITY:
 		if (a->identified) {
-			h = mix_bytes(h, a->issuer != NULL ? a->issuer : "", a->issuer != NULL ? strlen(a->issuer) : 0);
-			return fmix64(mix_bytes(h, a->identity.subject, a->identity.subject_len));
+			h = ztg_hash_fnv1a_string(h, a->issuer != NULL ? a->issuer : "");
+			return ztg_hash_fmix64(ztg_hash_fnv1a(h, a->identity.subject, a->identity.subject_len));
 		}
 		break;
 	case ZTG_POLICY_RATE_API_KEY:
 		if (a->identified && a->identity.kind == ZTG_IDENTITY_API_KEY)
-			return fmix64(mix_bytes(h, a->identity.kid, a->identity.kid_len));
+			return ztg_hash_fmix64(ztg_hash_fnv1a(h, a->identity.kid, a->identity.kid_len));
 		break;
 	default:
 		break;
@@ -718,17 +707,7 @@ static uint64_t rate_key(const struct feed_state *st, const struct ztg_authz_rat
 	memcpy(masked, addr, bits / 8);
 	if (bits % 8)
 		masked[bits / 8] = addr[bits / 8] & (uint8_t)(0xff << (8 - bits % 8));
-	return fmix64(mix_bytes(h ^ len, masked, len));
-}
-
-/* Name where the policy placed the request, for an event about it. */
-static void place_request(struct feed_state *st, const struct ztg_policy *p, const struct ztg_authz_decision *d,
-			  struct ztg_http_slice host)
-{
-	st->segment = policy_name(p, d->segment, false);
-	st->service = policy_name(p, d->service, true);
-	st->route = d->route == ZTG_AUTHZ_NONE ? NULL : p->services[d->service].routes[d->route].name;
-	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.len, (const char *)host.ptr);
+	return ztg_hash_fmix64(ztg_hash_fnv1a(h ^ len, masked, len));
 }
 
 /*
@@ -864,7 +843,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		return 0;
 	}
 	st->policy = true;
-	snprintf(st->host, sizeof(st->host), "%.*s", (int)host.name.len, (const char *)host.name.ptr);
+	place_request(st, p, &d, host.name);
 	if (st->streams_exhausted)
 		st->reason = "signature_streams_exhausted";
 	else if (st->rate_limit != NULL)
@@ -875,9 +854,6 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		st->reason = st->detect->first_block != NULL ? "signature" : "anomaly_score";
 	else
 		st->reason = ztg_authz_reason_name(d.reason);
-	st->segment = policy_name(p, d.segment, false);
-	st->service = policy_name(p, d.service, true);
-	st->route = d.route == ZTG_AUTHZ_NONE ? NULL : p->services[d.service].routes[d.route].name;
 	if (d.mode == ZTG_POLICY_MODE_MONITOR) {
 		tally_request(ctx, slot, ZTG_TALLY_MONITORED, st->reason);
 		st->monitor = true;

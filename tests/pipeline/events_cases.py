@@ -16,13 +16,12 @@ import tempfile
 import threading
 import time
 import urllib.error
-import urllib.request
 
 from scapy.all import DLT_EN10MB, RawPcapWriter
 
 import cases
 from cases import POLICY, V4, case, expect_rejected, one_request, request
-from metrics_cases import free_loopback_port, parse_page
+from metrics_cases import free_loopback_port, scrape
 from pipeline import control, remove_runtime_dir
 
 # (request, action, reason) the pipeline policy (policy.conf) gives; reason None: allowed.
@@ -270,12 +269,6 @@ def events_options(zt, args):
         if not os.path.exists(log):
             r.fail('no event log written at %s' % log)
 
-
-
-def scrape(url):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        samples, _ = parse_page(r.read().decode())
-    return samples
 
 
 @case('events-stalled-output')

@@ -50,6 +50,13 @@ def parse_page(text):
     return samples, types
 
 
+def scrape(url):
+    """The samples of the page at url: {(name, labels text): value}."""
+    with urllib.request.urlopen(url, timeout=5) as r:
+        samples, _ = parse_page(r.read().decode())
+    return samples
+
+
 def status_of(url, method='GET'):
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b'x' if method == 'POST' else None),

@@ -9,14 +9,13 @@ import os
 import sys
 import tempfile
 import time
-import urllib.request
 
 from scapy.all import RawPcapReader
 
 import cases
 from capture_cases import running_on_pipes
 from cases import POLICY, case, request
-from metrics_cases import free_loopback_port, parse_page
+from metrics_cases import free_loopback_port, scrape
 from pipeline import TcpSession, control
 
 SERVER = '198.51.100.20'
@@ -91,8 +90,7 @@ def run_paced(zt, pairs=1, lcores=None, seconds=4.0):
                     raise AssertionError('ztgate saw %s requests of %d' %
                                          (stats and stats['totals']['http_requests'], sent[FAST] + sent[SLOW]))
                 time.sleep(0.1)
-            with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=5) as r:
-                samples, _ = parse_page(r.read().decode())
+            samples = scrape('http://127.0.0.1:%d/metrics' % port)
             rc, body = control(sock, 'policy', '--json')
             routes = {r['name']: r for svc in json.loads(body)['services'] for r in svc['routes']}
             shown = routes['get-order']['rate_limits']
