@@ -379,6 +379,55 @@ struct ztg_policy_key_fetch {
 	uint32_t timeout_ms;
 };
 
+/*
+ * behaviour = { ... }: how callers are watched and answered when they
+ * misbehave with valid credentials. A caller is its identity when one is
+ * verified, else its source address. Each caller, each route and each source
+ * has a current window and a baseline learnt from its past windows (an
+ * average over about `history` windows); a window figure above factor times
+ * the baseline and at or above its floor is an anomaly. Credential-abuse
+ * signals are absolute counts per window. Anomalies and signals add their
+ * weight to the caller's (or source's) risk score, which halves every
+ * half_life seconds; reaching threshold quarantines it for `quarantine`
+ * seconds. Absent (present false): nothing is watched.
+ */
+enum ztg_policy_behaviour_floor {
+	ZTG_POLICY_FLOOR_REQUESTS,
+	ZTG_POLICY_FLOOR_ERRORS,          /* responses 401, 403, 404 and 5xx from the server */
+	ZTG_POLICY_FLOOR_OBJECTS,         /* distinct path parameter values ({id}) */
+	ZTG_POLICY_FLOOR_BYTES,           /* response bytes */
+	ZTG_POLICY_FLOOR_COUNT
+};
+
+enum ztg_policy_behaviour_signal {
+	ZTG_POLICY_SIGNAL_ANOMALY,            /* a caller's window above its baseline */
+	ZTG_POLICY_SIGNAL_AUTH_FAILURES,      /* failed authentications from one source (credential stuffing) */
+	ZTG_POLICY_SIGNAL_TOKEN_SOURCES,      /* source addresses one identity comes from (token theft) */
+	ZTG_POLICY_SIGNAL_SOURCE_IDENTITIES,  /* identities one source presents */
+	ZTG_POLICY_SIGNAL_COUNT
+};
+
+struct ztg_policy_behaviour {
+	bool present;
+	bool monitor;                     /* mode = "monitor": log anomalies, signals and quarantines; refuse nothing */
+	uint32_t window;                  /* seconds, 1..3600 (default 10) */
+	uint32_t history;                 /* windows a baseline spans, 1..1000 (default 6) */
+	double factor;                    /* > 1 (default 10) */
+	uint64_t floors[ZTG_POLICY_FLOOR_COUNT];   /* per window; 0: that figure is never judged (defaults 100, 20, 50, 10 MiB) */
+	/* Per window; index AUTH_FAILURES.. only (ANOMALY unused); 0: signal off (defaults 20, 5, 10). */
+	uint32_t limits[ZTG_POLICY_SIGNAL_COUNT];
+	double threshold;                 /* risk that quarantines, > 0 (default 100) */
+	uint32_t half_life;               /* seconds, >= 1 (default 60) */
+	uint32_t quarantine;              /* seconds a quarantine lasts; 0: until deleted (default 300) */
+	double weights[ZTG_POLICY_SIGNAL_COUNT];   /* risk each signal adds, >= 0 (default 100 each) */
+	struct ztg_policy_loc loc;
+};
+
+const char *ztg_policy_behaviour_floor_name(enum ztg_policy_behaviour_floor f);     /* "requests", "errors", "objects", "bytes" */
+const char *ztg_policy_behaviour_signal_name(enum ztg_policy_behaviour_signal s);   /* "anomaly", "auth_failures", "token_sources", "source_identities" */
+/* The section as ztgatectl show and ztgatectl policy print it: several lines, each indented by `indent`. */
+void ztg_policy_behaviour_print(FILE *out, const struct ztg_policy_behaviour *b, const char *indent);
+
 struct ztg_arena;
 struct ztg_sig_set;
 
@@ -399,6 +448,7 @@ struct ztg_policy {
 	struct ztg_policy_api_key *api_keys;
 	uint32_t api_key_count;
 	struct ztg_policy_key_fetch key_fetch;
+	struct ztg_policy_behaviour behaviour;
 	/* Signature rule sets (signatures.h), loaded from files next to the policy, in file order. */
 	struct ztg_sig_set **signature_sets;
 	struct ztg_policy_file *signature_files;

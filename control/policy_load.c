@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -68,6 +69,11 @@ static const char *const rate_action_names[] = {
 #define RATE_PERIOD_COUNT 3
 static const char *const rate_period_names[RATE_PERIOD_COUNT] = {"second", "minute", "hour"};
 static const uint32_t rate_period_seconds[RATE_PERIOD_COUNT] = {1, 60, 3600};
+
+/* behaviour: floors and signals as the policy names them (its keys), enum order. */
+static const char *const behaviour_floor_names[ZTG_POLICY_FLOOR_COUNT] = {"requests", "errors", "objects", "bytes"};
+static const char *const behaviour_signal_names[ZTG_POLICY_SIGNAL_COUNT] = {"anomaly", "auth_failures",
+									     "token_sources", "source_identities"};
 
 _Static_assert(ZTG_POLICY_METHODS_ANY == ZTG_ROUTE_METHOD_ANY &&
 	       ZTG_POLICY_METHOD_BIT(ZTG_HTTP_METHOD_TRACE) == ZTG_ROUTE_METHOD_BIT(ZTG_HTTP_METHOD_TRACE),
@@ -133,6 +139,47 @@ void ztg_policy_rate_limit_print(FILE *out, const struct ztg_policy_rate_limit *
 		fprintf(out, " (/%u, /%u)", l->prefix4, l->prefix6);
 	fprintf(out, ", %u per %s, burst %u; %s; %s", l->rate, ztg_policy_rate_period_name(l->period), l->burst,
 		ztg_policy_rate_action_name(l->action), l->monitor ? "monitor" : "enforce");
+}
+
+const char *ztg_policy_behaviour_floor_name(enum ztg_policy_behaviour_floor f)
+{
+	return (unsigned)f < ZTG_POLICY_FLOOR_COUNT ? behaviour_floor_names[f] : "?";
+}
+
+const char *ztg_policy_behaviour_signal_name(enum ztg_policy_behaviour_signal s)
+{
+	return (unsigned)s < ZTG_POLICY_SIGNAL_COUNT ? behaviour_signal_names[s] : "?";
+}
+
+void ztg_policy_behaviour_print(FILE *out, const struct ztg_policy_behaviour *b, const char *indent)
+{
+	if (!b->present)
+		return;
+	if (indent == NULL)
+		indent = "";
+	fprintf(out, "%sbehaviour: %s, window %u s, baseline over %u %s, factor %g\n", indent,
+		b->monitor ? "monitor" : "enforce", b->window, b->history, b->history == 1 ? "window" : "windows",
+		b->factor);
+	fprintf(out, "%s  floors per window:", indent);
+	for (unsigned f = 0; f < ZTG_POLICY_FLOOR_COUNT; f++)
+		fprintf(out, "%s %s %llu", f ? "," : "", behaviour_floor_names[f], (unsigned long long)b->floors[f]);
+	fprintf(out, "\n%s  signals per window:", indent);
+	/* ANOMALY has no count of its own: it is the floors and the factor above. */
+	for (unsigned s = ZTG_POLICY_SIGNAL_AUTH_FAILURES; s < ZTG_POLICY_SIGNAL_COUNT; s++) {
+		fprintf(out, "%s %s ", s > ZTG_POLICY_SIGNAL_AUTH_FAILURES ? "," : "", behaviour_signal_names[s]);
+		if (b->limits[s] == 0)
+			fputs("off", out);
+		else
+			fprintf(out, "%u", b->limits[s]);
+	}
+	fprintf(out, "\n%s  risk: threshold %g, half-life %u s, quarantine ", indent, b->threshold, b->half_life);
+	if (b->quarantine == 0)
+		fputs("until deleted", out);
+	else
+		fprintf(out, "%u s", b->quarantine);
+	for (unsigned s = 0; s < ZTG_POLICY_SIGNAL_COUNT; s++)
+		fprintf(out, "%s%s %g", s ? ", " : "; weights ", behaviour_signal_names[s], b->weights[s]);
+	fputc('\n', out);
 }
 
 const char *ztg_policy_method_name(enum ztg_http_method method)
@@ -337,6 +384,37 @@ static struct ztg_policy_loc loc_of(struct loader *ld, const config_setting_t *s
 	loc.file = file_shown(ld, config_setting_source_file(s));
 	loc.line = config_setting_source_line(s);
 	return loc;
+}
+
+/*
+ * The text of line `line` (1-based) of file, without its newline, cut to
+ * len - 1 bytes (*cut says so when cut is not NULL); "" past the end. False
+ * when the file cannot be opened. For messages that quote what libconfig
+ * does not keep.
+ */
+static bool read_line(const char *file, uint32_t line, char *text, size_t len, bool *cut)
+{
+	FILE *f = fopen(file, "r");
+	uint32_t at = 1;
+	size_t o = 0;
+	bool full = false;
+	int c;
+
+	if (f == NULL)
+		return false;
+	while (at <= line && (c = fgetc(f)) != EOF) {
+		if (c == '\n')
+			at++;
+		else if (at == line && o + 1 < len)
+			text[o++] = (char)c;
+		else if (at == line)
+			full = true;
+	}
+	fclose(f);
+	text[o] = '\0';
+	if (cut != NULL)
+		*cut = full;
+	return true;
 }
 
 int ztg_policy_diag_add(struct ztg_policy_diag *d, enum ztg_policy_severity severity, const char *file,
@@ -1226,29 +1304,177 @@ static bool bool_member(struct loader *ld, const config_setting_t *group, const 
 	return true;
 }
 
+/*
+ * Setting s (at path) as an integer in [min, max] into *out; false when of
+ * another type or out of range (reported). max LLONG_MAX: bounded only below.
+ */
+static bool int_value(struct loader *ld, const config_setting_t *s, const char *path, long long min, long long max,
+		      long long *out)
+{
+	char expect[96];
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
+		if (max == LLONG_MAX)
+			snprintf(expect, sizeof(expect), "an integer >= %lld", min);
+		else
+			snprintf(expect, sizeof(expect), "an integer %lld..%lld", min, max);
+		wrong_type(ld, s, path, expect);
+		return false;
+	}
+	v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		if (max == LLONG_MAX)
+			error_at(ld, s, "%s: %lld is out of range (expected at least %lld)", path, v, min);
+		else
+			error_at(ld, s, "%s: %lld is out of range %lld..%lld", path, v, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
 /* An integer group.key in [min, max], else *out keeps its default; false when bad (reported). */
 static bool uint_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
 			uint32_t min, uint32_t max, uint32_t *out)
 {
 	const config_setting_t *s = config_setting_get_member(group, key);
-	char path[128], expect[96];
+	char path[128];
+	long long v;
+
+	if (s == NULL)
+		return true;
+	if (!int_value(ld, s, ztg_config_key_path(path, sizeof(path), where, key), min, max, &v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/*
+ * libconfig 1.5 keeps an integer written without the L suffix in 32 bits,
+ * silently: "bytes = 10000000000;" reads as 1410065408. Where such values
+ * are plausible (a byte count per window), the setting's line is read again.
+ * True, with the number as written in text, when the file says another
+ * number than libconfig read; false when they agree or the text cannot be
+ * found (libconfig's value stands).
+ */
+static bool int_truncated(struct loader *ld, const config_setting_t *s, char *text, size_t text_len)
+{
+	struct ztg_policy_loc loc = loc_of(ld, s);
+	const char *name = config_setting_name(s);
+	char line[1024];
+	bool cut;
+
+	if (name == NULL || !read_line(loc.file, loc.line, line, sizeof(line), &cut))
+		return false;
+	for (const char *p = strstr(line, name); p != NULL; p = strstr(p + 1, name)) {
+		const char *v = p + strlen(name), *digits, *end;
+		bool hex, fits;
+		long long written;
+
+		if (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue;        /* the end of a longer name */
+		v += strspn(v, " \t");
+		if (*v != '=' && *v != ':')
+			continue;
+		v++;
+		v += strspn(v, " \t");
+		/* libconfig's integers: [-+]?[0-9]+ or 0[xX][0-9A-Fa-f]+, then L for 64 bits. */
+		hex = v[0] == '0' && (v[1] == 'x' || v[1] == 'X');
+		digits = v + (hex ? 2 : (v[0] == '-' || v[0] == '+'));
+		end = digits + strspn(digits, hex ? "0123456789abcdefABCDEF" : "0123456789");
+		if (end == digits || *end == 'L' || *end == '.' || *end == 'e' || *end == 'E' || (cut && *end == '\0'))
+			return false;    /* read whole by libconfig, not an integer at all, or its end not seen */
+		errno = 0;
+		if (hex) {
+			unsigned long long u = strtoull(v, NULL, 16);
+
+			fits = errno != ERANGE && u <= INT64_MAX;
+			written = (long long)u;
+		} else {
+			written = strtoll(v, NULL, 10);
+			fits = errno != ERANGE;
+		}
+		if (fits && written == config_setting_get_int64(s))
+			return false;
+		snprintf(text, text_len, "%.*s", (int)(end - v), v);
+		return true;
+	}
+	return false;
+}
+
+/* A count group.key >= 0, else *out keeps its default; false when bad (reported). */
+static bool count_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
+			 uint64_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	char path[128], written[64];
 	long long v;
 
 	if (s == NULL)
 		return true;
 	ztg_config_key_path(path, sizeof(path), where, key);
-	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
-		snprintf(expect, sizeof(expect), "an integer %u..%u", min, max);
+	if (config_setting_type(s) == CONFIG_TYPE_INT && int_truncated(ld, s, written, sizeof(written))) {
+		error_at(ld, s, "%s: %s does not fit a plain integer (libconfig reads it as %lld): write %sL", path,
+			 written, (long long)config_setting_get_int64(s), written);
+		return false;
+	}
+	if (!int_value(ld, s, path, 0, LLONG_MAX, &v))
+		return false;
+	*out = (uint64_t)v;
+	return true;
+}
+
+/*
+ * A number group.key, integer or floating-point, above min (or at least min
+ * when !above), else *out keeps its default; false when bad (reported).
+ */
+static bool number_member(struct loader *ld, const config_setting_t *group, const char *where, const char *key,
+			  double min, bool above, double *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	char path[128], expect[96];
+	double v;
+
+	if (s == NULL)
+		return true;
+	ztg_config_key_path(path, sizeof(path), where, key);
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		snprintf(expect, sizeof(expect), "a number %s %g", above ? ">" : ">=", min);
 		wrong_type(ld, s, path, expect);
 		return false;
 	}
-	v = config_setting_get_int64(s);
-	if (v < (long long)min || v > (long long)max) {
-		error_at(ld, s, "%s: %lld is out of range %u..%u", path, v, min, max);
+	/* 1e999 reads as infinity: no threshold or weight means anything there. */
+	if (!isfinite(v) || (above ? v <= min : v < min)) {
+		error_at(ld, s, "%s: %g is out of range (expected %s %g)", path, v, above ? "more than" : "at least", min);
 		return false;
 	}
-	*out = (uint32_t)v;
+	*out = v + 0.0;   /* -0.0 becomes 0: shown and compared as written intent */
 	return true;
+}
+
+/* group.key as a group; NULL when absent or of another type (reported). */
+static const config_setting_t *group_member(struct loader *ld, const config_setting_t *group, const char *where,
+					    const char *key, const char *expect)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	char path[128];
+
+	if (s == NULL)
+		return NULL;
+	if (!config_setting_is_group(s)) {
+		wrong_type(ld, s, ztg_config_key_path(path, sizeof(path), where, key), expect);
+		return NULL;
+	}
+	return s;
 }
 
 /* A printable-ASCII string without spaces, 1..max bytes: claim names, scopes, values. */
@@ -1848,6 +2074,124 @@ static void parse_key_fetch(struct loader *ld, const config_setting_t *root)
 	if (list != NULL)
 		parse_addresses(ld, list, "key_fetch.blocked", ZTG_POLICY_MAX_BLOCKED, &kf->blocked, &kf->blocked_count);
 	uint_member(ld, g, "key_fetch", "timeout_ms", 100, 60000, &kf->timeout_ms);
+}
+
+/* ------------------------------------------------------------- behaviour */
+
+#define FLOORS_EXPECT "a group { requests = ...; errors = ...; objects = ...; bytes = ...; }"
+#define SIGNALS_EXPECT "a group { auth_failures = ...; token_sources = ...; source_identities = ...; }"
+#define RISK_EXPECT "a group { threshold = ...; half_life = ...; quarantine = ...; weights = { ... }; }"
+#define WEIGHTS_EXPECT "a group { anomaly = ...; auth_failures = ...; token_sources = ...; source_identities = ...; }"
+
+static const struct ztg_config_key behaviour_keys[] = {
+	{"mode", false, "enforce or monitor (default enforce)"},
+	{"window", false, "seconds per window, 1..3600 (default 10)"},
+	{"history", false, "windows a baseline spans, 1..1000 (default 6)"},
+	{"factor", false, "how many times its baseline makes a window an anomaly, > 1 (default 10)"},
+	{"floors", false, FLOORS_EXPECT},
+	{"signals", false, SIGNALS_EXPECT},
+	{"risk", false, RISK_EXPECT},
+};
+
+static const struct ztg_config_key behaviour_floor_keys[] = {
+	{"requests", false, "requests per window below which none is judged, >= 0 (default 100)"},
+	{"errors", false, "error responses per window, >= 0 (default 20)"},
+	{"objects", false, "distinct path parameter values per window, >= 0 (default 50)"},
+	{"bytes", false, "response bytes per window, >= 0 (default 10485760)"},
+};
+
+/* ANOMALY is not among them: it has no count of its own. */
+static const struct ztg_config_key behaviour_signal_keys[] = {
+	{"auth_failures", false, "failed authentications per source and window, >= 0 (default 20; 0: off)"},
+	{"token_sources", false, "source addresses per identity and window, >= 0 (default 5; 0: off)"},
+	{"source_identities", false, "identities per source and window, >= 0 (default 10; 0: off)"},
+};
+
+static const struct ztg_config_key behaviour_risk_keys[] = {
+	{"threshold", false, "the risk that quarantines, > 0 (default 100)"},
+	{"half_life", false, "seconds for a risk to halve, 1 to 31536000 (default 60)"},
+	{"quarantine", false, "seconds a quarantine lasts, up to 315360000; 0: until deleted (default 300)"},
+	{"weights", false, WEIGHTS_EXPECT},
+};
+
+static const struct ztg_config_key behaviour_weight_keys[] = {
+	{"anomaly", false, "risk an anomaly adds, >= 0 (default 100)"},
+	{"auth_failures", false, "risk the signal adds, >= 0 (default 100)"},
+	{"token_sources", false, "risk the signal adds, >= 0 (default 100)"},
+	{"source_identities", false, "risk the signal adds, >= 0 (default 100)"},
+};
+
+_Static_assert(sizeof(behaviour_floor_keys) / sizeof(behaviour_floor_keys[0]) == ZTG_POLICY_FLOOR_COUNT &&
+	       sizeof(behaviour_weight_keys) / sizeof(behaviour_weight_keys[0]) == ZTG_POLICY_SIGNAL_COUNT &&
+	       sizeof(behaviour_signal_keys) / sizeof(behaviour_signal_keys[0]) ==
+	       ZTG_POLICY_SIGNAL_COUNT - ZTG_POLICY_SIGNAL_AUTH_FAILURES,
+	       "a key for each floor, signal and weight");
+
+/* behaviour = { ... }: only at the top level (anywhere else it is an unknown key). */
+static void parse_behaviour(struct loader *ld, const config_setting_t *root)
+{
+	static const uint64_t floor_defaults[ZTG_POLICY_FLOOR_COUNT] = {100, 20, 50, 10485760};
+	static const uint32_t limit_defaults[ZTG_POLICY_SIGNAL_COUNT] = {0, 20, 5, 10};
+	const config_setting_t *g = config_setting_get_member(root, "behaviour"), *floors, *signals, *risk, *weights;
+	struct ztg_policy_behaviour *b = &ld->policy->behaviour;
+	enum ztg_policy_mode mode = ZTG_POLICY_MODE_ENFORCE;
+
+	if (g == NULL)
+		return;
+	b->loc = loc_of(ld, g);
+	if (!config_setting_is_group(g)) {
+		wrong_type(ld, g, "behaviour", "a group { mode = ...; window = ...; floors = { ... }; signals = { ... }; "
+			   "risk = { ... }; }");
+		return;
+	}
+	b->present = true;
+	b->window = 10;
+	b->history = 6;
+	b->factor = 10;
+	memcpy(b->floors, floor_defaults, sizeof(b->floors));
+	memcpy(b->limits, limit_defaults, sizeof(b->limits));
+	b->threshold = 100;
+	b->half_life = 60;
+	b->quarantine = 300;
+	for (unsigned i = 0; i < ZTG_POLICY_SIGNAL_COUNT; i++)
+		b->weights[i] = 100;
+
+	check_keys(ld, g, "behaviour", ZTG_CONFIG_KEYS(behaviour_keys));
+	/* A monitor policy refuses nothing, so it quarantines nobody unless the section says enforce. */
+	b->monitor = ld->policy->mode == ZTG_POLICY_MODE_MONITOR;
+	if (mode_member(ld, g, "behaviour", &mode))
+		b->monitor = mode == ZTG_POLICY_MODE_MONITOR;
+	uint_member(ld, g, "behaviour", "window", 1, 3600, &b->window);
+	uint_member(ld, g, "behaviour", "history", 1, 1000, &b->history);
+	number_member(ld, g, "behaviour", "factor", 1, true, &b->factor);
+
+	floors = group_member(ld, g, "behaviour", "floors", FLOORS_EXPECT);
+	if (floors != NULL) {
+		check_keys(ld, floors, "behaviour.floors", ZTG_CONFIG_KEYS(behaviour_floor_keys));
+		for (unsigned f = 0; f < ZTG_POLICY_FLOOR_COUNT; f++)
+			count_member(ld, floors, "behaviour.floors", behaviour_floor_names[f], &b->floors[f]);
+	}
+	signals = group_member(ld, g, "behaviour", "signals", SIGNALS_EXPECT);
+	if (signals != NULL) {
+		check_keys(ld, signals, "behaviour.signals", ZTG_CONFIG_KEYS(behaviour_signal_keys));
+		for (unsigned i = ZTG_POLICY_SIGNAL_AUTH_FAILURES; i < ZTG_POLICY_SIGNAL_COUNT; i++)
+			uint_member(ld, signals, "behaviour.signals", behaviour_signal_names[i], 0, UINT32_MAX,
+				    &b->limits[i]);
+	}
+	risk = group_member(ld, g, "behaviour", "risk", RISK_EXPECT);
+	if (risk == NULL)
+		return;
+	check_keys(ld, risk, "behaviour.risk", ZTG_CONFIG_KEYS(behaviour_risk_keys));
+	number_member(ld, risk, "behaviour.risk", "threshold", 0, true, &b->threshold);
+	/* A year at most: in TSC cycles at any clock rate it stays far from 64 bits. */
+	uint_member(ld, risk, "behaviour.risk", "half_life", 1, 31536000, &b->half_life);
+	uint_member(ld, risk, "behaviour.risk", "quarantine", 0, 315360000, &b->quarantine);
+	weights = group_member(ld, risk, "behaviour.risk", "weights", WEIGHTS_EXPECT);
+	if (weights == NULL)
+		return;
+	check_keys(ld, weights, "behaviour.risk.weights", ZTG_CONFIG_KEYS(behaviour_weight_keys));
+	for (unsigned i = 0; i < ZTG_POLICY_SIGNAL_COUNT; i++)
+		number_member(ld, weights, "behaviour.risk.weights", behaviour_signal_names[i], 0, false, &b->weights[i]);
 }
 
 static const struct ztg_config_key authentication_keys[] = {
@@ -3094,6 +3438,7 @@ static const struct ztg_config_key top_keys[] = {
 	{"api_keys", false, "a list of API keys (their SHA-256 only)"},
 	{"key_fetch", false, "a group { blocked = [ ... ]; timeout_ms = ...; } for JWKS URLs"},
 	{"signatures", false, "a list of signature rule files, e.g. [ \"signatures/sqli.rules\" ]"},
+	{"behaviour", false, "a group { mode = ...; window = ...; floors = { ... }; signals = { ... }; risk = { ... }; }"},
 };
 
 static const struct ztg_config_key defaults_keys[] = {
@@ -3160,6 +3505,8 @@ static void parse_policy(struct loader *ld, const config_setting_t *root)
 	if (!ld->nomem)
 		parse_access(ld, root);
 	if (!ld->nomem)
+		parse_behaviour(ld, root);
+	if (!ld->nomem)
 		check_segment_overlaps(ld);
 	if (!ld->nomem)
 		check_service_overlaps(ld);
@@ -3170,23 +3517,11 @@ static void parse_policy(struct loader *ld, const config_setting_t *root)
 /* The name an `@include "name"` on the given line of file says, or false. */
 static bool include_name_at(const char *file, uint32_t line, char *name, size_t len)
 {
-	FILE *f = fopen(file, "r");
 	char text[1024];
 	const char *p, *end;
-	uint32_t at = 1;
-	size_t o = 0;
-	int c;
 
-	if (f == NULL)
+	if (!read_line(file, line, text, sizeof(text), NULL))
 		return false;
-	while (at <= line && (c = fgetc(f)) != EOF) {
-		if (c == '\n')
-			at++;
-		else if (at == line && o + 1 < sizeof(text))
-			text[o++] = (char)c;
-	}
-	fclose(f);
-	text[o] = '\0';
 	p = strstr(text, "@include");
 	if (p == NULL || (p = strchr(p, '"')) == NULL || (end = strchr(p + 1, '"')) == NULL)
 		return false;

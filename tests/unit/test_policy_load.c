@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -32,6 +33,7 @@
 #include "auth/jwk.h"
 #include "diag_assert.h"
 #include "policy_load.h"
+#include "policy_source.h"
 
 /* Half of PATH_MAX each, so a fixture name always fits after the directory. */
 struct paths {
@@ -156,6 +158,42 @@ static void assert_cidr(const struct ztg_cidr *c, const char *addr, unsigned pre
 
 #define BIT(m) ZTG_POLICY_METHOD_BIT(ZTG_HTTP_METHOD_##m)
 
+/* A present behaviour section with every default of policy.h. */
+static void assert_behaviour_defaults(const struct ztg_policy_behaviour *b)
+{
+	assert_true(b->present);
+	assert_false(b->monitor);
+	assert_int_equal(b->window, 10);
+	assert_int_equal(b->history, 6);
+	assert_true(b->factor == 10.0);
+	assert_int_equal(b->floors[ZTG_POLICY_FLOOR_REQUESTS], 100);
+	assert_int_equal(b->floors[ZTG_POLICY_FLOOR_ERRORS], 20);
+	assert_int_equal(b->floors[ZTG_POLICY_FLOOR_OBJECTS], 50);
+	assert_int_equal(b->floors[ZTG_POLICY_FLOOR_BYTES], 10485760);
+	assert_int_equal(b->limits[ZTG_POLICY_SIGNAL_ANOMALY], 0);
+	assert_int_equal(b->limits[ZTG_POLICY_SIGNAL_AUTH_FAILURES], 20);
+	assert_int_equal(b->limits[ZTG_POLICY_SIGNAL_TOKEN_SOURCES], 5);
+	assert_int_equal(b->limits[ZTG_POLICY_SIGNAL_SOURCE_IDENTITIES], 10);
+	assert_true(b->threshold == 100.0);
+	assert_int_equal(b->half_life, 60);
+	assert_int_equal(b->quarantine, 300);
+	for (unsigned i = 0; i < ZTG_POLICY_SIGNAL_COUNT; i++)
+		assert_true(b->weights[i] == 100.0);
+}
+
+/* What ztg_policy_behaviour_print() writes, in a string the caller frees. */
+static char *behaviour_text(const struct ztg_policy_behaviour *b, const char *indent)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	ztg_policy_behaviour_print(out, b, indent);
+	assert_int_equal(fclose(out), 0);
+	return text;
+}
+
 /* ------------------------------------------------------------ valid input */
 
 static void test_example_policy(void **state)
@@ -260,6 +298,10 @@ static void test_example_policy(void **state)
 	assert_int_equal(pol->access[1].to[0], 0);
 	assert_int_equal(pol->access[1].to[1], 1);
 	assert_int_equal(pol->access[1].loc.line, line_of(p->example, "{ from = \"admins\";"));
+	/* The example spells out every behaviour default. */
+	assert_behaviour_defaults(&pol->behaviour);
+	assert_string_equal(pol->behaviour.loc.file, p->example);
+	assert_int_equal(pol->behaviour.loc.line, line_of(p->example, "behaviour = {"));
 	unload(&l);
 }
 
@@ -365,7 +407,7 @@ static void test_unknown_key(void **state)
 	load_fixture(state, &l, "unknown_key.conf");
 	expect_failure(&l, 3);
 	expect_error(state, &l, "unknown_key.conf", 3,
-		     "unknown key \"colour\" (allowed: version, name, mode, defaults, segments, services, access, issuers, api_keys, key_fetch, signatures)");
+		     "unknown key \"colour\" (allowed: version, name, mode, defaults, segments, services, access, issuers, api_keys, key_fetch, signatures, behaviour)");
 	expect_error(state, &l, "unknown_key.conf", 4,
 		     "defaults: unknown key \"non_htttp\" (allowed: action, non_http, unknown_host)");
 	expect_error(state, &l, "unknown_key.conf", 5, "segments[0]: unknown key \"prefix\" (allowed: name, addresses)");
@@ -1213,6 +1255,233 @@ static void test_names(void **state)
 	assert_string_equal(ztg_policy_rate_period_name(60), "minute");
 	assert_string_equal(ztg_policy_rate_period_name(3600), "hour");
 	assert_string_equal(ztg_policy_rate_period_name(2), "?");
+	assert_string_equal(ztg_policy_behaviour_floor_name(ZTG_POLICY_FLOOR_REQUESTS), "requests");
+	assert_string_equal(ztg_policy_behaviour_floor_name(ZTG_POLICY_FLOOR_BYTES), "bytes");
+	assert_string_equal(ztg_policy_behaviour_floor_name(ZTG_POLICY_FLOOR_COUNT), "?");
+	assert_string_equal(ztg_policy_behaviour_signal_name(ZTG_POLICY_SIGNAL_ANOMALY), "anomaly");
+	assert_string_equal(ztg_policy_behaviour_signal_name(ZTG_POLICY_SIGNAL_SOURCE_IDENTITIES), "source_identities");
+	assert_string_equal(ztg_policy_behaviour_signal_name(ZTG_POLICY_SIGNAL_COUNT), "?");
+}
+
+/* ------------------------------------------------------------- behaviour */
+
+static void test_behaviour_ok(void **state)
+{
+	const char *f = "behaviour_ok.conf";
+	const struct ztg_policy_behaviour *b;
+	char path[PATH_MAX], *text;
+	struct load l;
+
+	load_fixture(state, &l, f);
+	if (l.rc != 0 || l.diag.errors != 0 || l.diag.warnings != 0) {
+		dump(&l);
+		fail_msg("%s must load without errors or warnings", f);
+	}
+	fixture_path(state, f, path, sizeof(path));
+	b = &l.policy->behaviour;
+	assert_true(b->present);
+	assert_string_equal(b->loc.file, path);
+	assert_int_equal(b->loc.line, 9);
+	assert_true(b->monitor);
+	assert_int_equal(b->window, 30);
+	assert_int_equal(b->history, 12);
+	assert_true(b->factor == 2.5);
+	assert_int_equal(b->floors[ZTG_POLICY_FLOOR_REQUESTS], 0);
+	assert_int_equal(b->floors[ZTG_POLICY_FLOOR_ERRORS], 5);
+	assert_int_equal(b->floors[ZTG_POLICY_FLOOR_OBJECTS], 64);            /* 0x40 */
+	assert_true(b->floors[ZTG_POLICY_FLOOR_BYTES] == 10000000000ull);    /* 10000000000L */
+	assert_int_equal(b->limits[ZTG_POLICY_SIGNAL_ANOMALY], 0);
+	assert_int_equal(b->limits[ZTG_POLICY_SIGNAL_AUTH_FAILURES], 0);
+	assert_int_equal(b->limits[ZTG_POLICY_SIGNAL_TOKEN_SOURCES], 3);
+	assert_int_equal(b->limits[ZTG_POLICY_SIGNAL_SOURCE_IDENTITIES], 4000000000u);
+	assert_true(b->threshold == 250.5);
+	assert_int_equal(b->half_life, 120);
+	assert_int_equal(b->quarantine, 0);
+	assert_true(b->weights[ZTG_POLICY_SIGNAL_ANOMALY] == 50.5);
+	assert_true(b->weights[ZTG_POLICY_SIGNAL_AUTH_FAILURES] == 0.0);
+	assert_false(signbit(b->weights[ZTG_POLICY_SIGNAL_TOKEN_SOURCES]));   /* -0.0 written */
+	assert_true(b->weights[ZTG_POLICY_SIGNAL_SOURCE_IDENTITIES] == 1000.0);
+
+	text = behaviour_text(b, "  ");
+	assert_string_equal(text,
+			    "  behaviour: monitor, window 30 s, baseline over 12 windows, factor 2.5\n"
+			    "    floors per window: requests 0, errors 5, objects 64, bytes 10000000000\n"
+			    "    signals per window: auth_failures off, token_sources 3, source_identities 4000000000\n"
+			    "    risk: threshold 250.5, half-life 120 s, quarantine until deleted; weights anomaly 50.5, "
+			    "auth_failures 0, token_sources 0, source_identities 1000\n");
+	free(text);
+	unload(&l);
+}
+
+static void test_behaviour_defaults(void **state)
+{
+	struct ztg_policy_behaviour b;
+	char *text;
+	struct load l;
+
+	/* Empty groups and one weight: the rest are the defaults. */
+	load_fixture(state, &l, "behaviour_defaults.conf");
+	if (l.rc != 0 || l.diag.errors != 0 || l.diag.warnings != 0) {
+		dump(&l);
+		fail_msg("behaviour_defaults.conf must load without errors or warnings");
+	}
+	b = l.policy->behaviour;
+	assert_true(b.weights[ZTG_POLICY_SIGNAL_ANOMALY] == 1.0);
+	b.weights[ZTG_POLICY_SIGNAL_ANOMALY] = 100;
+	assert_behaviour_defaults(&b);
+	assert_int_equal(b.loc.line, 10);
+	text = behaviour_text(&b, "");
+	assert_string_equal(text,
+			    "behaviour: enforce, window 10 s, baseline over 6 windows, factor 10\n"
+			    "  floors per window: requests 100, errors 20, objects 50, bytes 10485760\n"
+			    "  signals per window: auth_failures 20, token_sources 5, source_identities 10\n"
+			    "  risk: threshold 100, half-life 60 s, quarantine 300 s; weights anomaly 100, auth_failures 100, "
+			    "token_sources 100, source_identities 100\n");
+	free(text);
+	unload(&l);
+
+	/* Absent: nothing is watched, nothing is printed. */
+	load_fixture(state, &l, "rate_limits_ok.conf");
+	assert_int_equal(l.rc, 0);
+	memset(&b, 0, sizeof(b));
+	assert_memory_equal(&l.policy->behaviour, &b, sizeof(b));
+	text = behaviour_text(&l.policy->behaviour, "  ");
+	assert_string_equal(text, "");
+	free(text);
+	unload(&l);
+}
+
+static void test_behaviour_types(void **state)
+{
+	const char *f = "behaviour_types.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	expect_failure(&l, 10);
+	expect_error(state, &l, f, 10, "behaviour.mode: expected a string (enforce or monitor), got an integer");
+	expect_error(state, &l, f, 11, "behaviour.window: expected an integer 1..3600, got a string");
+	expect_error(state, &l, f, 12, "behaviour.history: expected an integer 1..1000, got a floating-point number");
+	expect_error(state, &l, f, 13, "behaviour.factor: expected a number > 1, got a string");
+	expect_error(state, &l, f, 14, "behaviour.floors.requests: expected an integer >= 0, got a string");
+	expect_error(state, &l, f, 14, "behaviour.floors.bytes: expected an integer >= 0, got a floating-point number");
+	expect_error(state, &l, f, 15, "behaviour.signals: expected a group { auth_failures = ...; token_sources = ...; "
+		     "source_identities = ...; }, got a list ( ... )");
+	expect_error(state, &l, f, 16, "behaviour.risk.threshold: expected a number > 0, got a boolean");
+	expect_error(state, &l, f, 16, "behaviour.risk.half_life: expected an integer 1..31536000, got a string");
+	expect_error(state, &l, f, 16, "behaviour.risk.weights: expected a group { anomaly = ...; auth_failures = ...; "
+		     "token_sources = ...; source_identities = ...; }, got an array [ ... ]");
+	unload(&l);
+}
+
+static void test_behaviour_values(void **state)
+{
+	const char *f = "behaviour_values.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	expect_failure(&l, 15);
+	expect_error(state, &l, f, 10, "behaviour.mode: unknown mode \"monitr\" (expected enforce or monitor)");
+	expect_error(state, &l, f, 11, "behaviour.window: 0 is out of range 1..3600");
+	expect_error(state, &l, f, 12, "behaviour.history: 1001 is out of range 1..1000");
+	expect_error(state, &l, f, 13, "behaviour.factor: 1 is out of range (expected more than 1)");
+	expect_error(state, &l, f, 14, "behaviour.floors.requests: -1 is out of range (expected at least 0)");
+	/* Silently cut to 32 bits by libconfig 1.5, even into range: caught from the text, with the fix. */
+	expect_error(state, &l, f, 14, "behaviour.floors.errors: 0x100000005 does not fit a plain integer (libconfig "
+		     "reads it as 5): write 0x100000005L");
+	expect_error(state, &l, f, 15, "behaviour.floors.bytes: 10000000000 does not fit a plain integer (libconfig "
+		     "reads it as 1410065408): write 10000000000L");
+	expect_error(state, &l, f, 15, "behaviour.floors.objects: 3000000000 does not fit a plain integer (libconfig "
+		     "reads it as -1294967296): write 3000000000L");
+	expect_error(state, &l, f, 16, "behaviour.signals.auth_failures: -5 is out of range 0..4294967295");
+	expect_error(state, &l, f, 16, "behaviour.signals.token_sources: 4294967296 is out of range 0..4294967295");
+	expect_error(state, &l, f, 17, "behaviour.risk.threshold: 0 is out of range (expected more than 0)");
+	expect_error(state, &l, f, 17, "behaviour.risk.half_life: 0 is out of range 1..31536000");
+	expect_error(state, &l, f, 17, "behaviour.risk.quarantine: -1 is out of range 0..315360000");
+	expect_error(state, &l, f, 18, "behaviour.risk.weights.anomaly: -0.5 is out of range (expected at least 0)");
+	expect_error(state, &l, f, 18, "behaviour.risk.weights.token_sources: inf is out of range (expected at least 0)");
+	unload(&l);
+}
+
+static void test_behaviour_keys(void **state)
+{
+	const char *f = "behaviour_keys.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	expect_failure(&l, 5);
+	expect_error(state, &l, f, 10, "behaviour: unknown key \"windw\" (allowed: mode, window, history, factor, floors, "
+		     "signals, risk)");
+	expect_error(state, &l, f, 11, "behaviour.floors: unknown key \"requets\" (allowed: requests, errors, objects, "
+		     "bytes)");
+	/* The anomaly signal has a weight but no count of its own. */
+	expect_error(state, &l, f, 12, "behaviour.signals: unknown key \"anomaly\" (allowed: auth_failures, "
+		     "token_sources, source_identities)");
+	expect_error(state, &l, f, 13, "behaviour.risk: unknown key \"treshold\" (allowed: threshold, half_life, "
+		     "quarantine, weights)");
+	expect_error(state, &l, f, 13, "behaviour.risk.weights: unknown key \"anomly\" (allowed: anomaly, auth_failures, "
+		     "token_sources, source_identities)");
+	unload(&l);
+}
+
+static void test_behaviour_place(void **state)
+{
+	const char *f = "behaviour_place.conf";
+	struct load l;
+
+	load_fixture(state, &l, f);
+	expect_failure(&l, 3);
+	expect_error(state, &l, f, 6, "services[0]: unknown key \"behaviour\"");
+	expect_error(state, &l, f, 7, "services[0].routes[0]: unknown key \"behaviour\"");
+	expect_error(state, &l, f, 10, "behaviour: expected a group { mode = ...; window = ...; floors = { ... }; "
+		     "signals = { ... }; risk = { ... }; }, got a string");
+	unload(&l);
+}
+
+static void test_behaviour_include(void **state)
+{
+	struct load l;
+
+	/* The cut integer is found again in the included file, whose line the error names. */
+	load_fixture(state, &l, "behaviour_include.conf");
+	expect_failure(&l, 1);
+	expect_error(state, &l, "behaviour_include_part.conf", 2, "behaviour.floors.bytes: 10000000000 does not fit a "
+		     "plain integer (libconfig reads it as 1410065408): write 10000000000L");
+	unload(&l);
+}
+
+/* A bundle carries the policy's text and is loaded again from it: the section comes back whole. */
+static void test_behaviour_bundle(void **state)
+{
+	struct ztg_policy_source src = {0}, again = {0};
+	const struct ztg_policy_behaviour *a, *b;
+	char path[PATH_MAX], dir[PATH_MAX / 2], bundle[PATH_MAX], err[1024] = "";
+
+	fixture_path(state, "behaviour_ok.conf", path, sizeof(path));
+	if (ztg_policy_source_load(path, &src, NULL, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", path, err);
+	write_temp(dir, sizeof(dir), bundle, sizeof(bundle), "b.ztgb");
+	if (ztg_policy_source_save(&src, bundle, err, sizeof(err)) != 0)
+		fail_msg("save: %s", err);
+	if (ztg_policy_source_load(bundle, &again, NULL, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", bundle, err);
+	a = &src.policy->behaviour;
+	b = &again.policy->behaviour;
+	assert_true(b->present);
+	assert_int_equal(b->monitor, a->monitor);
+	assert_int_equal(b->window, a->window);
+	assert_int_equal(b->history, a->history);
+	assert_true(b->factor == a->factor);
+	assert_memory_equal(b->floors, a->floors, sizeof(a->floors));
+	assert_memory_equal(b->limits, a->limits, sizeof(a->limits));
+	assert_true(b->threshold == a->threshold);
+	assert_int_equal(b->half_life, a->half_life);
+	assert_int_equal(b->quarantine, a->quarantine);
+	assert_memory_equal(b->weights, a->weights, sizeof(a->weights));
+	assert_int_equal(b->loc.line, a->loc.line);
+	ztg_policy_source_release(&src);
+	ztg_policy_source_release(&again);
+	assert_int_equal(unlink(bundle), 0);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 /* ----------------------------------------------------------------- main */
@@ -1290,6 +1559,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test_prestate(test_no_diag, &paths),
 		cmocka_unit_test_prestate(test_diag_accumulates, &paths),
 		cmocka_unit_test_prestate(test_names, &paths),
+		cmocka_unit_test_prestate(test_behaviour_ok, &paths),
+		cmocka_unit_test_prestate(test_behaviour_defaults, &paths),
+		cmocka_unit_test_prestate(test_behaviour_types, &paths),
+		cmocka_unit_test_prestate(test_behaviour_values, &paths),
+		cmocka_unit_test_prestate(test_behaviour_keys, &paths),
+		cmocka_unit_test_prestate(test_behaviour_place, &paths),
+		cmocka_unit_test_prestate(test_behaviour_include, &paths),
+		cmocka_unit_test_prestate(test_behaviour_bundle, &paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
