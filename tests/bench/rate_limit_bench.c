@@ -14,6 +14,7 @@
 #include <rte_cycles.h>
 #include <rte_memory.h>
 
+#include "bench_tsc.h"
 #include "policy/rate_limit.h"
 
 #include "../unit/eal_fixture.h"
@@ -43,18 +44,6 @@ static void *run_calls(void *arg)
 	if (admitted == UINT64_MAX)
 		puts("");
 	return NULL;
-}
-
-/* The cost of the TSC read each call includes. */
-static double rdtsc_cycles(void)
-{
-	uint64_t sink = 0, start = rte_rdtsc();
-
-	for (uint32_t i = 0; i < CALLS; i++)
-		sink += rte_rdtsc();
-	if (sink == 0)
-		puts("");
-	return (double)(rte_rdtsc() - start) / CALLS;
 }
 
 int main(void)
@@ -97,7 +86,7 @@ int main(void)
 
 	printf("{\"tsc_hz\":%lu,\"calls\":%u,\"rdtsc_cycles\":%.1f,\"admit_cycles\":%.1f,\"refuse_cycles\":%.1f,"
 	       "\"two_threads_one_key_cycles\":[%.1f,%.1f]}\n",
-	       (unsigned long)hz, CALLS, rdtsc_cycles(), alone.cycles_per_call, refused.cycles_per_call,
+	       (unsigned long)hz, CALLS, rdtsc_cycles(CALLS), alone.cycles_per_call, refused.cycles_per_call,
 	       pair[0].cycles_per_call, pair[1].cycles_per_call);
 	ztg_rate_table_free(alone.t);
 	ztg_eal_fixture_teardown(NULL);
