@@ -18,42 +18,14 @@
 #include <cmocka.h>
 
 #include "auth/revocation.h"
+#include "file_fixture.h"
 
 #define SYNTAX         "jti <value>, sub <issuer> <subject> or key <api key id>"
 #define ONLY_PRINTABLE ": only printable ASCII without spaces"
 
-struct fixture {
-	char dir[64];
-	char path[128];
-};
-
 static int setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	if (fx == NULL)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ztg-revocation-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL) {
-		free(fx);
-		return -1;
-	}
-	snprintf(fx->path, sizeof(fx->path), "%s/revocations", fx->dir);
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-	char tmp[160];
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", fx->path);
-	unlink(tmp);
-	unlink(fx->path);
-	rmdir(fx->dir);
-	free(fx);
-	return 0;
+	return ztg_file_fixture_setup(state, "revocation", "revocations");
 }
 
 static void write_file(const char *path, const char *content, size_t len)
@@ -184,7 +156,7 @@ static void test_add_refusals(void **state)
 
 static void test_save_load_round_trip(void **state)
 {
-	struct fixture *fx = *state;
+	struct ztg_file_fixture *fx = *state;
 	struct ztg_revocation_list *l = ztg_revocation_list_create(), *back = ztg_revocation_list_create();
 	const char *want = "jti 0f8e-11aa\nsub https://idp.example.com/ alice@example.com\nkey ci-bot\n"
 			   "jti #not-a-comment\nsub corp alice@example.com\n";
@@ -245,7 +217,7 @@ static void test_save_load_round_trip(void **state)
 
 static void test_save_errors(void **state)
 {
-	struct fixture *fx = *state;
+	struct ztg_file_fixture *fx = *state;
 	struct ztg_revocation_list *l = ztg_revocation_list_create();
 	char err[512], path[160], want[512];
 
@@ -258,7 +230,7 @@ static void test_save_errors(void **state)
 
 static void test_load_missing_file_is_empty(void **state)
 {
-	struct fixture *fx = *state;
+	struct ztg_file_fixture *fx = *state;
 	struct ztg_revocation_list *l = ztg_revocation_list_create();
 	char err[256];
 
@@ -272,7 +244,7 @@ static void test_load_missing_file_is_empty(void **state)
 
 static void test_load_comments_blanks_duplicates(void **state)
 {
-	struct fixture *fx = *state;
+	struct ztg_file_fixture *fx = *state;
 	struct ztg_revocation_list *l = ztg_revocation_list_create();
 	char err[256];
 
@@ -294,7 +266,7 @@ static void test_load_comments_blanks_duplicates(void **state)
 }
 
 /* content[0..len) fails to load with exactly path:want; the list keeps what it held. */
-static void load_refused_n(const struct fixture *fx, const char *content, size_t len, const char *want)
+static void load_refused_n(const struct ztg_file_fixture *fx, const char *content, size_t len, const char *want)
 {
 	struct ztg_revocation_list *l = ztg_revocation_list_create();
 	char err[512] = "", expect[512];
@@ -309,7 +281,7 @@ static void load_refused_n(const struct fixture *fx, const char *content, size_t
 	ztg_revocation_list_free(l);
 }
 
-static void load_refused(const struct fixture *fx, const char *content, const char *want)
+static void load_refused(const struct ztg_file_fixture *fx, const char *content, const char *want)
 {
 	load_refused_n(fx, content, strlen(content), want);
 }
@@ -317,7 +289,7 @@ static void load_refused(const struct fixture *fx, const char *content, const ch
 static void test_load_errors(void **state)
 {
 	static const char nul[] = "jti ok\nkey a\0b\n";
-	struct fixture *fx = *state;
+	struct ztg_file_fixture *fx = *state;
 	char content[600];
 
 	load_refused(fx, "jti a\njtx b\n", "2: unknown kind \"jtx\": " SYNTAX);
@@ -440,7 +412,7 @@ static const char *issuer_for(enum ztg_revocation_kind kind, const char *issuer)
 static void test_100k_entries(void **state)
 {
 	enum { N = 100000 };
-	struct fixture *fx = *state;
+	struct ztg_file_fixture *fx = *state;
 	struct ztg_revocation_list *l = ztg_revocation_list_create(), *back = ztg_revocation_list_create();
 	struct ztg_revocation_set *set;
 	enum ztg_revocation_kind kind, other;
@@ -488,14 +460,14 @@ int main(void)
 		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test(test_add_remove_duplicate),
 		cmocka_unit_test(test_add_refusals),
-		cmocka_unit_test_setup_teardown(test_save_load_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_save_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_missing_file_is_empty, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_comments_blanks_duplicates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_load_round_trip, setup, ztg_file_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_save_errors, setup, ztg_file_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_load_missing_file_is_empty, setup, ztg_file_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_load_comments_blanks_duplicates, setup, ztg_file_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_load_errors, setup, ztg_file_fixture_teardown),
 		cmocka_unit_test(test_print_json),
 		cmocka_unit_test(test_set_contains),
-		cmocka_unit_test_setup_teardown(test_100k_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_100k_entries, setup, ztg_file_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
