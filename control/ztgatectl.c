@@ -31,6 +31,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -157,10 +158,10 @@ static const struct ctl_command ctl_commands[] = {
 		.synopsis = "FILE",
 		.summary = "print a policy file as ztgate would enforce it",
 		.description =
-			"Load the policy FILE and print its mode, defaults, segments, services with\n"
-			"their routes, and the access matrix, each element with the file:line it\n"
-			"was written at. Diagnostics go to stderr; a policy with errors prints\n"
-			"only those and exits 1.\n"
+			"Load the policy FILE and print its mode, defaults, behaviour section,\n"
+			"segments, services with their routes, and the access matrix, each element\n"
+			"with the file:line it was written at. Diagnostics go to stderr; a policy\n"
+			"with errors prints only those and exits 1.\n"
 			"\n"
 			"--json prints the document validate --json prints (without strict), with\n"
 			"the whole policy model under \"policy\".",
@@ -333,6 +334,46 @@ static const struct ctl_command ctl_commands[] = {
 		.name = "revocations",
 		.synopsis = "",
 		.summary = "the revocations in force",
+		.run = cmd_passthrough,
+	},
+	{
+		.name = "quarantine",
+		.synopsis = "[list] | add (identity ISSUER SUBJECT | source ADDR[/PREFIX]) [--for SECONDS] [--reason TEXT] | "
+			    "del (identity ISSUER SUBJECT | source ADDR[/PREFIX])",
+		.summary = "identities and sources refused with reason quarantined: list, add, release",
+		.description =
+			"Entries come from the policy's behaviour section (the risk score of an\n"
+			"identity or a source crossed its threshold: automatic), from this command\n"
+			"(operator) and from `block` (block). A quarantined identity's requests get\n"
+			"a 403 with reason quarantined from the next request on, whatever its source;\n"
+			"a quarantined source's new connections are dropped (by the NIC where its\n"
+			"PMD takes rte_flow rules, else by the workers) and its open ones refused at\n"
+			"their next request. ISSUER is the issuer's name in the policy, or api-key.\n"
+			"--for SECONDS ends it by itself (default: until deleted); --reason is kept\n"
+			"with it. Workers share one table, which a policy swap keeps; with\n"
+			"--state-dir the operator's entries and blocks survive restarts. Every\n"
+			"change is audited in the event log, expiry included. list --json prints\n"
+			"{capacity, active, full, refused, entries: [{kind, origin, issuer, subject\n"
+			"| source, hardware, reason, since, until, expires_in, refused}]}.",
+		.min_args = 0,
+		.max_args = 8,
+		.passthrough = true,
+		.run = cmd_passthrough,
+	},
+	{
+		.name = "block",
+		.synopsis = "[list] | add ADDR[/PREFIX] [--for SECONDS] [--reason TEXT] | del ADDR[/PREFIX]",
+		.summary = "drop every packet from a source prefix, in the NIC where it can (rte_flow)",
+		.description =
+			"A block is a source quarantine an operator gives a prefix to: new\n"
+			"connections from it are dropped and open ones refused at their next\n"
+			"request. ztgate also programs it as an rte_flow drop rule on every port;\n"
+			"`block list` says for each port whether the NIC drops it (nic) or the\n"
+			"workers do (software, with the PMD's reason). Host bits past the prefix\n"
+			"must be zero.",
+		.min_args = 0,
+		.max_args = 6,
+		.passthrough = true,
 		.run = cmd_passthrough,
 	},
 	{
@@ -659,6 +700,35 @@ static void json_uint(struct json *j, uint64_t value)
 	json_next(j);
 	fprintf(j->out, "%llu", (unsigned long long)value);
 	j->need_comma = true;
+}
+
+/*
+ * The shortest text that reads back as the same double (15 digits suffice
+ * for what a policy writes, 2.5 or 100, and print as written); null for
+ * what JSON cannot hold.
+ */
+static void json_double(struct json *j, double value)
+{
+	char text[32];
+
+	json_next(j);
+	if (!isfinite(value)) {
+		fputs("null", j->out);
+	} else {
+		for (int digits = 15; digits <= 17; digits++) {
+			snprintf(text, sizeof(text), "%.*g", digits, value);
+			if (strtod(text, NULL) == value)
+				break;
+		}
+		fputs(text, j->out);
+	}
+	j->need_comma = true;
+}
+
+static void json_kv_double(struct json *j, const char *key, double value)
+{
+	json_key(j, key);
+	json_double(j, value);
 }
 
 static void json_kv_string(struct json *j, const char *key, const char *value)
@@ -1109,6 +1179,7 @@ static void show_text(FILE *out, const struct ztg_policy *p)
 	fprintf(out, "  defaults  action %s, non_http %s, unknown_host %s\n",
 		ztg_policy_action_name(p->defaults.action), ztg_policy_action_name(p->defaults.non_http),
 		ztg_policy_action_name(p->defaults.unknown_host));
+	ztg_policy_behaviour_print(out, &p->behaviour, "  ");
 	show_segments(out, p);
 	show_identity(out, p);
 	show_signatures(out, p);
@@ -1268,6 +1339,45 @@ static void json_access(struct json *j, const struct ztg_policy *p, const struct
 	json_end(j, '}');
 }
 
+/* behaviour as the policy writes it, every field with its default filled in; null when absent. */
+static void json_behaviour(struct json *j, const struct ztg_policy_behaviour *b)
+{
+	json_key(j, "behaviour");
+	if (!b->present) {
+		json_string(j, NULL);
+		return;
+	}
+	json_begin(j, '{');
+	json_kv_string(j, "mode", b->monitor ? "monitor" : "enforce");
+	json_kv_uint(j, "window", b->window);
+	json_kv_uint(j, "history", b->history);
+	json_kv_double(j, "factor", b->factor);
+	json_key(j, "floors");
+	json_begin(j, '{');
+	for (unsigned f = 0; f < ZTG_POLICY_FLOOR_COUNT; f++)
+		json_kv_uint(j, ztg_policy_behaviour_floor_name((enum ztg_policy_behaviour_floor)f), b->floors[f]);
+	json_end(j, '}');
+	json_key(j, "signals");
+	json_begin(j, '{');
+	/* ANOMALY has no count: the floors and the factor say when one happens. */
+	for (unsigned s = ZTG_POLICY_SIGNAL_AUTH_FAILURES; s < ZTG_POLICY_SIGNAL_COUNT; s++)
+		json_kv_uint(j, ztg_policy_behaviour_signal_name((enum ztg_policy_behaviour_signal)s), b->limits[s]);
+	json_end(j, '}');
+	json_key(j, "risk");
+	json_begin(j, '{');
+	json_kv_double(j, "threshold", b->threshold);
+	json_kv_uint(j, "half_life", b->half_life);
+	json_kv_uint(j, "quarantine", b->quarantine);
+	json_key(j, "weights");
+	json_begin(j, '{');
+	for (unsigned s = 0; s < ZTG_POLICY_SIGNAL_COUNT; s++)
+		json_kv_double(j, ztg_policy_behaviour_signal_name((enum ztg_policy_behaviour_signal)s), b->weights[s]);
+	json_end(j, '}');
+	json_end(j, '}');
+	json_loc(j, &b->loc);
+	json_end(j, '}');
+}
+
 /* The whole model; references are names, not indexes. */
 static void json_policy(struct json *j, const struct ztg_policy *p)
 {
@@ -1282,6 +1392,7 @@ static void json_policy(struct json *j, const struct ztg_policy *p)
 	json_kv_string(j, "non_http", ztg_policy_action_name(p->defaults.non_http));
 	json_kv_string(j, "unknown_host", ztg_policy_action_name(p->defaults.unknown_host));
 	json_end(j, '}');
+	json_behaviour(j, &p->behaviour);
 
 	json_key(j, "segments");
 	json_begin(j, '[');

@@ -68,6 +68,7 @@
 	X(POLICY_NON_HTTP,         "policy_non_http")                          \
 	X(POLICY_DENIED,           "policy_denied")                            \
 	X(RESPONSE_BLOCKED,        "response_blocked")                         \
+	X(QUARANTINED,             "quarantined")                              \
 	/* mbufs and output */                                                 \
 	X(MBUF_CHAINED,            "mbuf_chained")                             \
 	X(MBUF_EXHAUSTED,          "mbuf_exhausted")                           \

@@ -9,6 +9,13 @@
 #include <rte_lcore.h>
 
 #include "../control/signatures.h"
+#include "policy/behaviour.h"
+
+static const char *const scope_names[] = {
+	[ZTG_EVENT_SCOPE_IDENTITY] = "identity",
+	[ZTG_EVENT_SCOPE_SOURCE] = "source",
+	[ZTG_EVENT_SCOPE_ROUTE] = "route",
+};
 
 static const char *const action_names[] = {
 	[ZTG_EVENT_ACTION_DENY] = "deny",
@@ -16,6 +23,8 @@ static const char *const action_names[] = {
 	[ZTG_EVENT_ACTION_DROP] = "drop",
 	[ZTG_EVENT_ACTION_PASS] = "pass",
 	[ZTG_EVENT_ACTION_ALLOW] = "allow",
+	[ZTG_EVENT_ACTION_ALERT] = "alert",
+	[ZTG_EVENT_ACTION_QUARANTINE] = "quarantine",
 };
 
 struct rte_ring *ztg_events_ring_create(unsigned int count)
@@ -135,6 +144,19 @@ void ztg_events_write_json(FILE *out, const struct ztg_event *e, double wall_sta
 			fprintf(out, ",\"%s\":", keys[i]);
 			ztg_events_write_string_or_null(out, values[i]);
 		}
+		fputc('}', out);
+	}
+	if (e->behaviour.scope != ZTG_EVENT_SCOPE_NONE && e->behaviour.scope < RTE_DIM(scope_names)) {
+		const struct ztg_event_behaviour *b = &e->behaviour;
+
+		fprintf(out, ",\"behaviour\":{\"scope\":\"%s\",\"figure\":\"%s\",\"current\":%" PRIu64
+			",\"baseline\":%.2f,\"judged_by\":\"%s\",\"bound\":%" PRIu64 ",\"factor\":%g,"
+			"\"window_seconds\":%u,\"risk\":%.1f,\"threshold\":%g",
+			scope_names[b->scope], ztg_behaviour_figure_name((enum ztg_behaviour_figure)b->figure), b->current,
+			b->baseline, b->by_limit ? "limit" : "baseline", b->bound, b->factor, b->window, b->risk,
+			b->threshold);
+		if (e->action == ZTG_EVENT_ACTION_QUARANTINE)
+			fprintf(out, ",\"quarantine_seconds\":%u", b->quarantine);
 		fputc('}', out);
 	}
 	fprintf(out, "}\n");

@@ -34,6 +34,31 @@ enum ztg_event_action {
 	ZTG_EVENT_ACTION_DROP,         /* this packet and the rest of the flow dropped */
 	ZTG_EVENT_ACTION_PASS,         /* passed on purpose, but worth recording (e.g. a tunnel allowed) */
 	ZTG_EVENT_ACTION_ALLOW,        /* an allowed request, logged in full or sampled (--event-sample-allowed) */
+	ZTG_EVENT_ACTION_ALERT,        /* behaviour: an anomaly or an abuse signal; the request itself went on */
+	ZTG_EVENT_ACTION_QUARANTINE,   /* behaviour: the risk score quarantined an identity or a source */
+};
+
+/* Whose behaviour an ALERT or QUARANTINE event is about. */
+enum ztg_event_scope {
+	ZTG_EVENT_SCOPE_NONE,
+	ZTG_EVENT_SCOPE_IDENTITY,      /* a verified caller */
+	ZTG_EVENT_SCOPE_SOURCE,        /* a source address (anonymous callers, failed credentials) */
+	ZTG_EVENT_SCOPE_ROUTE,         /* a route, all callers together */
+};
+
+/* The figures behind an ALERT or QUARANTINE event. */
+struct ztg_event_behaviour {
+	uint8_t scope;                 /* enum ztg_event_scope; NONE: not a behaviour event */
+	uint8_t figure;                /* enum ztg_behaviour_figure that crossed */
+	bool by_limit;                 /* crossed its absolute limit, not its baseline */
+	uint32_t window;               /* seconds */
+	uint64_t current;              /* the window's figure */
+	double baseline;               /* per window */
+	double factor;
+	uint64_t bound;                /* the floor, or the limit when by_limit */
+	double risk;                   /* the subject's risk score after this */
+	double threshold;              /* the score that quarantines */
+	uint32_t quarantine;           /* QUARANTINE: seconds (0: until deleted) */
 };
 
 struct ztg_event {
@@ -66,6 +91,7 @@ struct ztg_event {
 	uint32_t score;
 	uint32_t rules[ZTG_EVENT_RULES_MAX];
 	uint8_t rule_fields[ZTG_EVENT_RULES_MAX];   /* the field each rule matched in: enum ztg_sig_field */
+	struct ztg_event_behaviour behaviour;
 };
 
 /* A ring for `count` events (rounded up to a power of two). NULL with rte_errno set on failure. */

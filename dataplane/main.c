@@ -37,6 +37,7 @@
 #include "policy_load.h"
 #include "policy_source.h"
 #include "port.h"
+#include "quarantine_control.h"
 #include "stats.h"
 #include "telemetry.h"
 #include "top.h"
@@ -82,6 +83,8 @@ struct ztg_app {
 	const struct ztg_tally *worker_tallies[ZTG_MAX_WORKERS];
 	struct ztg_route_labels *route_labels;   /* the (service, route) label slots of every policy so far */
 	struct ztg_rate_table *rates;    /* rate limit buckets: every worker's, every policy's */
+	struct ztg_behaviour_table *behaviour;   /* baselines and risk: every worker's, every policy's */
+	struct ztg_quarantine_control *quarantine;   /* quarantined identities and sources, blocks, NIC drop rules */
 	uint16_t worker_count;
 	uint16_t ports[MAX_PORTS];
 	uint16_t port_count;
@@ -418,6 +421,17 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 			 rte_align32pow2(o->rate_buckets));
 		return -1;
 	}
+	app->behaviour = ztg_behaviour_table_create(rte_align32pow2(o->behaviour_entries), (int)rte_socket_id());
+	if (app->behaviour == NULL) {
+		snprintf(err, err_len, "out of memory for %u behaviour entries (--behaviour-entries)",
+			 rte_align32pow2(o->behaviour_entries));
+		return -1;
+	}
+	/* Blocks and operator quarantines from the state directory hold from the first packet. */
+	app->quarantine = ztg_quarantine_control_create(o->quarantine_entries, o->state_dir, app->audit_log, err,
+							err_len);
+	if (app->quarantine == NULL)
+		return -1;
 	app->rcu = rte_zmalloc("ztg_rcu", rte_rcu_qsbr_get_memsize(o->worker_count), RTE_CACHE_LINE_SIZE);
 	if (app->rcu == NULL || rte_rcu_qsbr_init(app->rcu, o->worker_count) != 0) {
 		snprintf(err, err_len, "cannot set up RCU for %u workers", o->worker_count);
@@ -466,6 +480,8 @@ static int create_workers(struct ztg_app *app, char *err, size_t err_len)
 			w->session.tally = ztg_tally_init(tally, TALLY_CAPACITY);
 			w->session.rates = app->rates;
 			w->session.rate_seed = rate_seed;
+			w->session.behaviour = app->behaviour;
+			w->session.quarantine = ztg_quarantine_control_table(app->quarantine);
 			app->worker_tallies[i] = w->session.tally;
 			w->session.authz = atomic_load(&app->policy);
 			w->session.events = app->events;
@@ -613,6 +629,8 @@ static void fill_stats_source(const struct ztg_app *app, struct ztg_stats_source
 		.route_labels = app->route_labels,
 		.pool = app->pool,
 		.rates = app->rates,
+		.behaviour = app->behaviour,
+		.quarantine = app->quarantine != NULL ? ztg_quarantine_control_table(app->quarantine) : NULL,
 	};
 }
 
@@ -816,6 +834,7 @@ static enum ztg_control_status command_policy(struct ztg_app *app, bool json, FI
 		return ZTG_CONTROL_OK;
 	}
 	print_policy_summary(out, authz);
+	ztg_policy_behaviour_print(out, &p->behaviour, "");
 	for (uint32_t s = 0; s < p->service_count; s++) {
 		const struct ztg_policy_service *svc = &p->services[s];
 
@@ -1286,6 +1305,8 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 		status = ztg_identity_control_command(app->identity, argc, argv, json, out);
 	} else if (strcmp(argv[0], "top") == 0) {
 		status = command_top(app, argc, argv, json, out);
+	} else if (strcmp(argv[0], "quarantine") == 0 || strcmp(argv[0], "block") == 0) {
+		status = ztg_quarantine_control_command(app->quarantine, argc, argv, json, out);
 	} else if (strcmp(argv[0], "capture") == 0) {
 		status = ztg_capture_command(app->capture, argc, argv, json, out);
 	} else if (strcmp(argv[0], "stats") == 0) {
@@ -1297,7 +1318,7 @@ static enum ztg_control_status handle_command(void *arg, const struct ztg_contro
 		status = ZTG_CONTROL_OK;
 	} else {
 		fprintf(out, "unknown command '%s' (status, stats, top, policy, flows, events, explain, inventory, apply, "
-			"rollback, keys, revoke, unrevoke, revocations, capture)\n", argv[0]);
+			"rollback, keys, revoke, unrevoke, revocations, quarantine, block, capture)\n", argv[0]);
 		status = ZTG_CONTROL_USAGE;
 	}
 	/* events --since N and top --again are what --follow and top poll with: their first call is worth a line. */
@@ -1327,6 +1348,7 @@ static void manage(struct ztg_app *app, uint64_t start_tsc)
 		if (atomic_exchange(&reopen_requested, false))
 			ztg_audit_log_reopen(app->audit_log);
 		ztg_capture_poll(app->capture);
+		ztg_quarantine_control_poll(app->quarantine, (int64_t)time(NULL));
 		t = rte_rdtsc();
 		if (o->duration && t - start_tsc >= (uint64_t)o->duration * hz)
 			break;
@@ -1366,6 +1388,9 @@ static void cleanup(struct ztg_app *app)
 		ztg_capture_pdump_stop();
 	ztg_metrics_http_stop(app->metrics);   /* it reads the workers' counters */
 	ztg_telemetry_close();          /* before the workers' counters go */
+	/* Its NIC rules go while the ports are still there; the workers that read its table have stopped. */
+	ztg_quarantine_control_free(app->quarantine);
+	app->quarantine = NULL;
 	stop_ports(app);
 	for (uint16_t i = 0; i < app->ports_started; i++)
 		ztg_port_close(app->ports[i]);
@@ -1396,6 +1421,7 @@ static void cleanup(struct ztg_app *app)
 	ztg_top_free(app->top);          /* after close_events: the writer feeds it */
 	ztg_route_labels_free(app->route_labels);
 	ztg_rate_table_free(app->rates);
+	ztg_behaviour_table_free(app->behaviour);
 	free(app->recent);
 }
 
@@ -1444,7 +1470,8 @@ static int run(struct ztg_app *app)
 	    setup_ports(app, err, sizeof(err)) < 0 || open_capture(app, err, sizeof(err)) < 0)
 		goto fail;
 	ztg_identity_control_attach(app->identity, app->rcu);
-	if (ztg_identity_control_start(app->identity, err, sizeof(err)) < 0)
+	if (ztg_identity_control_start(app->identity, err, sizeof(err)) < 0 ||
+	    ztg_quarantine_control_attach_ports(app->quarantine, app->ports, app->port_count, err, sizeof(err)) < 0)
 		goto fail;
 	fill_stats_source(app, &src, 0);
 	telemetry_policy(app);

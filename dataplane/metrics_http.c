@@ -325,6 +325,30 @@ int ztg_metrics_render(const struct ztg_stats_source *src, struct ztg_prom_write
 				"Requests admitted because no rate limit bucket was free for their caller");
 		ztg_prom_sample_u64(w, NULL, 0, rs.unplaced);
 	}
+	if (src->behaviour != NULL) {
+		struct ztg_behaviour_table_stats bs;
+
+		ztg_behaviour_table_stats(src->behaviour, &bs);
+		ztg_prom_family(w, "ztgate_behaviour_entries", ZTG_PROM_GAUGE,
+				"Behaviour entries (--behaviour-entries): callers, sources and routes watched");
+		ztg_prom_sample_u64(w, NULL, 0, bs.capacity);
+		ztg_prom_family(w, "ztgate_behaviour_entries_in_use", ZTG_PROM_GAUGE, "Behaviour entries holding a key");
+		ztg_prom_sample_u64(w, NULL, 0, bs.in_use);
+		ztg_prom_family(w, "ztgate_behaviour_unplaced_total", ZTG_PROM_COUNTER,
+				"Behaviour samples and risk additions lost because no entry was free");
+		ztg_prom_sample_u64(w, NULL, 0, bs.unplaced);
+	}
+	if (src->quarantine != NULL) {
+		struct ztg_quarantine_stats qs;
+
+		ztg_quarantine_stats(src->quarantine, &qs);
+		ztg_prom_family(w, "ztgate_quarantine_active", ZTG_PROM_GAUGE,
+				"Identities, sources and blocked prefixes quarantined now");
+		ztg_prom_sample_u64(w, NULL, 0, qs.active);
+		ztg_prom_family(w, "ztgate_quarantine_full_total", ZTG_PROM_COUNTER,
+				"Quarantines refused because the table was full (--quarantine-entries)");
+		ztg_prom_sample_u64(w, NULL, 0, qs.full);
+	}
 	put_ports(w, src);
 	ztg_prom_family(w, "ztgate_workers", ZTG_PROM_GAUGE, "Worker lcores");
 	ztg_prom_sample_u64(w, NULL, 0, src->worker_count);

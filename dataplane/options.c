@@ -461,6 +461,8 @@ NUMBER_SETTER(set_http_buffers, http_buffers, uint32_t, 16, 1u << 20)
 NUMBER_SETTER(set_token_cache, token_cache_entries, uint32_t, 0, 1u << 22)
 NUMBER_SETTER(set_signature_streams, signature_streams, uint32_t, 1, 1u << 20)
 NUMBER_SETTER(set_rate_buckets, rate_buckets, uint32_t, 64, 1u << 24)
+NUMBER_SETTER(set_behaviour_entries, behaviour_entries, uint32_t, 64, 1u << 24)
+NUMBER_SETTER(set_quarantine_entries, quarantine_entries, uint32_t, 16, 1u << 20)
 
 static const struct option_spec option_specs[] = {
 	{"config", 'f', true, set_config, "FILE", "none",
@@ -511,6 +513,12 @@ static const struct option_spec option_specs[] = {
 	{"rate-buckets", 0, true, set_rate_buckets, "N", "65536",
 	 "rate limit buckets shared by every worker, rounded up to a power of two: callers tracked at once; "
 	 "a caller that finds none is admitted and counted", false},
+	{"behaviour-entries", 0, true, set_behaviour_entries, "N", "65536",
+	 "behaviour baselines and risk scores shared by every worker (callers, sources and routes together), "
+	 "rounded up to a power of two; a sample that finds none is lost and counted", false},
+	{"quarantine-entries", 0, true, set_quarantine_entries, "N", "4096",
+	 "quarantined identities and sources and blocked prefixes at once, rounded up to a power of two; "
+	 "beyond it a quarantine is refused and counted", false},
 	{"policy", 0, true, set_policy, "FILE", "none",
 	 "policy file (rules/policy.example.conf): segments, services and routes; default deny within it", false},
 	{"control-socket", 0, true, set_control_socket, "PATH", "none",
@@ -576,6 +584,8 @@ void ztg_options_default(struct ztg_options *opts)
 	opts->token_cache_entries = 4096;
 	opts->signature_streams = 4096;
 	opts->rate_buckets = 65536;
+	opts->behaviour_entries = 65536;
+	opts->quarantine_entries = 4096;
 	opts->event_log_max_bytes = 100ull << 20;
 	opts->event_log_keep = 5;
 	opts->event_syslog = -1;
@@ -914,6 +924,8 @@ void ztg_options_print(FILE *out, const struct ztg_options *opts)
 	fprintf(out, "  signatures      = %u body streams per worker and direction (their size comes with the rules)\n",
 		opts->signature_streams);
 	fprintf(out, "  rate limits     = %u buckets shared by the workers\n", rte_align32pow2(opts->rate_buckets));
+	fprintf(out, "  behaviour       = %u entries shared by the workers, quarantine %u entries\n",
+		rte_align32pow2(opts->behaviour_entries), rte_align32pow2(opts->quarantine_entries));
 	fprintf(out, "  stream          = out-of-order: %s, ooo-segments=%u ooo-bytes=%u retain-bytes=%u depth=%u, "
 		"%u chunks\n", opts->stream.buffer_out_of_order ? "buffer" : "drop", opts->stream.max_ooo_segments,
 		opts->stream.max_ooo_bytes, opts->stream.retain_bytes, opts->stream.depth, opts->stream_chunks);

@@ -89,6 +89,8 @@ struct ztg_options {
 	uint32_t token_cache_entries;    /* per worker; 0: every token is verified */
 	uint32_t signature_streams;      /* bodies scanned at once per worker and direction */
 	uint32_t rate_buckets;           /* rate limit buckets, all workers together (rounded up to 2^n) */
+	uint32_t behaviour_entries;      /* behaviour table entries, all workers together (rounded up to 2^n) */
+	uint32_t quarantine_entries;     /* quarantine table entries (rounded up to 2^n) */
 	char event_log[PATH_MAX];        /* empty: stdout */
 	uint64_t event_log_max_bytes;    /* rotate the event log before it passes this; 0: never */
 	uint32_t event_log_keep;         /* rotated copies kept: PATH.1 (newest) .. PATH.N; 0: none */

@@ -47,6 +47,8 @@ struct feed_state {
 	enum ztg_inject_denial denial;         /* 401 when the credentials failed, 429 over a rate limit, else 403 */
 	const char *rate_limit;                /* the limit that stopped or flagged the request */
 	uint32_t retry_after;                  /* seconds, for a 429 */
+	const char *quarantine;                /* "identity" or "source": what the quarantine held */
+	struct ztg_event_behaviour behaviour;  /* an ALERT or QUARANTINE event's figures */
 };
 
 void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_options *opts,
@@ -127,6 +129,9 @@ static void fill_event(const struct ztg_session_context *ctx, const struct ztg_f
 	}
 	if (st->rate_limit != NULL)
 		snprintf(e->detail, sizeof(e->detail), "%s", st->rate_limit);
+	if (st->quarantine != NULL)
+		snprintf(e->detail, sizeof(e->detail), "%s", st->quarantine);
+	e->behaviour = st->behaviour;
 	if (st->detect != NULL) {
 		const struct ztg_detect_result *dr = st->detect;
 
@@ -203,6 +208,12 @@ enum ztg_drop_reason ztg_session_admit(struct ztg_session_context *ctx, const st
 	r->frame_count = 0;
 	r->has_event = false;
 	*is_protected = false;
+	/* A quarantined or blocked source opens nothing, policy or not: what a NIC rule would drop (flow_drop.h). */
+	if (ctx->quarantine != NULL && unlikely(ztg_quarantine_any(ctx->quarantine)) &&
+	    ztg_quarantine_source_held(ctx->quarantine, pkt->ip_version, pkt->src_addr, ctx->now_unix)) {
+		r->drop = ZTG_DROP_QUARANTINED;
+		return r->drop;
+	}
 	if (authz == NULL)
 		return ZTG_DROP_NONE;
 	p = ztg_authz_policy(authz);
@@ -585,6 +596,262 @@ static int judge_detection(struct feed_state *st, bool request, uint32_t index, 
 			 r->first_block != NULL ? "response_signature" : "response_anomaly_score");
 }
 
+/*
+ * Behaviour keys: a verified caller, a source address, a route. Mixed with
+ * the process's secret seed (as rate limit keys are), each kind with its own
+ * tag so the three never meet in the shared table.
+ */
+static uint64_t identity_key(const struct ztg_session_context *ctx, const struct ztg_authn_result *a)
+{
+	uint64_t h = ztg_hash_fnv1a_string(ctx->rate_seed ^ 0x4944, a->issuer != NULL ? a->issuer : "");
+
+	return ztg_hash_fmix64(ztg_hash_fnv1a(h, a->identity.subject, a->identity.subject_len));
+}
+
+static uint64_t source_key(const struct ztg_session_context *ctx, const struct ztg_flow_key *k, unsigned int client)
+{
+	return ztg_hash_fmix64(ztg_hash_fnv1a(ctx->rate_seed ^ 0x5352 ^ k->ip_version, k->addr[client],
+					      k->ip_version == 4 ? 4 : 16));
+}
+
+static uint64_t route_key(const struct ztg_session_context *ctx, const struct ztg_policy *p,
+			  const struct ztg_authz_decision *d)
+{
+	uint64_t h = ztg_hash_fnv1a_string(ctx->rate_seed ^ 0x5254, p->services[d->service].name);
+
+	return ztg_hash_fmix64(ztg_hash_fnv1a_string(h, p->services[d->service].routes[d->route].name));
+}
+
+/* The object a request touches: its route's parameter values and "*" tail, hashed; 0 when it names none. */
+static uint64_t object_of(const struct ztg_session_context *ctx, const struct ztg_authz_decision *d)
+{
+	const struct ztg_route_match *m = &d->match;
+	const uint8_t *path = ctx->target.path.ptr;
+	uint64_t h = ZTG_HASH_FNV1A_SEED;
+
+	if (d->route == ZTG_AUTHZ_NONE || (m->param_count == 0 && !m->has_tail))
+		return 0;
+	for (uint32_t i = 0; i < m->param_count; i++)
+		h = ztg_hash_fnv1a(h ^ i, path + m->params[i].off, m->params[i].len);
+	if (m->has_tail)
+		h = ztg_hash_fnv1a(h ^ 0xff, path + m->tail_off, m->tail_len);
+	return ztg_hash_fmix64(h) | 1;
+}
+
+/* Which signal a figure that crossed stands for: its absolute limit names one, a baseline is an anomaly. */
+static enum ztg_policy_behaviour_signal signal_of(enum ztg_behaviour_figure f, bool by_limit)
+{
+	if (!by_limit)
+		return ZTG_POLICY_SIGNAL_ANOMALY;
+	switch (f) {
+	case ZTG_BEHAVIOUR_AUTH_FAILURES:
+		return ZTG_POLICY_SIGNAL_AUTH_FAILURES;
+	case ZTG_BEHAVIOUR_SOURCES:
+		return ZTG_POLICY_SIGNAL_TOKEN_SOURCES;
+	default:
+		return ZTG_POLICY_SIGNAL_SOURCE_IDENTITIES;
+	}
+}
+
+/*
+ * The risk score crossed its threshold: quarantine the subject (in monitor
+ * mode only say so). The request that crossed is the first one refused.
+ * Returns whether the quarantine is in force.
+ */
+static bool quarantine_subject(struct feed_state *st, enum ztg_event_scope scope, const char *why)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_policy_behaviour *cfg = &ztg_authz_policy(ctx->authz)->behaviour;
+	const struct ztg_flow_key *k = &st->flow->key;
+	const struct ztg_authn_result *a = &ctx->auth_result;
+	struct ztg_quarantine_entry e = {.origin = ZTG_QUARANTINE_AUTOMATIC, .since = ctx->now_unix};
+	bool enforced = false;
+
+	e.until = cfg->quarantine ? ctx->now_unix + cfg->quarantine : 0;
+	snprintf(e.reason, sizeof(e.reason), "risk %.0f >= %g: %s", st->behaviour.risk, cfg->threshold, why);
+	if (scope == ZTG_EVENT_SCOPE_IDENTITY) {
+		e.kind = ZTG_QUARANTINE_IDENTITY;
+		snprintf(e.issuer, sizeof(e.issuer), "%s", a->issuer != NULL ? a->issuer : "");
+		snprintf(e.subject, sizeof(e.subject), "%.*s", (int)a->identity.subject_len, a->identity.subject);
+	} else {
+		e.kind = ZTG_QUARANTINE_SOURCE;
+		e.ip_version = k->ip_version;
+		e.prefix = k->ip_version == 4 ? 32 : 128;
+		memcpy(e.addr, k->addr[st->flow->tcp.initiator], k->ip_version == 4 ? 4 : 16);
+	}
+	if (!cfg->monitor && ctx->quarantine != NULL && ztg_quarantine_add(ctx->quarantine, &e) >= 0) {
+		ctx->counters->quarantines_automatic++;
+		enforced = true;
+	}
+	st->behaviour.quarantine = cfg->quarantine;
+	st->monitor = cfg->monitor;
+	push_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_QUARANTINE);
+	return enforced;
+}
+
+/*
+ * A sample into key's window; each figure it makes cross is logged and,
+ * unless the key is a route, weighs on the key's risk. Returns whether
+ * that quarantined the subject. A response does not carry its caller's
+ * identity (responding): a crossing there is left pending on the flow, and
+ * its next request quarantines.
+ */
+static bool observe(struct feed_state *st, uint64_t key, enum ztg_event_scope scope,
+		    const struct ztg_behaviour_sample *s, bool responding)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_behaviour_params *p = ztg_authz_behaviour(ctx->authz);
+	const struct ztg_policy_behaviour *cfg = &ztg_authz_policy(ctx->authz)->behaviour;
+	struct ztg_behaviour_crossing x;
+	bool held = false;
+
+	if (!ztg_behaviour_observe(ctx->behaviour, key, p, st->now, s, &x))
+		return false;
+	for (unsigned int f = 0; f < ZTG_BEHAVIOUR_FIGURES; f++) {
+		bool by_limit = x.by_limit >> f & 1, crossed = false;
+		enum ztg_policy_behaviour_signal signal = signal_of(f, by_limit);
+		char why[64];
+
+		if (!(x.figures >> f & 1))
+			continue;
+		if (by_limit)
+			ctx->counters->behaviour_signals++;
+		else
+			ctx->counters->behaviour_anomalies++;
+		st->behaviour = (struct ztg_event_behaviour){
+			.scope = (uint8_t)scope,
+			.figure = (uint8_t)f,
+			.by_limit = by_limit,
+			.window = cfg->window,
+			.current = x.current[f],
+			.baseline = x.baseline[f],
+			.factor = p->factor,
+			.bound = by_limit ? p->limit[f] : p->floor[f],
+			.threshold = cfg->threshold,
+		};
+		if (scope != ZTG_EVENT_SCOPE_ROUTE)
+			st->behaviour.risk = ztg_behaviour_risk_add(ctx->behaviour, key, p, st->now, cfg->weights[signal],
+								    cfg->threshold, &crossed);
+		st->reason = by_limit ? ztg_policy_behaviour_signal_name(signal) : "anomaly";
+		st->monitor = cfg->monitor;
+		push_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_ALERT);
+		snprintf(why, sizeof(why), "%s %s", st->reason, ztg_behaviour_figure_name(f));
+		if (crossed && responding && scope == ZTG_EVENT_SCOPE_IDENTITY)
+			st->flow->behaviour_pending = (uint8_t)(f + 1);
+		else if (crossed)
+			held |= quarantine_subject(st, scope, why);
+	}
+	st->behaviour = (struct ztg_event_behaviour){0};
+	st->monitor = false;
+	return held;
+}
+
+/* The quarantine a response's figures earned the flow's caller, now that its request names who it is. */
+static bool quarantine_pending(struct feed_state *st, uint64_t caller)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_behaviour_params *p = ztg_authz_behaviour(ctx->authz);
+	const struct ztg_policy_behaviour *cfg = &ztg_authz_policy(ctx->authz)->behaviour;
+	enum ztg_behaviour_figure figure = (enum ztg_behaviour_figure)(st->flow->behaviour_pending - 1);
+	char why[64];
+	bool held;
+
+	st->behaviour = (struct ztg_event_behaviour){
+		.scope = ZTG_EVENT_SCOPE_IDENTITY,
+		.figure = (uint8_t)figure,
+		.window = cfg->window,
+		.factor = p->factor,
+		.risk = ztg_behaviour_risk(ctx->behaviour, caller, p, st->now),
+		.threshold = cfg->threshold,
+	};
+	snprintf(why, sizeof(why), "anomaly %s in its responses", ztg_behaviour_figure_name(figure));
+	held = quarantine_subject(st, ZTG_EVENT_SCOPE_IDENTITY, why);
+	st->behaviour = (struct ztg_event_behaviour){0};
+	return held;
+}
+
+/*
+ * Behaviour: the request into its caller's window (the verified identity,
+ * else the source address), its source's (which identities it presents,
+ * how many credentials fail) and its route's. Returns whether the caller or
+ * its source was quarantined by it. st is placed (events name the route).
+ */
+static bool watch_request(struct feed_state *st, const struct ztg_authz_decision *d, bool identified,
+			  bool auth_failed)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	const struct ztg_policy *p = ztg_authz_policy(ctx->authz);
+	struct ztg_flow *flow = st->flow;
+	uint64_t source = source_key(ctx, &flow->key, flow->tcp.initiator);
+	struct ztg_behaviour_sample s = {.requests = 1, .object = object_of(ctx, d)};
+	const struct ztg_authn_result *auth = st->auth;
+	bool held = false;
+
+	st->policy = true;
+	st->auth = identified || auth_failed ? &ctx->auth_result : NULL;
+	if (identified) {
+		uint64_t caller = identity_key(ctx, &ctx->auth_result);
+
+		s.source = source;
+		if (flow->behaviour_pending && flow->behaviour_caller == caller)
+			held = quarantine_pending(st, caller);
+		held |= observe(st, caller, ZTG_EVENT_SCOPE_IDENTITY, &s, false);
+		held |= observe(st, source, ZTG_EVENT_SCOPE_SOURCE, &(struct ztg_behaviour_sample){.identity = caller},
+				false);
+		flow->behaviour_caller = caller;
+		flow->behaviour_scope = ZTG_EVENT_SCOPE_IDENTITY;
+	} else {
+		s.auth_failures = auth_failed;
+		held = observe(st, source, ZTG_EVENT_SCOPE_SOURCE, &s, false);
+		flow->behaviour_caller = source;
+		flow->behaviour_scope = ZTG_EVENT_SCOPE_SOURCE;
+	}
+	flow->behaviour_pending = false;
+	flow->behaviour_route = 0;
+	if (d->route != ZTG_AUTHZ_NONE) {
+		flow->behaviour_route = route_key(ctx, p, d);
+		(void)observe(st, flow->behaviour_route, ZTG_EVENT_SCOPE_ROUTE,
+			      &(struct ztg_behaviour_sample){.requests = 1, .object = s.object}, false);
+	}
+	st->auth = auth;
+	st->policy = false;
+	return held;
+}
+
+/* A response's share of its request's behaviour: error statuses now, bytes at its end. */
+static void watch_response(struct feed_state *st, uint16_t status, uint64_t bytes)
+{
+	struct ztg_flow *flow = st->flow;
+	struct ztg_behaviour_sample s = {.errors = status == 401 || status == 403 || status == 404 || status >= 500,
+					 .bytes = bytes};
+
+	if (flow->behaviour_caller == 0 || st->ctx->behaviour == NULL || st->ctx->authz == NULL ||
+	    ztg_authz_behaviour(st->ctx->authz) == NULL || (s.errors == 0 && s.bytes == 0))
+		return;
+	(void)observe(st, flow->behaviour_caller, (enum ztg_event_scope)flow->behaviour_scope, &s, true);
+	if (flow->behaviour_route != 0)
+		(void)observe(st, flow->behaviour_route, ZTG_EVENT_SCOPE_ROUTE, &s, true);
+}
+
+/* Whether the quarantine holds this request's source, or (identified) its identity; st->quarantine says which. */
+static bool held_by_quarantine(struct feed_state *st, bool identified)
+{
+	struct ztg_session_context *ctx = st->ctx;
+	struct ztg_quarantine *q = ctx->quarantine;
+	const struct ztg_flow_key *k = &st->flow->key;
+	const struct ztg_authn_result *a = &ctx->auth_result;
+
+	if (q == NULL || likely(!ztg_quarantine_any(q)))
+		return false;
+	if (ztg_quarantine_source_held(q, k->ip_version, k->addr[st->flow->tcp.initiator], ctx->now_unix))
+		st->quarantine = "source";
+	else if (identified && ztg_quarantine_identity_held(q, a->issuer != NULL ? a->issuer : "",
+							      (const uint8_t *)a->identity.subject,
+							      a->identity.subject_len, ctx->now_unix))
+		st->quarantine = "identity";
+	return st->quarantine != NULL;
+}
+
 /* A response head: the fields of its request's route, and a stream for its body. */
 static int on_response_headers(struct feed_state *st, const struct ztg_http_message *msg)
 {
@@ -597,6 +864,8 @@ static int on_response_headers(struct feed_state *st, const struct ztg_http_mess
 	int rc;
 
 	ctx->counters->http_responses++;
+	st->flow->response_bytes = 0;
+	watch_response(st, msg->status, 0);
 	if (!detect_state_current(ctx, st->flow))
 		return 0;
 	entry = df->routes[msg->index % ZTG_DETECT_ROUTE_RING];
@@ -639,6 +908,12 @@ static int on_body(struct feed_state *st, const struct ztg_http_event *ev, bool 
 	const struct ztg_detect *det;
 	int rc;
 
+	if (!ev->is_request) {
+		if (!end)
+			st->flow->response_bytes += ev->body.len;
+		else if (st->flow->response_bytes != 0)
+			watch_response(st, 0, st->flow->response_bytes);
+	}
 	if (*stream == 0 || !detect_state_current(ctx, st->flow))
 		return 0;
 	det = ztg_authz_detect(ctx->authz);
@@ -821,8 +1096,32 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		host.name.len = 0;
 	ztg_authz_request(authz, &st->flow->authz, (const char *)host.name.ptr, host.name.len, msg->method,
 			  (const char *)path->ptr, path->len, &d);
-	if (d.action == ZTG_POLICY_ACTION_ALLOW && !authenticate(st, msg, &d))
+	st->quarantine = NULL;
+	if (held_by_quarantine(st, false)) {
 		d.action = ZTG_POLICY_ACTION_DENY;
+	} else {
+		bool checked = d.action == ZTG_POLICY_ACTION_ALLOW;
+		bool passed = !checked || authenticate(st, msg, &d);
+		bool identified = checked && ctx->auth_result.identified;
+
+		if (!passed)
+			d.action = ZTG_POLICY_ACTION_DENY;
+		if (identified && held_by_quarantine(st, true)) {
+			d.action = ZTG_POLICY_ACTION_DENY;
+		} else if (ctx->behaviour != NULL && ztg_authz_behaviour(authz) != NULL) {
+			place_request(st, p, &d, host.name);
+			if (watch_request(st, &d, identified,
+					  !passed && ztg_authn_result_unauthenticated(&ctx->auth_result)) &&
+			    d.action == ZTG_POLICY_ACTION_ALLOW) {
+				st->quarantine = identified ? "identity" : "source";
+				d.action = ZTG_POLICY_ACTION_DENY;
+			}
+		}
+		if (st->quarantine != NULL) {
+			st->auth = identified ? &ctx->auth_result : NULL;
+			st->denial = ZTG_INJECT_FORBIDDEN;
+		}
+	}
 	st->rate_limit = NULL;
 	if (d.action == ZTG_POLICY_ACTION_ALLOW && !check_rate_limits(st, &d, host.name, &d.action))
 		st->auth = ctx->auth_result.identified ? &ctx->auth_result : NULL;
@@ -844,7 +1143,9 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 	}
 	st->policy = true;
 	place_request(st, p, &d, host.name);
-	if (st->streams_exhausted)
+	if (st->quarantine != NULL)
+		st->reason = "quarantined";
+	else if (st->streams_exhausted)
 		st->reason = "signature_streams_exhausted";
 	else if (st->rate_limit != NULL)
 		st->reason = "rate_limited";
@@ -866,6 +1167,8 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		return 0;
 	}
 	ctx->counters->policy_denied++;
+	if (st->quarantine != NULL)
+		ctx->counters->quarantined++;
 	tally_request(ctx, slot, tally_verdict_of(verdict_of(d.action)), st->reason);
 	return stop_feed(st, true, verdict_of(d.action), ZTG_DROP_POLICY_DENIED, st->reason);
 }

@@ -22,6 +22,7 @@
 #include "http/http_parser.h"
 #include "options.h"
 #include "policy/authz.h"
+#include "policy/quarantine.h"
 #include "stats.h"
 #include "stream/tcp_stream.h"
 #include "tally.h"
@@ -35,6 +36,8 @@ struct ztg_session_context {
 	struct ztg_tally *tally;             /* labelled counters; NULL: not kept */
 	struct ztg_rate_table *rates;        /* rate limit buckets, shared by the workers; NULL: none */
 	uint64_t rate_seed;                  /* secret, the same in every worker: keys agree, cannot be forged */
+	struct ztg_behaviour_table *behaviour;   /* baselines and risk, shared by the workers; NULL: not watched */
+	struct ztg_quarantine *quarantine;   /* shared by the workers, kept across policies; NULL: none */
 	uint16_t lcore;
 	unsigned worker_index;               /* 0..workers-1: this worker's scratch in the policy's signatures */
 	uint64_t next_request_id;            /* lcore in the top 16 bits: unique across workers */

@@ -19,6 +19,8 @@
 
 #include "drop_reason.h"
 #include "inventory.h"
+#include "policy/behaviour.h"
+#include "policy/quarantine.h"
 #include "policy/rate_limit.h"
 #include "route_labels.h"
 #include "tally.h"
@@ -63,6 +65,8 @@ static inline unsigned int ztg_latency_bucket(uint64_t cycles)
 	X(signature_body_bytes) X(signature_depth_reached)                       \
 	X(signature_streams_active) X(signature_streams_exhausted)               \
 	X(rate_limited)                                                          \
+	X(quarantined) X(behaviour_anomalies) X(behaviour_signals)              \
+	X(quarantines_automatic)                                                 \
 	X(injected_packets) X(inject_failed) X(events_dropped)                   \
 	X(capture_packets) X(capture_dropped)
 
@@ -90,6 +94,8 @@ struct ztg_stats_source {
 	const struct ztg_route_labels *route_labels;
 	const struct rte_mempool *pool;        /* the packet mbufs; NULL: not known */
 	const struct ztg_rate_table *rates;    /* rate limit buckets; NULL: not known */
+	const struct ztg_behaviour_table *behaviour;   /* baselines and risk; NULL: not known */
+	const struct ztg_quarantine *quarantine;       /* NULL: not known */
 	/* The API inventory's counts, when the filler could read them (/metrics). */
 	bool shadow_known;
 	struct ztg_inventory_summary shadow;

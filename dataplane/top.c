@@ -276,6 +276,9 @@ void ztg_top_observe(struct ztg_top *top, const struct ztg_event *event)
 					   event->action == ZTG_EVENT_ACTION_RESET ||
 					   event->action == ZTG_EVENT_ACTION_DROP);
 
+	/* Behaviour alerts and quarantines are about requests already counted, not requests. */
+	if (event->action == ZTG_EVENT_ACTION_ALERT || event->action == ZTG_EVENT_ACTION_QUARANTINE)
+		return;
 	pthread_mutex_lock(&top->lock);
 	top->window.events++;
 	if (!event->identified || event->subject[0] == '\0') {

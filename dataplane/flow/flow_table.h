@@ -55,6 +55,12 @@ struct ztg_flow {
 	struct ztg_stream stream;
 	struct ztg_http_conn http;
 	struct ztg_detect_flow detect; /* bodies being scanned, routes of requests awaiting responses */
+	/* Behaviour keys of the flow's latest request, which its responses count for (0: not watched). */
+	uint64_t behaviour_caller;
+	uint64_t behaviour_route;
+	uint64_t response_bytes;   /* of the response in progress */
+	uint8_t behaviour_scope;   /* enum ztg_event_scope of behaviour_caller */
+	uint8_t behaviour_pending; /* a response's figure (+1) took the caller's risk over: quarantine at its next request */
 };
 
 struct ztg_flow_table_params {

@@ -43,6 +43,8 @@ struct ztg_authz {
 	uint32_t **label_slots;
 	/* Rate limits: per service, per route, the route's rate_limit_count of them (NULL: none). */
 	struct ztg_authz_rate_limit ***rate_limits;
+	struct ztg_behaviour_params behaviour;
+	bool behaviour_present;
 };
 
 static const char *const reason_names[] = {
@@ -464,6 +466,34 @@ const struct ztg_authz_rate_limit *ztg_authz_rate_limits(const struct ztg_authz 
 	return limits;
 }
 
+/* The loader's section in TSC units; floors judge requests, errors, objects and bytes, limits the signals. */
+static void build_behaviour(struct ztg_authz *a)
+{
+	const struct ztg_policy_behaviour *b = &a->policy->behaviour;
+	struct ztg_behaviour_params *p = &a->behaviour;
+	uint64_t tsc_hz = rte_get_tsc_hz();
+
+	a->behaviour_present = b->present;
+	if (!b->present)
+		return;
+	p->window = (uint64_t)b->window * tsc_hz;
+	p->history = b->history;
+	p->factor = b->factor;
+	p->floor[ZTG_BEHAVIOUR_REQUESTS] = b->floors[ZTG_POLICY_FLOOR_REQUESTS];
+	p->floor[ZTG_BEHAVIOUR_ERRORS] = b->floors[ZTG_POLICY_FLOOR_ERRORS];
+	p->floor[ZTG_BEHAVIOUR_OBJECTS] = b->floors[ZTG_POLICY_FLOOR_OBJECTS];
+	p->floor[ZTG_BEHAVIOUR_BYTES] = b->floors[ZTG_POLICY_FLOOR_BYTES];
+	p->limit[ZTG_BEHAVIOUR_AUTH_FAILURES] = b->limits[ZTG_POLICY_SIGNAL_AUTH_FAILURES];
+	p->limit[ZTG_BEHAVIOUR_SOURCES] = b->limits[ZTG_POLICY_SIGNAL_TOKEN_SOURCES];
+	p->limit[ZTG_BEHAVIOUR_IDENTITIES] = b->limits[ZTG_POLICY_SIGNAL_SOURCE_IDENTITIES];
+	p->half_life = (uint64_t)b->half_life * tsc_hz;
+}
+
+const struct ztg_behaviour_params *ztg_authz_behaviour(const struct ztg_authz *authz)
+{
+	return authz->behaviour_present ? &authz->behaviour : NULL;
+}
+
 struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bundle_files *compiled, int socket_id,
 				  uint32_t generation, char *err, size_t err_len)
 {
@@ -484,6 +514,7 @@ struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bu
 		ztg_authz_free(a);
 		return NULL;
 	}
+	build_behaviour(a);
 	return a;
 }
 

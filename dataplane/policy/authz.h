@@ -34,6 +34,7 @@
 #include "../detect/detect.h"
 #include "../route_labels.h"
 #include "authn.h"
+#include "behaviour.h"
 #include "rate_limit.h"
 #include "route_match.h"
 
@@ -120,6 +121,13 @@ struct ztg_authz_rate_limit {
 /* The rate limits of (service, route): NULL and *count 0 when it has none. */
 const struct ztg_authz_rate_limit *ztg_authz_rate_limits(const struct ztg_authz *authz, uint32_t service,
 							 uint32_t route, uint32_t *count);
+
+/*
+ * The policy's behaviour section in TSC units (one set of parameters for
+ * every kind of key: the figures each kind samples differ), or NULL when it
+ * has none.
+ */
+const struct ztg_behaviour_params *ztg_authz_behaviour(const struct ztg_authz *authz);
 
 /* The identity tables: issuers and their keys, API keys, route requirements. */
 struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz);

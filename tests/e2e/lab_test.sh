@@ -564,6 +564,24 @@ get "$SERVER_URL$path" "${auth[@]}"
 [[ $CODE == 200 ]] || fail "the token after ztgatectl unrevoke jti $jti: HTTP $CODE: $BODY"
 pass "ztgatectl revoke jti $jti: the next request with that token is refused (revoked); unrevoke: the next passes"
 
+# Quarantine by an operator: the API key's identity is refused from its next request on (403
+# quarantined), whatever it calls, while another identity (the revocable token) goes on; del
+# releases it from the next request.
+"$LAB" ctl quarantine add identity api-key svc-lab-export --reason "lab check" >/dev/null ||
+	fail "ztgatectl quarantine add identity api-key svc-lab-export: exit $?"
+get "$SERVER_URL/api/v1/me" -H "X-API-Key: $LAB_API_KEY"
+expect_denial "the API key after ztgatectl quarantine add" 403 quarantined identity
+get "$SERVER_URL$path" "${auth[@]}"
+[[ $CODE == 200 ]] || fail "another identity while svc-lab-export is quarantined: HTTP $CODE: $BODY"
+"$LAB" ctl --json quarantine list | jq -e '.entries | length == 1 and (.[0] | .kind == "identity" and
+	.issuer == "api-key" and .subject == "svc-lab-export" and .origin == "operator" and .refused == 1 and
+	.reason == "lab check")' >/dev/null || fail "ztgatectl quarantine list: $("$LAB" ctl --json quarantine list)"
+"$LAB" ctl quarantine del identity api-key svc-lab-export >/dev/null ||
+	fail "ztgatectl quarantine del identity api-key svc-lab-export: exit $?"
+get "$SERVER_URL/api/v1/me" -H "X-API-Key: $LAB_API_KEY"
+[[ $CODE == 200 ]] || fail "the API key after ztgatectl quarantine del: HTTP $CODE: $BODY"
+pass "ztgatectl quarantine add identity api-key svc-lab-export: its next request 403 quarantined, another identity 200; del: the next 200"
+
 # key_fetch.blocked is checked on every address a JWKS fetch would connect to: the lab policy with
 # the management link blocked cannot get its keys, so the apply is refused and lab stays. The keys
 # ztgate already holds for this URL were fetched under other rules (no block): they never stand in.

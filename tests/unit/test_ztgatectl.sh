@@ -196,6 +196,43 @@ run show "$fixtures/include_ok.conf"
 check "show gives an included route the included file's line" 0 \
 	--out-prefix "    purge  DELETE   /items/{sku}  drop    enforce  $fixtures/include_ok_routes.conf:2"
 
+l_behaviour=$(line_of 'behaviour = {')
+run show "$example"
+check "show prints the behaviour section under the defaults" 0 \
+	--out "  behaviour: enforce, window 10 s, baseline over 6 windows, factor 10" \
+	--out "    floors per window: requests 100, errors 20, objects 50, bytes 10485760" \
+	--out "    signals per window: auth_failures 20, token_sources 5, source_identities 10" \
+	--out "    risk: threshold 100, half-life 60 s, quarantine 300 s; weights anomaly 100, auth_failures 100, token_sources 100, source_identities 100"
+
+run show "$fixtures/behaviour_ok.conf"
+check "show says off for a signal at 0, until deleted for quarantine 0, and floating values as written" 0 \
+	--out "  behaviour: monitor, window 30 s, baseline over 12 windows, factor 2.5" \
+	--out "    signals per window: auth_failures off, token_sources 3, source_identities 4000000000" \
+	--out "    risk: threshold 250.5, half-life 120 s, quarantine until deleted; weights anomaly 50.5, auth_failures 0, token_sources 0, source_identities 1000"
+
+run show --json "$fixtures/behaviour_ok.conf"
+check "show --json prints every behaviour field, 64-bit floors and fractions exactly" 0 \
+	--jq '.policy.behaviour | .mode == "monitor" and .window == 30 and .history == 12 and .factor == 2.5' \
+	--jq '.policy.behaviour.floors == {requests: 0, errors: 5, objects: 64, bytes: 10000000000}' \
+	--jq '.policy.behaviour.signals == {auth_failures: 0, token_sources: 3, source_identities: 4000000000}' \
+	--jq '.policy.behaviour.risk == {threshold: 250.5, half_life: 120, quarantine: 0, weights: {anomaly: 50.5, auth_failures: 0, token_sources: 0, source_identities: 1000}}' \
+	--jq '.policy.behaviour | .file == "'"$fixtures"'/behaviour_ok.conf" and .line == 9'
+
+run show --json "$fixtures/include_ok.conf"
+check "show --json gives behaviour null when the policy has none" 0 --jq '.policy | has("behaviour") and .behaviour == null'
+
+run show "$fixtures/include_ok.conf"
+if [ "$rc" -eq 0 ] && ! grep -q "behaviour" "$work/out"; then
+	pass "show prints no behaviour lines when the policy has none"
+else
+	fail "show prints no behaviour lines when the policy has none" "expected status 0 and no behaviour line"
+fi
+
+run validate "$fixtures/behaviour_values.conf"
+check "validate names each bad behaviour value at its file:line" 1 \
+	--out "$fixtures/behaviour_values.conf:14: error: behaviour.floors.requests: -1 is out of range (expected at least 0)" \
+	--out "$fixtures/behaviour_values.conf: 15 errors, 0 warnings"
+
 run show "$fixtures/missing_key.conf"
 if [ "$rc" -eq 1 ] && [ ! -s "$work/out" ] && grep -qxF "$fixtures/missing_key.conf: 3 errors, 1 warning" "$work/err"; then
 	pass "show of a policy with errors exits 1, diagnostics on stderr only"
@@ -215,7 +252,9 @@ check "show --json prints the whole model" 0 \
 	--jq '.policy.services[0].routes[5].require == {scopes_match: "all", scopes: ["orders:read"], claims: {}, bind: {tenant: "tenant"}}' \
 	--jq '.policy.services[0].authentication.issuers == ["shop-idp"] and .policy.issuers[0].jwks_file == "keys/example-idp.jwks"' \
 	--jq '.policy.api_keys[0] | .id == "nightly-export" and .subject == "svc-export" and (has("sha256") | not)' \
-	--jq '.policy.access[1] | .from == "admins" and .to == ["shop-api", "inventory"]'
+	--jq '.policy.access[1] | .from == "admins" and .to == ["shop-api", "inventory"]' \
+	--jq '.policy.behaviour | .mode == "enforce" and .window == 10 and .history == 6 and .factor == 10 and .line == '"$l_behaviour"'' \
+	--jq '.policy.behaviour.risk.weights == {anomaly: 100, auth_failures: 100, token_sources: 100, source_identities: 100}'
 
 run show "$fixtures/syntax_error.conf" --json
 check "show --json of a policy with errors exits 1 with policy null" 1 \
