@@ -69,6 +69,7 @@ trafgen=$build/tests/traffic/ztg-trafgen
 ztgatectl=$build/control/ztgatectl
 policy=$root/rules/bench.conf
 ratelimit_policy=$root/rules/bench-ratelimit.conf
+behaviour_policy=$root/rules/bench-behaviour.conf
 
 mkdir -p "$out_dir"
 pcap=$out_dir/api-traffic-s$seed-n$sessions-b$body_size.pcap
@@ -291,6 +292,8 @@ for round in $(seq "$rounds"); do
 	run "policy-$round" --policy "$policy"
 	# Rate limits (issue 8): the same policy with three limits on every request, none ever reached.
 	run "ratelimit-$round" --policy "$ratelimit_policy"
+	# Behaviour baselines (issue 8): the same policy watching every caller, source and route, never flagging.
+	run "behaviour-$round" --policy "$behaviour_policy"
 	# Audit events, back to back so that load drifts between them as little as it can.
 	run_audit "audit-denies-$round"
 	run_audit "audit-all-$round" --event-sample-allowed 1
@@ -613,6 +616,29 @@ rate_limits = {
     },
 }
 
+# Behaviour: rules/bench-behaviour.conf (bench.conf watching every request's source, route and their
+# baselines) against bench.conf, in the same round. Floors and limits sit far above the traffic: nothing
+# may be flagged, so the figure is the cost of the windows, sketches and baselines alone.
+bh_runs = [figures("behaviour-%d" % i) for i in range(1, rounds + 1)]
+for i in range(1, rounds + 1):
+    t = json.load(open(os.path.join(out_dir, "behaviour-%d.stats.json" % i)))["totals"]
+    if t["behaviour_anomalies"] or t["behaviour_signals"]:
+        sys.exit("bench: behaviour-%d flagged %d anomalies and %d signals: it must measure watching only"
+                 % (i, t["behaviour_anomalies"], t["behaviour_signals"]))
+bh = median_of(bh_runs)
+bh_per_round = [round(r["mpps"] / p["mpps"], 3) for p, r in zip(policy_runs, bh_runs)]
+behaviour = {
+    "what": "rules/bench-behaviour.conf (bench.conf plus behaviour baselines per source and route, never flagged) "
+            "against rules/bench.conf, each ratio taken within a round",
+    "median": bh, "runs": bh_runs,
+    "ratio": {
+        "mpps_behaviour_over_policy": round(statistics.median(bh_per_round), 3),
+        "mpps_behaviour_over_policy_per_round": bh_per_round,
+        "extra_cycles_per_packet": round(statistics.median(r["cycles_per_packet"] - p["cycles_per_packet"]
+                                                           for p, r in zip(policy_runs, bh_runs)), 1),
+    },
+}
+
 # JWT verification against openssl speed, both per CPU second.
 jwt_lines = [json.loads(l) for l in open(os.path.join(out_dir, "jwt_verify.jsonl")) if l.strip()]
 # Which -mr line and field holds the verify rate (HMAC: bytes per second of the -bytes block).
@@ -684,6 +710,7 @@ result = {
     "signatures": signatures,
     "audit_events": audit,
     "rate_limits": rate_limits,
+    "behaviour": behaviour,
     "jwt_verify": jwt_verify,
     "ratio": {
         "mpps_inspect_over_forward": round(full["mpps"] / base["mpps"], 3),
@@ -704,6 +731,7 @@ result = {
             signatures["ratio"]["pipeline_over_hs_scan_per_byte"].get("1000"),
         "audit_every_request_rps_over_denies_only": audit["ratio"]["rps_every_request_over_denies_only"],
         "rate_limits_mpps_over_policy": rate_limits["ratio"]["mpps_rate_limited_over_policy"],
+        "behaviour_mpps_over_policy": behaviour["ratio"]["mpps_behaviour_over_policy"],
     },
 }
 with open(report, "w") as f:
@@ -736,5 +764,8 @@ print("bench: audit events: every request logged %s x the requests/s of denies o
 print("bench: rate limits: 3 per request cost %s x the packets/s of the same policy without them (%+.1f cycles "
       "per packet)" % (rate_limits["ratio"]["mpps_rate_limited_over_policy"],
                        rate_limits["ratio"]["extra_cycles_per_packet"]))
+print("bench: behaviour: baselines per source and route cost %s x the packets/s of the same policy without "
+      "them (%+.1f cycles per packet)" % (behaviour["ratio"]["mpps_behaviour_over_policy"],
+                                          behaviour["ratio"]["extra_cycles_per_packet"]))
 print("bench: report written to", report)
 PY

@@ -20,15 +20,15 @@ from pipeline import TcpSession, control
 
 SERVER = '198.51.100.20'
 FAST, SLOW = '192.0.2.10', '192.0.2.11'
-# The limit of get-order, per client address, and how far over it the fast client goes.
+# The limit of get-order, per client address (rate-limit-accuracy, -workers); rate-limit-rates tries others.
 RATE, BURST = 40, 4
 LIMIT = '''
       rate_limits = (
         { name = "per-client"; per = "source"; rate = %d; period = "second"; burst = %d; action = "deny"; }
-      );''' % (RATE, BURST)
+      );'''
 
 
-def limited_policy(tmp):
+def limited_policy(tmp, rate, burst):
     """policy.conf with the per-client limit on get-order."""
     with open(POLICY) as f:
         text = f.read()
@@ -37,7 +37,7 @@ def limited_policy(tmp):
         raise AssertionError('policy.conf changed: no single get-order route to limit')
     path = os.path.join(tmp, 'policy.conf')
     with open(path, 'w') as f:
-        f.write(text.replace(route, route + LIMIT))
+        f.write(text.replace(route, route + LIMIT % (rate, burst)))
     return path
 
 
@@ -53,17 +53,17 @@ def labelled(totals_json, verdict, reason):
                if q['route'] == 'get-order' and q['verdict'] == verdict and q['reason'] == reason)
 
 
-def run_paced(zt, pairs=1, lcores=None, seconds=4.0):
+def run_paced(zt, pairs=1, lcores=None, seconds=4.0, rate=RATE, burst=BURST):
     """A client sends 2.5 times the limit for `seconds`, another a quarter of it, both to get-order,
     limited per client address; the fast client's connections go round the port pairs (each pair
     its own worker when lcores gives them). Returns what ztgate counted and sent back."""
-    fast_rate, slow_rate = 2.5 * RATE, RATE / 4
+    fast_rate, slow_rate = 2.5 * rate, rate / 4
     with tempfile.TemporaryDirectory(prefix='ztg-ratelimit-') as tmp:
         sock = os.path.join(tmp, 'ztgate.sock')
         events = os.path.join(tmp, 'events.json')
         pairs_option = ','.join('%d:%d' % (2 * i, 2 * i + 1) for i in range(pairs))
         port = free_loopback_port()
-        options = ['-p', pairs_option, '--policy', limited_policy(tmp), '--control-socket', sock,
+        options = ['-p', pairs_option, '--policy', limited_policy(tmp, rate, burst), '--control-socket', sock,
                    '--event-log', events, '--metrics', '127.0.0.1:%d' % port]
         sent = {FAST: 0, SLOW: 0}
         with running_on_pipes(zt, tmp, options, pairs, lcores) as (feeds, _):
@@ -94,8 +94,8 @@ def run_paced(zt, pairs=1, lcores=None, seconds=4.0):
             rc, body = control(sock, 'policy', '--json')
             routes = {r['name']: r for svc in json.loads(body)['services'] for r in svc['routes']}
             shown = routes['get-order']['rate_limits']
-            if rc != 0 or shown != [{'name': 'per-client', 'per': 'source', 'rate': RATE, 'period_seconds': 1,
-                                     'burst': BURST, 'action': 'deny', 'monitor': False, 'from_service': False}]:
+            if rc != 0 or shown != [{'name': 'per-client', 'per': 'source', 'rate': rate, 'period_seconds': 1,
+                                     'burst': burst, 'action': 'deny', 'monitor': False, 'from_service': False}]:
                 raise AssertionError('ztgatectl policy --json shows get-order limited by %s' % shown)
         limited = [e for e in (json.loads(line) for line in open(events)) if e.get('reason') == 'rate_limited']
         answers = [bytes(data) for i in range(pairs)
@@ -111,14 +111,14 @@ def run_paced(zt, pairs=1, lcores=None, seconds=4.0):
     return stats, limited, answers, sent, elapsed
 
 
-def expect_limited(stats, limited, answers, sent, elapsed):
+def expect_limited(stats, limited, answers, sent, elapsed, rate=RATE, burst=BURST):
     """The fast client admitted within 10% of rate x time + burst, every other request of it
     answered 429 with Retry-After and logged as rate_limited under the limit's name; the slow
     client never limited."""
     admitted = labelled(stats, 'allow', 'allowed')
     denied = labelled(stats, 'deny', 'rate_limited')
     fast_admitted = admitted - sent[SLOW]
-    expected = RATE * elapsed + BURST
+    expected = rate * elapsed + burst
     print('fast client: %d sent in %.2f s, %d admitted (expected %.0f), %d limited; slow client: %d sent' %
           (sent[FAST], elapsed, fast_admitted, expected, denied, sent[SLOW]))
     if abs(fast_admitted - expected) > 0.1 * expected:
@@ -150,6 +150,15 @@ def rate_limit_workers(zt, args):
     if len(seen) != 2 or min(seen) == 0:
         raise AssertionError('requests per worker %s: the traffic was not split over two workers' % seen)
     expect_limited(stats, *rest)
+
+@case('rate-limit-rates')
+def rate_limit_rates(zt, args):
+    """The same accuracy at a slow limit (8/s, burst 2) and a fast one (120/s, burst 12): the fast
+    client, at 2.5 times each, is admitted within 10% of rate x time + burst."""
+    for rate, burst in ((8, 2), (120, 12)):
+        print('limit %d/s, burst %d' % (rate, burst))
+        expect_limited(*run_paced(zt, rate=rate, burst=burst), rate=rate, burst=burst)
+
 
 if __name__ == '__main__':
     sys.exit(cases.main())
