@@ -767,6 +767,7 @@ static bool quarantine_pending(struct feed_state *st, uint64_t caller)
 	snprintf(why, sizeof(why), "anomaly %s in its responses", ztg_behaviour_figure_name(figure));
 	held = quarantine_subject(st, ZTG_EVENT_SCOPE_IDENTITY, why);
 	st->behaviour = (struct ztg_event_behaviour){0};
+	st->monitor = false;
 	return held;
 }
 
