@@ -21,13 +21,15 @@ from pipeline import TcpSession, control
 
 SERVER = '198.51.100.20'
 API_KEY = 'ztgk_' + os.urandom(24).hex()
+# Keys of eight more integrations (svc-1 .. svc-8), for one source presenting many identities.
+MORE_KEYS = ['ztgk_' + os.urandom(24).hex() for _ in range(8)]
 # The policy of every case: one anonymous route with an object id, one that needs the API key.
 POLICY = '''version = 1; name = "behaviour"; mode = "enforce";
 defaults = { action = "deny"; non_http = "drop"; unknown_host = "deny"; };
 segments = ( { name = "clients"; addresses = [ "192.0.2.0/24" ]; },
              { name = "servers"; addresses = [ "198.51.100.0/24" ]; } );
 api_keys = (
-  { id = "batch"; sha256 = "%(sha256)s"; subject = "svc-batch"; scopes = [ "orders:read" ]; }
+  { id = "batch"; sha256 = "%(sha256)s"; subject = "svc-batch"; scopes = [ "orders:read" ]; }%(more_keys)s
 );
 behaviour = { %(behaviour)s };
 services = (
@@ -48,7 +50,10 @@ access = ( { from = "clients"; to = [ "orders" ]; } );
 def write_policy(tmp, behaviour, name='policy.conf'):
     path = os.path.join(tmp, name)
     with open(path, 'w') as f:
-        f.write(POLICY % {'sha256': hashlib.sha256(API_KEY.encode()).hexdigest(), 'behaviour': behaviour})
+        more = ''.join(',\n  { id = "svc-%d"; sha256 = "%s"; subject = "svc-%d"; scopes = [ "orders:read" ]; }' %
+                       (i + 1, hashlib.sha256(k.encode()).hexdigest(), i + 1) for i, k in enumerate(MORE_KEYS))
+        f.write(POLICY % {'sha256': hashlib.sha256(API_KEY.encode()).hexdigest(), 'behaviour': behaviour,
+                          'more_keys': more})
     return path
 
 
@@ -328,6 +333,42 @@ def behaviour_token_sources(zt, args):
         raise AssertionError('quarantined for something else than the identity')
     if after['entries'] or totals['policy_allowed'] != refused[0] + 1:
         raise AssertionError('after del: %s, %d allowed' % (after['entries'], totals['policy_allowed']))
+
+
+@case('behaviour-source-identities')
+def behaviour_source_identities(zt, args):
+    """One address presenting one valid API key after another (limit 5 identities a window): the
+    source is quarantined and its next connections dropped, while another address using one of those
+    keys goes on."""
+    behaviour = '''window = 10; signals = { auth_failures = 0; token_sources = 0; source_identities = 5; };
+      risk = { threshold = 100.0; };'''
+    spray, other = '192.0.2.37', '192.0.2.38'
+    with tempfile.TemporaryDirectory(prefix='ztg-behaviour-') as tmp:
+        with appliance(zt, tmp, behaviour) as run:
+            for i, k in enumerate(MORE_KEYS):
+                Caller(run.feed, spray, 48000 + i).get('/api/v1/export', headers=[('X-API-Key', k)])
+                run.settle()
+            Caller(run.feed, other, 48100).get('/api/v1/export', headers=[('X-API-Key', MORE_KEYS[0])])
+            run.settle()
+            listed = quarantine_list(run.sock)
+        logged, _ = read_log(run.events)
+        totals = run.totals()
+    signal = [e for e in logged if e['action'] == 'alert' and e['reason'] == 'source_identities']
+    print('signals: %s' % [(s['flow']['src_port'], s['behaviour']) for s in signal])
+    if len(signal) != 1 or signal[0]['flow']['src'] != spray or signal[0]['behaviour']['scope'] != 'source' or \
+            signal[0]['behaviour']['current'] < 5:
+        raise AssertionError('source_identities signal: %s' % signal)
+    if [(e['kind'], e['source'], e['origin']) for e in listed['entries']] != [('source', spray + '/32', 'automatic')]:
+        raise AssertionError('quarantine list: %s' % listed['entries'])
+    # The request that crossed is refused (5th identity, or 6th when two share a sketch bit); the
+    # connections after it never open.
+    crossed = signal[0]['flow']['src_port'] - 48000
+    refused = [e['flow']['src_port'] - 48000 for e in logged if e['reason'] == 'quarantined']
+    if crossed not in (4, 5) or refused != [crossed] or totals['drops'].get('quarantined', 0) < 7 - crossed:
+        raise AssertionError('crossed at %d, refused %s, drops %s' % (crossed, refused, totals['drops']))
+    if [e for e in logged if e['flow']['src'] == other] or totals['policy_allowed'] != crossed + 1:
+        raise AssertionError('%d allowed: the %d before the crossing and the other address\'s' % (
+            totals['policy_allowed'], crossed))
 
 
 @case('behaviour-errors')
