@@ -49,6 +49,9 @@ struct feed_state {
 	uint32_t retry_after;                  /* seconds, for a 429 */
 	const char *quarantine;                /* "identity" or "source": what the quarantine held */
 	struct ztg_event_behaviour behaviour;  /* an ALERT or QUARANTINE event's figures */
+	/* The request being watched, placed (named) only when a crossing makes an event of it. */
+	const struct ztg_authz_decision *watched;
+	struct ztg_http_slice watched_host;
 };
 
 void ztg_session_context_init(struct ztg_session_context *ctx, const struct ztg_options *opts,
@@ -74,12 +77,20 @@ static bool is_http_port(const struct ztg_options *o, uint16_t port)
 	return false;
 }
 
+/* A client address's behaviour key: mixed with the process's secret seed, as rate limit keys are. */
+static uint64_t source_key(const struct ztg_session_context *ctx, uint8_t ip_version, const uint8_t *addr)
+{
+	return ztg_hash_fmix64(ztg_hash_fnv1a(ctx->rate_seed ^ 0x5352 ^ ip_version, addr, ip_version == 4 ? 4 : 16));
+}
+
 void ztg_session_open(const struct ztg_session_context *ctx, struct ztg_flow *flow, const struct ztg_packet *pkt,
 		      const struct ztg_authz_flow *placement, bool is_protected)
 {
 	if (is_protected) {
 		flow->flags |= ZTG_FLOW_F_PROTECTED;
 		flow->authz = *placement;
+		if (ctx->behaviour != NULL)
+			flow->behaviour_source = source_key(ctx, pkt->ip_version, pkt->src_addr);
 	}
 	/* Only a connection whose handshake we see can be reassembled as the server will. */
 	if (pkt->l4_proto != IPPROTO_TCP || (pkt->tcp_flags & (ZTG_TCP_SYN | ZTG_TCP_ACK)) != ZTG_TCP_SYN)
@@ -597,9 +608,9 @@ static int judge_detection(struct feed_state *st, bool request, uint32_t index, 
 }
 
 /*
- * Behaviour keys: a verified caller, a source address, a route. Mixed with
- * the process's secret seed (as rate limit keys are), each kind with its own
- * tag so the three never meet in the shared table.
+ * Behaviour keys: a verified caller, a route (and a source address, at the
+ * flow's start). Mixed with the process's secret seed, each kind with its
+ * own tag so the three never meet in the shared table.
  */
 static uint64_t identity_key(const struct ztg_session_context *ctx, const struct ztg_authn_result *a)
 {
@@ -608,11 +619,6 @@ static uint64_t identity_key(const struct ztg_session_context *ctx, const struct
 	return ztg_hash_fmix64(ztg_hash_fnv1a(h, a->identity.subject, a->identity.subject_len));
 }
 
-static uint64_t source_key(const struct ztg_session_context *ctx, const struct ztg_flow_key *k, unsigned int client)
-{
-	return ztg_hash_fmix64(ztg_hash_fnv1a(ctx->rate_seed ^ 0x5352 ^ k->ip_version, k->addr[client],
-					      k->ip_version == 4 ? 4 : 16));
-}
 
 static uint64_t route_key(const struct ztg_session_context *ctx, const struct ztg_policy *p,
 			  const struct ztg_authz_decision *d)
@@ -636,6 +642,13 @@ static uint64_t object_of(const struct ztg_session_context *ctx, const struct zt
 	if (m->has_tail)
 		h = ztg_hash_fnv1a(h ^ 0xff, path + m->tail_off, m->tail_len);
 	return ztg_hash_fmix64(h) | 1;
+}
+
+/* Name where the watched request went, for a behaviour event about it (a response has no decision at hand). */
+static void place_watched(struct feed_state *st)
+{
+	if (st->watched != NULL)
+		place_request(st, ztg_authz_policy(st->ctx->authz), st->watched, st->watched_host);
 }
 
 /* Which signal a figure that crossed stands for: its absolute limit names one, a baseline is an anomaly. */
@@ -685,6 +698,7 @@ static bool quarantine_subject(struct feed_state *st, enum ztg_event_scope scope
 	}
 	st->behaviour.quarantine = cfg->quarantine;
 	st->monitor = cfg->monitor;
+	place_watched(st);
 	push_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_QUARANTINE);
 	return enforced;
 }
@@ -734,6 +748,7 @@ static bool observe(struct feed_state *st, uint64_t key, enum ztg_event_scope sc
 								    cfg->threshold, &crossed);
 		st->reason = by_limit ? ztg_policy_behaviour_signal_name(signal) : "anomaly";
 		st->monitor = cfg->monitor;
+		place_watched(st);
 		push_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_ALERT);
 		snprintf(why, sizeof(why), "%s %s", st->reason, ztg_behaviour_figure_name(f));
 		if (crossed && responding && scope == ZTG_EVENT_SCOPE_IDENTITY)
@@ -777,18 +792,20 @@ static bool quarantine_pending(struct feed_state *st, uint64_t caller)
  * how many credentials fail) and its route's. Returns whether the caller or
  * its source was quarantined by it. st is placed (events name the route).
  */
-static bool watch_request(struct feed_state *st, const struct ztg_authz_decision *d, bool identified,
-			  bool auth_failed)
+static bool watch_request(struct feed_state *st, const struct ztg_authz_decision *d, struct ztg_http_slice host,
+			  bool identified, bool auth_failed)
 {
 	struct ztg_session_context *ctx = st->ctx;
 	const struct ztg_policy *p = ztg_authz_policy(ctx->authz);
 	struct ztg_flow *flow = st->flow;
-	uint64_t source = source_key(ctx, &flow->key, flow->tcp.initiator);
+	uint64_t source = flow->behaviour_source;
 	struct ztg_behaviour_sample s = {.requests = 1, .object = object_of(ctx, d)};
 	const struct ztg_authn_result *auth = st->auth;
 	bool held = false;
 
 	st->policy = true;
+	st->watched = d;
+	st->watched_host = host;
 	st->auth = identified || auth_failed ? &ctx->auth_result : NULL;
 	if (identified) {
 		uint64_t caller = identity_key(ctx, &ctx->auth_result);
@@ -816,6 +833,7 @@ static bool watch_request(struct feed_state *st, const struct ztg_authz_decision
 	}
 	st->auth = auth;
 	st->policy = false;
+	st->watched = NULL;
 	return held;
 }
 
@@ -1110,8 +1128,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 		if (identified && held_by_quarantine(st, true)) {
 			d.action = ZTG_POLICY_ACTION_DENY;
 		} else if (ctx->behaviour != NULL && ztg_authz_behaviour(authz) != NULL) {
-			place_request(st, p, &d, host.name);
-			if (watch_request(st, &d, identified,
+			if (watch_request(st, &d, host.name, identified,
 					  !passed && ztg_authn_result_unauthenticated(&ctx->auth_result)) &&
 			    d.action == ZTG_POLICY_ACTION_ALLOW) {
 				st->quarantine = identified ? "identity" : "source";

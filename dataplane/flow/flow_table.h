@@ -55,7 +55,9 @@ struct ztg_flow {
 	struct ztg_stream stream;
 	struct ztg_http_conn http;
 	struct ztg_detect_flow detect; /* bodies being scanned, routes of requests awaiting responses */
-	/* Behaviour keys of the flow's latest request, which its responses count for (0: not watched). */
+	/* Behaviour keys: the client's address (0: not watched), and the caller and route of the flow's
+	 * latest request, which its responses count for. */
+	uint64_t behaviour_source;
 	uint64_t behaviour_caller;
 	uint64_t behaviour_route;
 	uint64_t response_bytes;   /* of the response in progress */
