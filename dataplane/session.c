@@ -750,7 +750,9 @@ static bool observe(struct feed_state *st, uint64_t key, enum ztg_event_scope sc
 		st->monitor = cfg->monitor;
 		place_watched(st);
 		push_event(ctx, &st->flow->key, st->flow->tcp.initiator, st, ZTG_EVENT_ACTION_ALERT);
-		snprintf(why, sizeof(why), "%s %s", st->reason, ztg_behaviour_figure_name(f));
+		/* "auth_failures" names its figure already; an anomaly says which figure. */
+		snprintf(why, sizeof(why), by_limit ? "%s" : "anomaly %s",
+			 by_limit ? st->reason : ztg_behaviour_figure_name(f));
 		if (crossed && responding && scope == ZTG_EVENT_SCOPE_IDENTITY)
 			st->flow->behaviour_pending = (uint8_t)(f + 1);
 		else if (crossed)

@@ -812,6 +812,54 @@ demo_identity() {
 		| with_entries(select(.value != null))' | sed 's/^/  /'
 }
 
+demo_behaviour() {
+	heading "Automated response: quarantine by an operator, and by the risk score"
+	echo "An operator quarantines the API key's identity: its next request is refused, whatever it calls"
+	lab_ctl quarantine add identity api-key svc-lab-export --for 600 --reason "demo: the key leaked"
+	lab_http 403 GET "$SERVER_URL/api/v1/me" '' -H "X-API-Key: $LAB_API_KEY"
+	lab_ctl quarantine list
+	lab_ctl quarantine del identity api-key svc-lab-export
+	lab_http 200 GET "$SERVER_URL/api/v1/me" '' -H "X-API-Key: $LAB_API_KEY"
+
+	if [[ $LAB_POLICY != "$STAGED_POLICY" ]]; then
+		echo "(the credential stuffing part applies a variant of the staged lab policy: skipped with $LAB_POLICY)"
+		return 0
+	fi
+	local conf=$POLICY_DIR/lab-behaviour.conf i code rc
+	# An hour's window: the ten failures cannot straddle two windows (they start at multiples of it).
+	sed 's/^services = ($/behaviour = { window = 3600; signals = { auth_failures = 10; }; risk = { quarantine = 60; }; };\n\nservices = (/' \
+		"$STAGED_POLICY" >"$conf"
+	grep -q '^behaviour = ' "$conf" || die "could not add a behaviour section to $conf"
+	echo
+	echo "The lab policy plus: behaviour = { window = 3600; signals = { auth_failures = 10; }; risk = { quarantine = 60; }; }"
+	echo "(10 failed authentications from one source within the hour's window quarantine it for 60 s), applied live:"
+	lab_ctl apply "$conf"
+	echo "Credential stuffing: the client tries 10 made-up API keys, one connection each"
+	for i in $(seq 10); do
+		code=$(nsx "$NS_CLIENT" curl -sS --max-time 5 -A "ztg-lab-demo/1" -o /dev/null -w '%{http_code}' \
+			-H "X-API-Key: ztgk_$(openssl rand -hex 24)" "$SERVER_URL/api/v1/me") ||
+			die "curl with made-up API key $i failed: no answer through the bridge"
+		printf '  key %2d -> %s\n' "$i" "$code"
+		[[ $code == 401 ]] || die "made-up API key $i: expected HTTP 401, got $code"
+	done
+	echo "Its next connection, even to an open route, is dropped: the source is quarantined"
+	rc=0
+	nsx "$NS_CLIENT" curl -sS --max-time 2 -A "ztg-lab-demo/1" -o /dev/null "$SERVER_URL/healthz" 2>/dev/null || rc=$?
+	((rc == 28)) || die "GET /healthz from the quarantined client: curl exit $rc, expected 28 (timeout)"
+	echo "  curl: timed out after 2 s (exit 28)"
+	lab_ctl quarantine list
+	sleep 0.3
+	echo
+	echo "ztgate's events: the signal with its figures, and the quarantine it led to"
+	grep '^{"timestamp"' "$DUT_LOG" | jq -c 'select(.action == "alert" or .action == "quarantine")
+		| {action, reason, src: .flow.src, behaviour: (.behaviour | {scope, figure, current, judged_by, bound, risk, threshold})}' |
+		sed 's/^/  /'
+	echo
+	lab_ctl quarantine del source "$CLIENT_IP4"
+	lab_http 200 GET "$SERVER_URL/healthz"
+	lab_ctl rollback
+}
+
 demo_ipv6() {
 	heading "The same over IPv6 ($CLIENT_IP6 -> $SERVER_IP6)"
 	lab_http 200 GET "$SERVER_URL6/api/v1/orders/7"
@@ -909,7 +957,7 @@ demo_server_view() {
 
 # Demo steps after ztgate is up, in order. To add one, write a demo_*
 # function and add its name here.
-DEMO_SECTIONS=(demo_requests demo_denied demo_policy demo_identity demo_signatures demo_leaks demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
+DEMO_SECTIONS=(demo_requests demo_denied demo_policy demo_identity demo_behaviour demo_signatures demo_leaks demo_ipv6 demo_ping demo_bulk demo_load demo_server_view)
 
 demo_cleanup() {
 	local rc=$?
