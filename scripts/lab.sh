@@ -826,7 +826,7 @@ demo_behaviour() {
 		return 0
 	fi
 	local conf=$POLICY_DIR/lab-behaviour.conf i code rc
-	# An hour's window: the ten failures cannot straddle two windows (they start at multiples of it).
+	# An hour's window: the ten failures stay in one (a previous window's count is weighed as if spread evenly).
 	sed 's/^services = ($/behaviour = { window = 3600; signals = { auth_failures = 10; }; risk = { quarantine = 60; }; };\n\nservices = (/' \
 		"$STAGED_POLICY" >"$conf"
 	grep -q '^behaviour = ' "$conf" || die "could not add a behaviour section to $conf"

@@ -7,11 +7,12 @@
  * 128-byte-aligned cache lines; a key lives in the group its mixed hash
  * names and nowhere else, so a lookup reads those two lines and the probe
  * bound is one group. The bulk of a slot, its entry, is in a parallel array
- * at the same index: 320 bytes, cache-line aligned (struct entry): line 0
+ * at the same index: 384 bytes, cache-line aligned (struct entry): line 0
  * the window's four counters, the risk word, the closed-window count and
- * the first baselines; line 1 the other baselines; lines 2-4 one 512-bit
- * distinct-count bitmap each (objects, sources, identities). 336 bytes a
- * key in all, allocated once at create.
+ * the first baselines; lines 1-2 the other baselines and the previous
+ * window's figures (for the sliding estimate, judge()); lines 3-5 one
+ * 512-bit distinct-count bitmap each (objects, sources, identities). 400
+ * bytes a key in all, allocated once at create.
  *
  * Key 0 marks an empty slot (zeroed memory is a table of empty slots); a
  * caller's key 0 is served as key 1. Keys are keyed hashes, so 0 and 1
@@ -156,10 +157,11 @@ struct entry {
 	_Atomic uint32_t windows;                              /* closed windows learnt from, <= WINDOWS_MAX */
 	uint32_t unused;
 	_Atomic uint64_t baseline[ZTG_BEHAVIOUR_FIGURES];      /* per figure, a double's bits */
+	_Atomic uint64_t previous[ZTG_BEHAVIOUR_FIGURES];      /* the window before, a double's bits; 0 after a gap */
 	_Atomic uint64_t sketch[SKETCHES][SKETCH_WORDS] __rte_cache_aligned;
 } __rte_cache_aligned;
 
-_Static_assert(sizeof(struct entry) == 5 * RTE_CACHE_LINE_SIZE, "an entry is five cache lines");
+_Static_assert(sizeof(struct entry) == 6 * RTE_CACHE_LINE_SIZE, "an entry is six cache lines");
 
 struct ztg_behaviour_table {
 	uint32_t capacity;
@@ -206,21 +208,31 @@ static inline struct slot *slot_at(const struct ztg_behaviour_table *t, uint32_t
 	return &t->groups[idx / GROUP_SLOTS].slot[idx % GROUP_SLOTS];
 }
 
-static inline double baseline_load(const struct entry *e, int f)
+static inline double double_load(const _Atomic uint64_t *word)
 {
-	uint64_t bits = atomic_load_explicit(&e->baseline[f], memory_order_relaxed);
+	uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
 	double d;
 
 	memcpy(&d, &bits, sizeof(d));
 	return d;
 }
 
-static inline void baseline_store(struct entry *e, int f, double d)
+static inline void double_store(_Atomic uint64_t *word, double d)
 {
 	uint64_t bits;
 
 	memcpy(&bits, &d, sizeof(bits));
-	atomic_store_explicit(&e->baseline[f], bits, memory_order_relaxed);
+	atomic_store_explicit(word, bits, memory_order_relaxed);
+}
+
+static inline double baseline_load(const struct entry *e, int f)
+{
+	return double_load(&e->baseline[f]);
+}
+
+static inline void baseline_store(struct entry *e, int f, double d)
+{
+	double_store(&e->baseline[f], d);
 }
 
 /* The risk word's score at TSC x (no decay before its own time). */
@@ -375,6 +387,8 @@ static void window_fold(const struct ztg_behaviour_table *t, struct entry *e, ui
 		double b = baseline_load(e, f);
 
 		baseline_store(e, f, (b + a * (x[f] - b)) * keep);
+		/* What the sliding estimate weighs: only a window right before the new one. */
+		double_store(&e->previous[f], missed == 0 ? x[f] : 0);
 	}
 	windows += 1 + RTE_MIN(missed, (uint64_t)WINDOWS_MAX);
 	atomic_store_explicit(&e->windows, (uint32_t)RTE_MIN(windows, (uint64_t)WINDOWS_MAX), memory_order_relaxed);
@@ -383,13 +397,19 @@ static void window_fold(const struct ztg_behaviour_table *t, struct entry *e, ui
 /*
  * Judges the figures the sample moved in the window of state v, and marks
  * those that crossed. true, and *out filled, when this call set a bit.
+ *
+ * A figure is judged over the last window's length, not from the window's
+ * start: its count in this window plus the previous window's in proportion
+ * to how much of that window is still within the length (a sliding window
+ * estimate), so a burst that straddles two windows is judged whole.
  */
 static bool judge(const struct ztg_behaviour_table *t, struct slot *sl, const struct entry *e,
-		  const struct ztg_behaviour_params *p, uint64_t v, uint32_t touched, uint64_t cur[],
-		  struct ztg_behaviour_crossing *out)
+		  const struct ztg_behaviour_params *p, uint64_t v, uint32_t touched, uint64_t now, uint64_t win,
+		  uint64_t cur[], struct ztg_behaviour_crossing *out)
 {
 	uint32_t todo = touched & ~(uint32_t)(v & STATE_FIGURES), bits = 0, by_limit = 0;
-	uint64_t start = v & ~STATE_LOW;
+	uint64_t start = v & ~STATE_LOW, exact = start_of(v, win);
+	double left = now <= exact ? 1 : now - exact >= win ? 0 : 1 - (double)(now - exact) / (double)win;
 
 	if (todo == 0)
 		return false;
@@ -401,6 +421,7 @@ static bool judge(const struct ztg_behaviour_table *t, struct slot *sl, const st
 			continue;
 		if (figure_sketch[f] >= 0)
 			cur[f] = sketch_estimate(t, e->sketch[figure_sketch[f]]);
+		cur[f] += (uint64_t)(double_load(&e->previous[f]) * left + 0.5);
 		c = cur[f];
 		if (p->limit[f] != 0 && c >= p->limit[f]) {
 			bits |= b;
@@ -511,8 +532,10 @@ static bool claim(struct ztg_behaviour_table *t, uint32_t idx, uint64_t v, uint6
 	for (uint32_t s = 0; s < SKETCHES; s++)
 		for (uint32_t i = 0; i < SKETCH_WORDS; i++)
 			atomic_store_explicit(&e->sketch[s][i], 0, memory_order_relaxed);
-	for (int f = 0; f < ZTG_BEHAVIOUR_FIGURES; f++)
+	for (int f = 0; f < ZTG_BEHAVIOUR_FIGURES; f++) {
 		atomic_store_explicit(&e->baseline[f], 0, memory_order_relaxed);
+		atomic_store_explicit(&e->previous[f], 0, memory_order_relaxed);
+	}
 	atomic_store_explicit(&e->windows, 0, memory_order_relaxed);
 	return true;
 }
@@ -604,7 +627,7 @@ bool ztg_behaviour_observe(struct ztg_behaviour_table *t, uint64_t key, const st
 				/* This window, or a sample late from the last one (a lagging TSC): this window. */
 				touched = sample_add(e, s, cur);
 			}
-			return judge(t, sl, e, p, v, touched, cur, out);
+			return judge(t, sl, e, p, v, touched, now, win, cur, out);
 		}
 		if (pr.free != UINT32_MAX) {
 			struct slot *sl = slot_at(t, pr.free);
@@ -616,7 +639,7 @@ bool ztg_behaviour_observe(struct ztg_behaviour_table *t, uint64_t key, const st
 				continue;
 			touched = sample_add(e, s, cur);
 			atomic_store_explicit(&sl->state, v, memory_order_release);
-			return judge(t, sl, e, p, v, touched, cur, out);
+			return judge(t, sl, e, p, v, touched, now, win, cur, out);
 		}
 		atomic_fetch_add_explicit(&t->unplaced, 1, memory_order_relaxed);
 		return false;

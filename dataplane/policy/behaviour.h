@@ -18,11 +18,13 @@
  *  - the risk score: a value that halves every params.half_life cycles,
  *    raised by ztg_behaviour_risk_add.
  *
- * Judging. A figure crosses when, in the current window, it is at or above
- * its floor and above factor times its baseline (a new caller's baseline is
- * 0: its floor alone judges it), or at or above its absolute limit. Each
- * figure crosses at most once per window per entry: one event per anomaly,
- * not one per request.
+ * Judging. A figure is judged over the last window's length: its count in
+ * the current window plus the previous window's, weighed by how much of
+ * that window is still within the length (a sliding-window estimate; 0
+ * after a gap). It crosses when that is at or above its floor and above
+ * factor times its baseline (a new caller's baseline is 0: its floor alone
+ * judges it), or at or above its absolute limit. Each figure crosses at most
+ * once per window per entry: one event per anomaly, not one per request.
  *
  * Concurrency. Counters are atomic adds; the worker whose sample first falls
  * in a new window closes the old one into the baseline (one CAS on the
@@ -81,7 +83,8 @@ struct ztg_behaviour_sample {
 struct ztg_behaviour_crossing {
 	uint32_t figures;                          /* bit (1 << figure) per figure that crossed with this sample */
 	uint32_t by_limit;                         /* of those, the ones that crossed their absolute limit */
-	uint64_t current[ZTG_BEHAVIOUR_FIGURES];   /* the current window's figures after the sample */
+	uint64_t current[ZTG_BEHAVIOUR_FIGURES];   /* after the sample: judged figures over the last window's
+						      length (see Judging), the others this window's */
 	double baseline[ZTG_BEHAVIOUR_FIGURES];    /* per window */
 	uint32_t windows;                          /* closed windows the baseline learnt from (capped at 65535) */
 };

@@ -264,7 +264,7 @@ def behaviour_stuffing(zt, args):
     """Failed API keys from one source, one connection each: at the 20th failure within a window
     the stuffing signal quarantines the source and its next connections are dropped, while another
     source with the right key goes on."""
-    # An hour's window: the burst never straddles two (windows start at multiples of their length).
+    # An hour's window: the burst stays in one (a previous window's count is weighed as if spread evenly).
     behaviour = '''window = 3600; signals = { auth_failures = 20; token_sources = 0; source_identities = 0; };
       risk = { threshold = 100.0; weights = { auth_failures = 100.0; }; };'''
     stuffer, good = '192.0.2.34', '192.0.2.35'
@@ -302,7 +302,7 @@ def behaviour_stuffing(zt, args):
 def behaviour_token_sources(zt, args):
     """One API key used from more addresses within a window than the limit (5): the identity is
     quarantined, refused from every address, and `quarantine del` lets it back from the next request."""
-    # An hour's window: the burst never straddles two (windows start at multiples of their length).
+    # An hour's window: the burst stays in one (a previous window's count is weighed as if spread evenly).
     behaviour = '''window = 3600; signals = { auth_failures = 0; token_sources = 5; source_identities = 0; };
       risk = { threshold = 100.0; };'''
     key = [('X-API-Key', API_KEY)]
@@ -343,7 +343,7 @@ def behaviour_source_identities(zt, args):
     """One address presenting one valid API key after another (limit 5 identities a window): the
     source is quarantined and its next connections dropped, while another address using one of those
     keys goes on."""
-    # An hour's window: the burst never straddles two (windows start at multiples of their length).
+    # An hour's window: the burst stays in one (a previous window's count is weighed as if spread evenly).
     behaviour = '''window = 3600; signals = { auth_failures = 0; token_sources = 0; source_identities = 5; };
       risk = { threshold = 100.0; };'''
     spray, other = '192.0.2.37', '192.0.2.38'

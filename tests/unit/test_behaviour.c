@@ -294,10 +294,15 @@ static void test_limits(void **state)
 		}
 	}
 	assert_int_equal(crossed, 1);
-	/* A new window, a high baseline: the limit still crosses at 20. */
-	assert_int_equal(feed(t, 21, &p, 1, 19, &s, NULL), 0);
-	assert_true(ztg_behaviour_observe(t, 21, &p, at(1, 100), &s, &c));
+	/*
+	 * A new window, a high baseline: the limit still crosses at 20. At the
+	 * window's end window 0's 50 no longer count (the sliding estimate).
+	 */
+	for (uint32_t n = 1; n <= 19; n++)
+		assert_false(ztg_behaviour_observe(t, 21, &p, at(1, W - 100 + n), &s, NULL));
+	assert_true(ztg_behaviour_observe(t, 21, &p, at(1, W - 50), &s, &c));
 	assert_int_equal(c.by_limit, BIT(ZTG_BEHAVIOUR_AUTH_FAILURES));
+	assert_int_equal(c.current[ZTG_BEHAVIOUR_AUTH_FAILURES], 20);
 	assert_true(near(c.baseline[ZTG_BEHAVIOUR_AUTH_FAILURES], 50, 1e-9));   /* the 50 of window 0 */
 
 	/* Two figures in one sample: both in one crossing, one of them by limit only. */
@@ -308,6 +313,45 @@ static void test_limits(void **state)
 	assert_int_equal(c.by_limit, BIT(ZTG_BEHAVIOUR_BYTES));
 	assert_int_equal(c.current[ZTG_BEHAVIOUR_BYTES], 1000000);
 	assert_false(ztg_behaviour_observe(t, 22, &p, at(0, 1), &s, &c));
+	ztg_behaviour_table_free(t);
+}
+
+/*
+ * A burst straddling two windows is judged whole: 12 failures at the end of
+ * one window and 8 at the start of the next reach the limit of 20 (the
+ * previous window counts in proportion to what of it is within one window's
+ * length). Half a window on, the 12 count for 6; after a gap, not at all.
+ */
+static void test_sliding_estimate(void **state)
+{
+	struct ztg_behaviour_table *t = ztg_behaviour_table_create(64, SOCKET_ID_ANY);
+	struct ztg_behaviour_params p = params(4);
+	struct ztg_behaviour_sample s = { .auth_failures = 1 };
+	struct ztg_behaviour_crossing c;
+
+	(void)state;
+	assert_non_null(t);
+	p.limit[ZTG_BEHAVIOUR_AUTH_FAILURES] = 20;
+	for (uint32_t i = 0; i < 12; i++)
+		assert_false(ztg_behaviour_observe(t, 41, &p, at(0, W - 12 + i), &s, NULL));
+	for (uint32_t i = 0; i < 7; i++)
+		assert_false(ztg_behaviour_observe(t, 41, &p, at(1, i), &s, NULL));
+	assert_true(ztg_behaviour_observe(t, 41, &p, at(1, 7), &s, &c));
+	assert_int_equal(c.current[ZTG_BEHAVIOUR_AUTH_FAILURES], 20);
+
+	for (uint32_t i = 0; i < 12; i++)
+		assert_false(ztg_behaviour_observe(t, 42, &p, at(0, W - 12 + i), &s, NULL));
+	for (uint32_t i = 0; i < 13; i++)
+		assert_false(ztg_behaviour_observe(t, 42, &p, at(1, W / 2 + i), &s, NULL));
+	assert_true(ztg_behaviour_observe(t, 42, &p, at(1, W / 2 + 13), &s, &c));
+	assert_int_equal(c.current[ZTG_BEHAVIOUR_AUTH_FAILURES], 20);          /* 14 + 12 / 2 */
+
+	for (uint32_t i = 0; i < 12; i++)
+		assert_false(ztg_behaviour_observe(t, 43, &p, at(0, W - 12 + i), &s, NULL));
+	for (uint32_t i = 0; i < 19; i++)
+		assert_false(ztg_behaviour_observe(t, 43, &p, at(2, i), &s, NULL));
+	assert_true(ztg_behaviour_observe(t, 43, &p, at(2, 19), &s, &c));
+	assert_int_equal(c.current[ZTG_BEHAVIOUR_AUTH_FAILURES], 20);
 	ztg_behaviour_table_free(t);
 }
 
@@ -726,6 +770,7 @@ int main(void)
 		cmocka_unit_test(test_baseline_exact),
 		cmocka_unit_test(test_distinct_objects),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_sliding_estimate),
 		cmocka_unit_test(test_sources_identities),
 		cmocka_unit_test(test_idle_decay),
 		cmocka_unit_test(test_risk),
