@@ -25,6 +25,7 @@ struct ztg_quarantine_control {
 	uint32_t view_max;
 	struct ztg_quarantine_entry *view;   /* scratch for listings, view_max entries */
 	uint64_t *keys;                      /* scratch for the rules held, view_max keys */
+	uint64_t *live;                      /* scratch for the live sources' keys, view_max, sorted */
 };
 
 /* The longest quarantine an operator may give: ten years, in seconds. */
@@ -45,7 +46,8 @@ struct ztg_quarantine_control *ztg_quarantine_control_create(uint32_t capacity, 
 	qc->view_max = stats.capacity;
 	qc->view = calloc(qc->view_max, sizeof(*qc->view));
 	qc->keys = calloc(qc->view_max, sizeof(*qc->keys));
-	if (qc->view == NULL || qc->keys == NULL) {
+	qc->live = calloc(qc->view_max, sizeof(*qc->live));
+	if (qc->view == NULL || qc->keys == NULL || qc->live == NULL) {
 		snprintf(err, err_len, "out of memory for the quarantine's listing");
 		ztg_quarantine_control_free(qc);
 		return NULL;
@@ -69,6 +71,7 @@ void ztg_quarantine_control_free(struct ztg_quarantine_control *qc)
 	ztg_quarantine_free(qc->table);
 	free(qc->view);
 	free(qc->keys);
+	free(qc->live);
 	free(qc);
 }
 
@@ -126,10 +129,17 @@ static void on_expired(void *arg, const struct ztg_quarantine_entry *e)
 	audit_change(arg, "expired", e);
 }
 
+static int by_key(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 /* Every live source entry has its rules; every rule whose entry went is destroyed. */
 static void reconcile_rules(struct ztg_quarantine_control *qc)
 {
-	uint32_t n = ztg_quarantine_list(qc->table, qc->view, qc->view_max);
+	uint32_t n = ztg_quarantine_list(qc->table, qc->view, qc->view_max), live = 0;
 	uint32_t held = ztg_flow_drop_keys(qc->drop, qc->keys, qc->view_max);
 
 	for (uint32_t i = 0; i < n; i++) {
@@ -140,20 +150,17 @@ static void reconcile_rules(struct ztg_quarantine_control *qc)
 		if (e->kind != ZTG_QUARANTINE_SOURCE)
 			continue;
 		key = ztg_quarantine_key(qc->table, e);
+		qc->live[live++] = key;
 		if (ztg_flow_drop_has(qc->drop, key) && e->hardware[0] != '\0')
 			continue;
 		ztg_flow_drop_add(qc->drop, key, e->ip_version, e->addr, e->prefix, status, sizeof(status));
 		ztg_quarantine_set_hardware(qc->table, e, status);
 	}
-	for (uint32_t k = 0; k < held; k++) {
-		bool live = false;
-
-		for (uint32_t i = 0; i < n && !live; i++)
-			live = qc->view[i].kind == ZTG_QUARANTINE_SOURCE &&
-			       ztg_quarantine_key(qc->table, &qc->view[i]) == qc->keys[k];
-		if (!live)
+	/* Sorted once, so the rules held are checked in log time: a table of thousands stays cheap. */
+	qsort(qc->live, live, sizeof(*qc->live), by_key);
+	for (uint32_t k = 0; k < held; k++)
+		if (bsearch(&qc->keys[k], qc->live, live, sizeof(*qc->live), by_key) == NULL)
 			ztg_flow_drop_del(qc->drop, qc->keys[k]);
-	}
 }
 
 void ztg_quarantine_control_poll(struct ztg_quarantine_control *qc, int64_t now)
