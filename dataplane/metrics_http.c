@@ -172,6 +172,14 @@ static int put_ports(struct ztg_prom_writer *w, const struct ztg_stats_source *s
 	return rc;
 }
 
+/* A metric of one unlabelled sample. */
+static void put_scalar(struct ztg_prom_writer *w, const char *name, enum ztg_prom_type type, const char *help,
+		       uint64_t value)
+{
+	ztg_prom_family(w, name, type, help);
+	ztg_prom_sample_u64(w, NULL, 0, value);
+}
+
 /* The workers' labelled counters: requests, blocked responses, rule hits, authentication failures. */
 static void put_tallies(struct ztg_prom_writer *w, const struct ztg_stats_source *src)
 {
@@ -234,9 +242,8 @@ static void put_tallies(struct ztg_prom_writer *w, const struct ztg_stats_source
 		if (ztg_tally_tag_kind(rows[i].tag) == ZTG_TALLY_AUTH_FAILURE)
 			ztg_prom_sample_u64(w, &label, 1, rows[i].count);
 	}
-	ztg_prom_family(w, "ztgate_labelled_counts_lost_total", ZTG_PROM_COUNTER,
-			"Counts the labelled families above could not keep: a worker's table was full");
-	ztg_prom_sample_u64(w, NULL, 0, lost);
+	put_scalar(w, "ztgate_labelled_counts_lost_total", ZTG_PROM_COUNTER,
+		   "Counts the labelled families above could not keep: a worker's table was full", lost);
 	free(rows);
 }
 
@@ -280,9 +287,8 @@ static void put_shadow(struct ztg_prom_writer *w, const struct ztg_stats_source 
 
 		ztg_prom_sample_u64(w, &label, 1, s->services[i].requests);
 	}
-	ztg_prom_family(w, "ztgate_shadow_requests_overflow_total", ZTG_PROM_COUNTER,
-			"Requests to shadow endpoints beyond what the inventory keeps");
-	ztg_prom_sample_u64(w, NULL, 0, s->overflow);
+	put_scalar(w, "ztgate_shadow_requests_overflow_total", ZTG_PROM_COUNTER,
+		   "Requests to shadow endpoints beyond what the inventory keeps", s->overflow);
 }
 
 int ztg_metrics_render(const struct ztg_stats_source *src, struct ztg_prom_writer *w)
@@ -307,51 +313,43 @@ int ztg_metrics_render(const struct ztg_stats_source *src, struct ztg_prom_write
 	put_shadow(w, src);
 	if (src->pool != NULL) {
 		/* Mbufs in the per-lcore caches count as free: in use means held by a NIC ring, a worker or an injected frame. */
-		ztg_prom_family(w, "ztgate_mbufs", ZTG_PROM_GAUGE, "Packet buffers in the pool");
-		ztg_prom_sample_u64(w, NULL, 0, src->pool->size);
-		ztg_prom_family(w, "ztgate_mbufs_in_use", ZTG_PROM_GAUGE, "Packet buffers not free in the pool");
-		ztg_prom_sample_u64(w, NULL, 0, rte_mempool_in_use_count(src->pool));
+		put_scalar(w, "ztgate_mbufs", ZTG_PROM_GAUGE, "Packet buffers in the pool", src->pool->size);
+		put_scalar(w, "ztgate_mbufs_in_use", ZTG_PROM_GAUGE,
+			   "Packet buffers not free in the pool", rte_mempool_in_use_count(src->pool));
 	}
 	if (src->rates != NULL) {
 		struct ztg_rate_table_stats rs;
 
 		ztg_rate_table_stats(src->rates, rte_rdtsc(), &rs);
-		ztg_prom_family(w, "ztgate_rate_buckets", ZTG_PROM_GAUGE, "Rate limit buckets (--rate-buckets)");
-		ztg_prom_sample_u64(w, NULL, 0, rs.capacity);
-		ztg_prom_family(w, "ztgate_rate_buckets_in_use", ZTG_PROM_GAUGE,
-				"Rate limit buckets holding a caller that has not refilled yet");
-		ztg_prom_sample_u64(w, NULL, 0, rs.in_use);
-		ztg_prom_family(w, "ztgate_rate_unplaced_total", ZTG_PROM_COUNTER,
-				"Requests admitted because no rate limit bucket was free for their caller");
-		ztg_prom_sample_u64(w, NULL, 0, rs.unplaced);
+		put_scalar(w, "ztgate_rate_buckets", ZTG_PROM_GAUGE,
+			   "Rate limit buckets (--rate-buckets)", rs.capacity);
+		put_scalar(w, "ztgate_rate_buckets_in_use", ZTG_PROM_GAUGE,
+			   "Rate limit buckets holding a caller that has not refilled yet", rs.in_use);
+		put_scalar(w, "ztgate_rate_unplaced_total", ZTG_PROM_COUNTER,
+			   "Requests admitted because no rate limit bucket was free for their caller", rs.unplaced);
 	}
 	if (src->behaviour != NULL) {
 		struct ztg_behaviour_table_stats bs;
 
 		ztg_behaviour_table_stats(src->behaviour, &bs);
-		ztg_prom_family(w, "ztgate_behaviour_entries", ZTG_PROM_GAUGE,
-				"Behaviour entries (--behaviour-entries): callers, sources and routes watched");
-		ztg_prom_sample_u64(w, NULL, 0, bs.capacity);
-		ztg_prom_family(w, "ztgate_behaviour_entries_in_use", ZTG_PROM_GAUGE, "Behaviour entries holding a key");
-		ztg_prom_sample_u64(w, NULL, 0, bs.in_use);
-		ztg_prom_family(w, "ztgate_behaviour_unplaced_total", ZTG_PROM_COUNTER,
-				"Behaviour samples and risk additions lost because no entry was free");
-		ztg_prom_sample_u64(w, NULL, 0, bs.unplaced);
+		put_scalar(w, "ztgate_behaviour_entries", ZTG_PROM_GAUGE,
+			   "Behaviour entries (--behaviour-entries): callers, sources and routes watched", bs.capacity);
+		put_scalar(w, "ztgate_behaviour_entries_in_use", ZTG_PROM_GAUGE,
+			   "Behaviour entries holding a key", bs.in_use);
+		put_scalar(w, "ztgate_behaviour_unplaced_total", ZTG_PROM_COUNTER,
+			   "Behaviour samples and risk additions lost because no entry was free", bs.unplaced);
 	}
 	if (src->quarantine != NULL) {
 		struct ztg_quarantine_stats qs;
 
 		ztg_quarantine_stats(src->quarantine, &qs);
-		ztg_prom_family(w, "ztgate_quarantine_active", ZTG_PROM_GAUGE,
-				"Identities, sources and blocked prefixes quarantined now");
-		ztg_prom_sample_u64(w, NULL, 0, qs.active);
-		ztg_prom_family(w, "ztgate_quarantine_full_total", ZTG_PROM_COUNTER,
-				"Quarantines refused because the table was full (--quarantine-entries)");
-		ztg_prom_sample_u64(w, NULL, 0, qs.full);
+		put_scalar(w, "ztgate_quarantine_active", ZTG_PROM_GAUGE,
+			   "Identities, sources and blocked prefixes quarantined now", qs.active);
+		put_scalar(w, "ztgate_quarantine_full_total", ZTG_PROM_COUNTER,
+			   "Quarantines refused because the table was full (--quarantine-entries)", qs.full);
 	}
 	put_ports(w, src);
-	ztg_prom_family(w, "ztgate_workers", ZTG_PROM_GAUGE, "Worker lcores");
-	ztg_prom_sample_u64(w, NULL, 0, src->worker_count);
+	put_scalar(w, "ztgate_workers", ZTG_PROM_GAUGE, "Worker lcores", src->worker_count);
 	/* Errors are sticky in the writer: one check covers every call above. */
 	return ztg_prom_finish(w, &page, &len);
 }
