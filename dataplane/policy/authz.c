@@ -43,8 +43,7 @@ struct ztg_authz {
 	uint32_t **label_slots;
 	/* Rate limits: per service, per route, the route's rate_limit_count of them (NULL: none). */
 	struct ztg_authz_rate_limit ***rate_limits;
-	struct ztg_behaviour_params behaviour;
-	bool behaviour_present;
+	struct ztg_behaviour_params behaviour;   /* in force when policy->behaviour.present */
 };
 
 static const char *const reason_names[] = {
@@ -473,7 +472,6 @@ static void build_behaviour(struct ztg_authz *a)
 	struct ztg_behaviour_params *p = &a->behaviour;
 	uint64_t tsc_hz = rte_get_tsc_hz();
 
-	a->behaviour_present = b->present;
 	if (!b->present)
 		return;
 	p->window = (uint64_t)b->window * tsc_hz;
@@ -491,7 +489,7 @@ static void build_behaviour(struct ztg_authz *a)
 
 const struct ztg_behaviour_params *ztg_authz_behaviour(const struct ztg_authz *authz)
 {
-	return authz->behaviour_present ? &authz->behaviour : NULL;
+	return authz->policy->behaviour.present ? &authz->behaviour : NULL;
 }
 
 struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bundle_files *compiled, int socket_id,
