@@ -77,6 +77,13 @@ static bool is_http_port(const struct ztg_options *o, uint16_t port)
 	return false;
 }
 
+/* A verified caller (issuer and subject) hashed from h: its rate limit buckets' and behaviour entry's key. */
+static uint64_t identity_hash(uint64_t h, const struct ztg_authn_result *a)
+{
+	h = ztg_hash_fnv1a_string(h, ztg_authn_result_issuer(a));
+	return ztg_hash_fmix64(ztg_hash_fnv1a(h, a->identity.subject, a->identity.subject_len));
+}
+
 /* A client address's behaviour key: mixed with the process's secret seed, as rate limit keys are. */
 static uint64_t source_key(const struct ztg_session_context *ctx, uint8_t ip_version, const uint8_t *addr)
 {
@@ -133,7 +140,7 @@ static void fill_event(const struct ztg_session_context *ctx, const struct ztg_f
 
 		snprintf(e->detail, sizeof(e->detail), "%s", a->detail);
 		e->identified = a->identified;
-		snprintf(e->issuer, sizeof(e->issuer), "%s", a->issuer != NULL ? a->issuer : "");
+		snprintf(e->issuer, sizeof(e->issuer), "%s", ztg_authn_result_issuer(a));
 		if (a->identified)
 			snprintf(e->subject, sizeof(e->subject), "%s", a->identity.subject);
 		snprintf(e->kid, sizeof(e->kid), "%s", a->identified ? a->identity.kid : a->kid);
@@ -614,9 +621,7 @@ static int judge_detection(struct feed_state *st, bool request, uint32_t index, 
  */
 static uint64_t identity_key(const struct ztg_session_context *ctx, const struct ztg_authn_result *a)
 {
-	uint64_t h = ztg_hash_fnv1a_string(ctx->rate_seed ^ 0x4944, a->issuer != NULL ? a->issuer : "");
-
-	return ztg_hash_fmix64(ztg_hash_fnv1a(h, a->identity.subject, a->identity.subject_len));
+	return identity_hash(ctx->rate_seed ^ 0x4944, a);
 }
 
 
@@ -684,7 +689,7 @@ static bool quarantine_subject(struct feed_state *st, enum ztg_event_scope scope
 	snprintf(e.reason, sizeof(e.reason), "risk %.0f >= %g: %s", st->behaviour.risk, cfg->threshold, why);
 	if (scope == ZTG_EVENT_SCOPE_IDENTITY) {
 		e.kind = ZTG_QUARANTINE_IDENTITY;
-		snprintf(e.issuer, sizeof(e.issuer), "%s", a->issuer != NULL ? a->issuer : "");
+		snprintf(e.issuer, sizeof(e.issuer), "%s", ztg_authn_result_issuer(a));
 		snprintf(e.subject, sizeof(e.subject), "%.*s", (int)a->identity.subject_len, a->identity.subject);
 	} else {
 		e.kind = ZTG_QUARANTINE_SOURCE;
@@ -826,7 +831,7 @@ static bool watch_request(struct feed_state *st, const struct ztg_authz_decision
 		flow->behaviour_caller = source;
 		flow->behaviour_scope = ZTG_EVENT_SCOPE_SOURCE;
 	}
-	flow->behaviour_pending = false;
+	flow->behaviour_pending = 0;
 	flow->behaviour_route = 0;
 	if (d->route != ZTG_AUTHZ_NONE) {
 		flow->behaviour_route = route_key(ctx, p, d);
@@ -854,23 +859,32 @@ static void watch_response(struct feed_state *st, uint16_t status, uint64_t byte
 		(void)observe(st, flow->behaviour_route, ZTG_EVENT_SCOPE_ROUTE, &s, true);
 }
 
-/* Whether the quarantine holds this request's source, or (identified) its identity; st->quarantine says which. */
-static bool held_by_quarantine(struct feed_state *st, bool identified)
+/* Whether the quarantine holds this request's source; st->quarantine says so. */
+static bool source_quarantined(struct feed_state *st)
 {
 	struct ztg_session_context *ctx = st->ctx;
-	struct ztg_quarantine *q = ctx->quarantine;
 	const struct ztg_flow_key *k = &st->flow->key;
+	const uint8_t *client = k->addr[st->flow->tcp.initiator];
+
+	if (ctx->quarantine == NULL || likely(!ztg_quarantine_any(ctx->quarantine)) ||
+	    !ztg_quarantine_source_held(ctx->quarantine, k->ip_version, client, ctx->now_unix))
+		return false;
+	st->quarantine = "source";
+	return true;
+}
+
+/* Whether the quarantine holds the identity authenticate verified; st->quarantine says so. */
+static bool identity_quarantined(struct feed_state *st)
+{
+	struct ztg_session_context *ctx = st->ctx;
 	const struct ztg_authn_result *a = &ctx->auth_result;
 
-	if (q == NULL || likely(!ztg_quarantine_any(q)))
+	if (ctx->quarantine == NULL || likely(!ztg_quarantine_any(ctx->quarantine)) ||
+	    !ztg_quarantine_identity_held(ctx->quarantine, ztg_authn_result_issuer(a),
+					  (const uint8_t *)a->identity.subject, a->identity.subject_len, ctx->now_unix))
 		return false;
-	if (ztg_quarantine_source_held(q, k->ip_version, k->addr[st->flow->tcp.initiator], ctx->now_unix))
-		st->quarantine = "source";
-	else if (identified && ztg_quarantine_identity_held(q, a->issuer != NULL ? a->issuer : "",
-							      (const uint8_t *)a->identity.subject,
-							      a->identity.subject_len, ctx->now_unix))
-		st->quarantine = "identity";
-	return st->quarantine != NULL;
+	st->quarantine = "identity";
+	return true;
 }
 
 /* A response head: the fields of its request's route, and a stream for its body. */
@@ -986,10 +1000,8 @@ static uint64_t rate_key(const struct feed_state *st, const struct ztg_authz_rat
 	case ZTG_POLICY_RATE_ROUTE:
 		return ztg_hash_fmix64(h);
 	case ZTG_POLICY_RATE_IDENTITY:
-		if (a->identified) {
-			h = ztg_hash_fnv1a_string(h, a->issuer != NULL ? a->issuer : "");
-			return ztg_hash_fmix64(ztg_hash_fnv1a(h, a->identity.subject, a->identity.subject_len));
-		}
+		if (a->identified)
+			return identity_hash(h, a);
 		break;
 	case ZTG_POLICY_RATE_API_KEY:
 		if (a->identified && a->identity.kind == ZTG_IDENTITY_API_KEY)
@@ -1118,7 +1130,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 	ztg_authz_request(authz, &st->flow->authz, (const char *)host.name.ptr, host.name.len, msg->method,
 			  (const char *)path->ptr, path->len, &d);
 	st->quarantine = NULL;
-	if (held_by_quarantine(st, false)) {
+	if (source_quarantined(st)) {
 		d.action = ZTG_POLICY_ACTION_DENY;
 	} else {
 		bool checked = d.action == ZTG_POLICY_ACTION_ALLOW;
@@ -1127,7 +1139,7 @@ static int authorize_request(struct feed_state *st, const struct ztg_http_messag
 
 		if (!passed)
 			d.action = ZTG_POLICY_ACTION_DENY;
-		if (identified && held_by_quarantine(st, true)) {
+		if (identified && identity_quarantined(st)) {
 			d.action = ZTG_POLICY_ACTION_DENY;
 		} else if (ctx->behaviour != NULL && ztg_authz_behaviour(authz) != NULL) {
 			if (watch_request(st, &d, host.name, identified,

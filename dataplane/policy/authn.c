@@ -69,6 +69,11 @@ const char *ztg_authn_result_reason(const struct ztg_authn_result *r)
 	return (unsigned int)r->reason < ZTG_AUTHN_REASON_COUNT ? reason_names[r->reason] : "?";
 }
 
+const char *ztg_authn_result_issuer(const struct ztg_authn_result *r)
+{
+	return r->issuer != NULL ? r->issuer : "";
+}
+
 bool ztg_authn_result_unauthenticated(const struct ztg_authn_result *r)
 {
 	switch (r->reason) {

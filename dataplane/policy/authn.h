@@ -70,6 +70,9 @@ struct ztg_authn_result {
 /* The stable name of the outcome: an authn reason, or the token's jwt reason. */
 const char *ztg_authn_result_reason(const struct ztg_authn_result *r);
 
+/* The issuer's policy name, "api-key", or "" when no credential named one. */
+const char *ztg_authn_result_issuer(const struct ztg_authn_result *r);
+
 /* Whether the refusal is about who (401: no or bad credentials) rather than what (403). */
 bool ztg_authn_result_unauthenticated(const struct ztg_authn_result *r);
 
