@@ -407,17 +407,17 @@ static bool judge(const struct ztg_behaviour_table *t, struct slot *sl, const st
 		  const struct ztg_behaviour_params *p, uint64_t v, uint32_t touched, uint64_t now, uint64_t win,
 		  uint64_t cur[], struct ztg_behaviour_crossing *out)
 {
-	uint32_t todo = touched & ~(uint32_t)(v & STATE_FIGURES), bits = 0, by_limit = 0;
+	uint32_t unjudged = touched & ~(uint32_t)(v & STATE_FIGURES), bits = 0, by_limit = 0;
 	uint64_t start = v & ~STATE_LOW, exact = start_of(v, win);
 	double left = now <= exact ? 1 : now - exact >= win ? 0 : 1 - (double)(now - exact) / (double)win;
 
-	if (todo == 0)
+	if (unjudged == 0)
 		return false;
 	for (int f = 0; f < ZTG_BEHAVIOUR_FIGURES; f++) {
 		uint32_t b = 1u << f;
 		uint64_t c;
 
-		if (!(todo & b) || (p->floor[f] == 0 && p->limit[f] == 0))
+		if (!(unjudged & b) || (p->floor[f] == 0 && p->limit[f] == 0))
 			continue;
 		if (figure_sketch[f] >= 0)
 			cur[f] = sketch_estimate(t, e->sketch[figure_sketch[f]]);
@@ -448,7 +448,7 @@ static bool judge(const struct ztg_behaviour_table *t, struct slot *sl, const st
 		out->figures = bits;
 		out->by_limit = by_limit;
 		for (int f = 0; f < ZTG_BEHAVIOUR_FIGURES; f++) {
-			out->current[f] = (todo & (1u << f)) && (p->floor[f] || p->limit[f]) ? cur[f]
+			out->current[f] = (unjudged & (1u << f)) && (p->floor[f] || p->limit[f]) ? cur[f]
 											  : figure_load(t, e, f);
 			out->baseline[f] = baseline_load(e, f);
 		}
