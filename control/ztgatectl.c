@@ -353,8 +353,9 @@ static const struct ctl_command ctl_commands[] = {
 			"with it. Workers share one table, which a policy swap keeps; with\n"
 			"--state-dir the operator's entries and blocks survive restarts. Every\n"
 			"change is audited in the event log, expiry included. list --json prints\n"
-			"{capacity, active, full, refused, entries: [{kind, origin, issuer, subject\n"
-			"| source, hardware, reason, since, until, expires_in, refused}]}.",
+			"{capacity, active, full, refused, nic_rules, nic_refusals, entries: [{kind,\n"
+			"origin, issuer, subject | source, hardware, reason, since, until,\n"
+			"expires_in, refused}]}.",
 		.min_args = 0,
 		.max_args = 8,
 		.passthrough = true,

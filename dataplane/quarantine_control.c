@@ -240,13 +240,17 @@ static void print_list(struct ztg_quarantine_control *qc, bool blocks_only, bool
 {
 	int64_t now = (int64_t)time(NULL);
 	uint32_t n = ztg_quarantine_list(qc->table, qc->view, qc->view_max), shown = 0;
+	struct ztg_flow_drop_stats rules = {0};
 	struct ztg_quarantine_stats stats;
 
 	qsort(qc->view, n, sizeof(*qc->view), by_since);
 	ztg_quarantine_stats(qc->table, &stats);
+	if (qc->drop != NULL)
+		ztg_flow_drop_stats(qc->drop, &rules);
 	if (json)
-		fprintf(out, "{\"capacity\":%u,\"active\":%u,\"full\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"entries\":[",
-			stats.capacity, stats.active, stats.full, stats.refused);
+		fprintf(out, "{\"capacity\":%u,\"active\":%u,\"full\":%" PRIu64 ",\"refused\":%" PRIu64
+			",\"nic_rules\":%u,\"nic_refusals\":%" PRIu64 ",\"entries\":[",
+			stats.capacity, stats.active, stats.full, stats.refused, rules.rules, rules.refused);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ztg_quarantine_entry *e = &qc->view[i];
 		char subject[256], until[40];
@@ -275,7 +279,8 @@ static void print_list(struct ztg_quarantine_control *qc, bool blocks_only, bool
 	else if (shown == 0)
 		fprintf(out, "nothing %s\n", blocks_only ? "blocked" : "quarantined");
 	else
-		fprintf(out, "%u of %u entries in use\n", stats.active, stats.capacity);
+		fprintf(out, "%u of %u entries in use; %u rte_flow rules in the NICs, %" PRIu64 " refused by their PMDs\n",
+			stats.active, stats.capacity, rules.rules, rules.refused);
 }
 
 /* ------------------------------------------------------------- editing */

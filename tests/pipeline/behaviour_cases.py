@@ -474,9 +474,10 @@ def quarantine_control(zt, args):
     if kinds != [('identity', 'operator', 'svc-batch'), ('source', 'block', '192.0.2.48/29'),
                  ('source', 'operator', '192.0.2.41/32'), ('source', 'operator', '192.0.2.44/32')]:
         raise AssertionError('quarantine list: %s' % kinds)
-    block = json.loads(blocks)['entries']
-    if len(block) != 1 or 'software' not in (block[0]['hardware'] or ''):
-        raise AssertionError('block list (net_pcap has no rte_flow: software): %s' % block)
+    blocks = json.loads(blocks)
+    block = blocks['entries']
+    if len(block) != 1 or 'software' not in (block[0]['hardware'] or '') or blocks['nic_rules'] != 0:
+        raise AssertionError('block list (net_pcap has no rte_flow: software): %s' % blocks)
     refused = [(e['flow']['src'], e['detail']) for e in logged if e.get('reason') == 'quarantined']
     if refused != [('192.0.2.41', 'source'), ('192.0.2.42', 'identity'), ('192.0.2.42', 'identity')]:
         raise AssertionError('refused as quarantined: %s' % refused)
