@@ -625,12 +625,9 @@ static uint64_t identity_key(const struct ztg_session_context *ctx, const struct
 }
 
 
-static uint64_t route_key(const struct ztg_session_context *ctx, const struct ztg_policy *p,
-			  const struct ztg_authz_decision *d)
+static uint64_t route_key(const struct ztg_session_context *ctx, const struct ztg_authz_decision *d)
 {
-	uint64_t h = ztg_hash_fnv1a_string(ctx->rate_seed ^ 0x5254, p->services[d->service].name);
-
-	return ztg_hash_fmix64(ztg_hash_fnv1a_string(h, p->services[d->service].routes[d->route].name));
+	return ztg_hash_fmix64(ctx->rate_seed ^ 0x5254 ^ ztg_authz_route_scope(ctx->authz, d->service, d->route));
 }
 
 /* The object a request touches: its route's parameter values and "*" tail, hashed; 0 when it names none. */
@@ -803,7 +800,6 @@ static bool watch_request(struct feed_state *st, const struct ztg_authz_decision
 			  bool identified, bool auth_failed)
 {
 	struct ztg_session_context *ctx = st->ctx;
-	const struct ztg_policy *p = ztg_authz_policy(ctx->authz);
 	struct ztg_flow *flow = st->flow;
 	uint64_t source = flow->behaviour_source;
 	struct ztg_behaviour_sample s = {.requests = 1, .object = object_of(ctx, d)};
@@ -834,7 +830,7 @@ static bool watch_request(struct feed_state *st, const struct ztg_authz_decision
 	flow->behaviour_pending = 0;
 	flow->behaviour_route = 0;
 	if (d->route != ZTG_AUTHZ_NONE) {
-		flow->behaviour_route = route_key(ctx, p, d);
+		flow->behaviour_route = route_key(ctx, d);
 		(void)observe(st, flow->behaviour_route, ZTG_EVENT_SCOPE_ROUTE,
 			      &(struct ztg_behaviour_sample){.requests = 1, .object = s.object}, false);
 	}

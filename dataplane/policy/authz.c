@@ -44,6 +44,8 @@ struct ztg_authz {
 	/* Rate limits: per service, per route, the route's rate_limit_count of them (NULL: none). */
 	struct ztg_authz_rate_limit ***rate_limits;
 	struct ztg_behaviour_params behaviour;   /* in force when policy->behaviour.present */
+	/* Per service, per route: its service and route names hashed (ztg_authz_route_scope). */
+	uint64_t **route_scopes;
 };
 
 static const char *const reason_names[] = {
@@ -155,6 +157,11 @@ void ztg_authz_free(struct ztg_authz *authz)
 		for (uint32_t s = 0; s < authz->policy->service_count; s++)
 			free(authz->label_slots[s]);
 		free(authz->label_slots);
+	}
+	if (authz->route_scopes != NULL) {
+		for (uint32_t s = 0; s < authz->policy->service_count; s++)
+			free(authz->route_scopes[s]);
+		free(authz->route_scopes);
 	}
 	free(authz->destinations);
 	free(authz->candidates);
@@ -465,6 +472,35 @@ const struct ztg_authz_rate_limit *ztg_authz_rate_limits(const struct ztg_authz 
 	return limits;
 }
 
+/* Every route's names hashed once here, not at each request that counts under it. */
+static int build_route_scopes(struct ztg_authz *a, char *err, size_t err_len)
+{
+	const struct ztg_policy *p = a->policy;
+
+	a->route_scopes = calloc(p->service_count + 1, sizeof(*a->route_scopes));
+	if (a->route_scopes == NULL)
+		goto nomem;
+	for (uint32_t s = 0; s < p->service_count; s++) {
+		const struct ztg_policy_service *svc = &p->services[s];
+		uint64_t service = ztg_hash_fnv1a_string(ZTG_HASH_FNV1A_SEED, svc->name);
+
+		a->route_scopes[s] = calloc(svc->route_count + 1, sizeof(*a->route_scopes[s]));
+		if (a->route_scopes[s] == NULL)
+			goto nomem;
+		for (uint32_t r = 0; r < svc->route_count; r++)
+			a->route_scopes[s][r] = ztg_hash_fnv1a_string(service, svc->routes[r].name);
+	}
+	return 0;
+nomem:
+	snprintf(err, err_len, "out of memory for the route scopes");
+	return -1;
+}
+
+uint64_t ztg_authz_route_scope(const struct ztg_authz *authz, uint32_t service, uint32_t route)
+{
+	return authz->route_scopes[service][route];
+}
+
 /* The loader's section in TSC units; floors judge requests, errors, objects and bytes, limits the signals. */
 static void build_behaviour(struct ztg_authz *a)
 {
@@ -508,6 +544,7 @@ struct ztg_authz *ztg_authz_build(struct ztg_policy *policy, const struct ztg_bu
 	if (build_segments(a, socket_id, generation, err, err_len) < 0 ||
 	    build_destinations(a, socket_id, generation, err, err_len) < 0 || build_access(a, err, err_len) < 0 ||
 	    build_matchers(a, compiled, err, err_len) < 0 || build_rate_limits(a, err, err_len) < 0 ||
+	    build_route_scopes(a, err, err_len) < 0 ||
 	    (a->authn = ztg_authn_build(policy, a->matchers, generation, err, err_len)) == NULL) {
 		ztg_authz_free(a);
 		return NULL;

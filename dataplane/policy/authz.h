@@ -129,6 +129,13 @@ const struct ztg_authz_rate_limit *ztg_authz_rate_limits(const struct ztg_authz 
  */
 const struct ztg_behaviour_params *ztg_authz_behaviour(const struct ztg_authz *authz);
 
+/*
+ * Route `route` of service `service` (both in range) as a hash of their
+ * names: the same across policies that keep the names, so what is counted
+ * per route (behaviour) outlives a swap.
+ */
+uint64_t ztg_authz_route_scope(const struct ztg_authz *authz, uint32_t service, uint32_t route);
+
 /* The identity tables: issuers and their keys, API keys, route requirements. */
 struct ztg_authn *ztg_authz_authn(const struct ztg_authz *authz);
 
